@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "BPNet",
+    // MARK: Public products
+    products: [
+        .library(name: "BPNet", targets: ["BPNet"]),
+        .executable(name: "bpnet", targets: ["bpnet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    // MARK: Implementation targets
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "COpenCL", pkgConfig: "OpenCL",
+            providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .executableTarget(name: "EmbedKernelsTool"),
+        .plugin(
+            name: "EmbedKernels", capability: .buildTool(),
+            dependencies: ["EmbedKernelsTool"]),
+        .target(
+            name: "BPNet",
+            dependencies: ["CBLAS", "COpenCL", "CZlib"],
+            plugins: ["EmbedKernels"]),
+        .executableTarget(
+            name: "bpnet",
+            dependencies: [
+                "BPNet",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // The README's Swift example, compiled so that it cannot rot.
+        .executableTarget(name: "BPNetExample", dependencies: ["BPNet"]),
+        // MARK: Tests
+        .testTarget(name: "BPNetTests", dependencies: ["BPNet"]),
+        .testTarget(name: "OpenCLTests", dependencies: ["BPNet"]),
+    ]
+)

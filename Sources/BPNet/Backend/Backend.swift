@@ -1,0 +1,105 @@
+/// Storage owned by a backend. On a device backend it lives in device memory, and the
+/// network only ever holds the handle: values cross to the host through `upload`/`download`.
+public protocol DeviceBuffer: AnyObject {
+    /// Number of elements (float32, or int32 for index buffers).
+    var count: Int { get }
+}
+
+/// The arithmetic the network needs, and nothing more.
+///
+/// Matrices are row-major and sample-major: a batch of `m` activations of width `n` is an
+/// `[m, n]` matrix, which is the column-major `[n, m]` matrix `A` of the textbook equations.
+/// So the equations' `W·A` is computed here as `A·Wᵀ`, `Wᵀ·Δ` as `Δ·W`, and `Δ·Aᵀ` as `Δᵀ·A`.
+///
+/// Operations are enqueued in order; a device backend may run them asynchronously, and only
+/// `download` and `synchronize` wait.
+public protocol Backend: AnyObject, Sendable {
+    /// One line naming the backend and the device it runs on.
+    var description: String { get }
+
+    func makeBuffer(count: Int) throws -> any DeviceBuffer
+    func makeIndexBuffer(count: Int) throws -> any DeviceBuffer
+    func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws
+    func uploadIndices(_ values: UnsafeBufferPointer<Int32>, to buffer: any DeviceBuffer) throws
+    func download(_ buffer: any DeviceBuffer, into values: UnsafeMutableBufferPointer<Float>) throws
+    /// Waits until every enqueued operation has finished.
+    func synchronize() throws
+
+    /// C: [m, n] = α·op(A)·op(B) + β·C, where op(A): [m, k] and op(B): [k, n].
+    func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: any DeviceBuffer, b: any DeviceBuffer, beta: Float, c: any DeviceBuffer) throws
+
+    /// X: [rows, columns], bias: [columns] -> X = σ(X + bias), in place.
+    func addBiasSigmoid(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int) throws
+
+    /// input: [rows, inputs], weights: [outputs, inputs], bias: [outputs]
+    /// -> output: [rows, outputs] = σ(input·weightsᵀ + bias). The forward step of one layer.
+    func linearSigmoid(
+        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
+        output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int) throws
+
+    /// activation, target: [count] -> delta: [count], the output error δ_L of `loss`.
+    func outputDelta(
+        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
+        delta: any DeviceBuffer, count: Int) throws
+
+    /// deltaNext: [rows, nextUnits], weightsNext: [nextUnits, units], activation: [rows, units]
+    /// -> delta: [rows, units] = (deltaNext·weightsNext) ⊙ a(1−a). The backward step of one layer.
+    func hiddenDelta(
+        deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
+        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int) throws
+
+    /// delta: [rows, outputs], input: [rows, inputs], weights, velocity: [outputs, inputs]
+    /// -> velocity = μ·velocity − η·((1/rows)·deltaᵀ·input + decay·weights); weights += velocity.
+    func updateWeights(
+        weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
+        input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        learningRate: Float, decay: Float, momentum: Float) throws
+
+    /// delta: [rows, outputs], bias, velocity: [outputs]
+    /// -> velocity = μ·velocity − η·(1/rows)·Σ_rows delta; bias += velocity.
+    func updateBias(
+        bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
+        rows: Int, outputs: Int, learningRate: Float, momentum: Float) throws
+
+    /// source: [*, rowLength], indices: int32 -> destination: [rows, rowLength] with
+    /// row i = source row indices[offset + i]. Gathers a shuffled mini-batch on the backend.
+    func gather(
+        source: any DeviceBuffer, rowLength: Int, indices: any DeviceBuffer, offset: Int,
+        rows: Int, into destination: any DeviceBuffer) throws
+
+    /// activation, target: [rows, columns] -> metrics[2·slot] = Σ per-sample loss,
+    /// metrics[2·slot + 1] = number of rows whose argmax matches the target's argmax.
+    /// One slot per batch keeps the sum order, and so the result, independent of scheduling.
+    func batchMetrics(
+        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
+        rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int) throws
+}
+
+extension Backend {
+    /// The unfused form, for backends without a fused kernel.
+    public func linearSigmoid(
+        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
+        output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int
+    ) throws {
+        try gemm(
+            transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
+            alpha: 1, a: input, b: weights, beta: 0, c: output)
+        try addBiasSigmoid(output, bias: bias, rows: rows, columns: outputs)
+    }
+
+    /// Convenience for tests and tools: a new buffer holding `values`.
+    public func makeBuffer(_ values: [Float]) throws -> any DeviceBuffer {
+        let buffer = try makeBuffer(count: values.count)
+        try values.withUnsafeBufferPointer { try upload($0, to: buffer, offset: 0) }
+        return buffer
+    }
+
+    /// Convenience for tests and tools: the whole buffer as an array.
+    public func download(_ buffer: any DeviceBuffer) throws -> [Float] {
+        var values = [Float](repeating: 0, count: buffer.count)
+        try values.withUnsafeMutableBufferPointer { try download(buffer, into: $0) }
+        return values
+    }
+}

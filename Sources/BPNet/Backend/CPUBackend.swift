@@ -1,0 +1,188 @@
+import CBLAS
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Host memory for `CPUBackend`: float32 or int32 elements, 64-byte aligned for SIMD and BLAS.
+final class CPUBuffer: DeviceBuffer {
+    let count: Int
+    let raw: UnsafeMutableRawPointer
+
+    init(count: Int, stride: Int) {
+        self.count = count
+        raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * stride, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1) * stride)
+    }
+
+    deinit { raw.deallocate() }
+
+    var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
+    var ints: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }
+}
+
+/// The CPU fallback: OpenBLAS for every matrix product, plain loops for the element-wise rest.
+public final class CPUBackend: Backend {
+    public init() {}
+
+    public var description: String {
+        "cpu (OpenBLAS \(CPUBackend.blasConfiguration), \(CPUBackend.blasThreads) threads)"
+    }
+
+    /// OpenBLAS's build string, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64".
+    public static var blasConfiguration: String {
+        guard let config = openblas_get_config() else { return "unknown" }
+        return String(cString: config).replacingOccurrences(of: "OpenBLAS ", with: "")
+    }
+
+    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+
+    @inline(__always) private func cpu(_ buffer: any DeviceBuffer) -> CPUBuffer {
+        unsafeDowncast(buffer as AnyObject, to: CPUBuffer.self)
+    }
+
+    public func makeBuffer(count: Int) throws -> any DeviceBuffer {
+        CPUBuffer(count: count, stride: MemoryLayout<Float>.stride)
+    }
+
+    public func makeIndexBuffer(count: Int) throws -> any DeviceBuffer {
+        CPUBuffer(count: count, stride: MemoryLayout<Int32>.stride)
+    }
+
+    public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {
+        precondition(offset + values.count <= buffer.count, "upload past the end of a buffer")
+        guard let base = values.baseAddress else { return }
+        (cpu(buffer).floats + offset).update(from: base, count: values.count)
+    }
+
+    public func uploadIndices(_ values: UnsafeBufferPointer<Int32>, to buffer: any DeviceBuffer) throws {
+        precondition(values.count <= buffer.count, "upload past the end of a buffer")
+        guard let base = values.baseAddress else { return }
+        cpu(buffer).ints.update(from: base, count: values.count)
+    }
+
+    public func download(_ buffer: any DeviceBuffer, into values: UnsafeMutableBufferPointer<Float>) throws {
+        precondition(values.count <= buffer.count, "download past the end of a buffer")
+        guard let base = values.baseAddress else { return }
+        base.update(from: cpu(buffer).floats, count: values.count)
+    }
+
+    public func synchronize() throws {}
+
+    public func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: any DeviceBuffer, b: any DeviceBuffer, beta: Float, c: any DeviceBuffer
+    ) throws {
+        cblas_sgemm(
+            CblasRowMajor,
+            transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha,
+            cpu(a).floats, Int32(transposeA ? m : k),
+            cpu(b).floats, Int32(transposeB ? k : n),
+            beta, cpu(c).floats, Int32(n))
+    }
+
+    public func addBiasSigmoid(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int) throws {
+        let values = cpu(x).floats, b = cpu(bias).floats
+        for r in 0..<rows {
+            let row = values + r * columns
+            for j in 0..<columns {
+                row[j] = 1 / (1 + expf(-(row[j] + b[j])))
+            }
+        }
+    }
+
+    public func outputDelta(
+        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
+        delta: any DeviceBuffer, count: Int
+    ) throws {
+        let a = cpu(activation).floats, y = cpu(target).floats, d = cpu(delta).floats
+        switch loss {
+        case .quadratic:
+            for i in 0..<count { d[i] = (a[i] - y[i]) * a[i] * (1 - a[i]) }
+        case .crossEntropy:
+            for i in 0..<count { d[i] = a[i] - y[i] }
+        }
+    }
+
+    public func hiddenDelta(
+        deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
+        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int
+    ) throws {
+        try gemm(
+            transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
+            alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)
+        let a = cpu(activation).floats, d = cpu(delta).floats
+        for i in 0..<(rows * units) { d[i] *= a[i] * (1 - a[i]) }
+    }
+
+    public func updateWeights(
+        weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
+        input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        learningRate: Float, decay: Float, momentum: Float
+    ) throws {
+        let w = cpu(weights).floats, v = cpu(velocity).floats
+        let count = outputs * inputs
+        // velocity = μ·velocity − η·decay·W, then the GEMM adds −(η/m)·Δᵀ·A with β = 1.
+        let shrink = learningRate * decay
+        if momentum == 0 && shrink == 0 {
+            v.update(repeating: 0, count: count)
+        } else {
+            for i in 0..<count { v[i] = momentum * v[i] - shrink * w[i] }
+        }
+        try gemm(
+            transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
+            alpha: -learningRate / Float(rows), a: delta, b: input, beta: 1, c: velocity)
+        for i in 0..<count { w[i] += v[i] }
+    }
+
+    public func updateBias(
+        bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
+        rows: Int, outputs: Int, learningRate: Float, momentum: Float
+    ) throws {
+        let b = cpu(bias).floats, v = cpu(velocity).floats, d = cpu(delta).floats
+        let scale = learningRate / Float(rows)
+        for j in 0..<outputs {
+            var sum: Float = 0
+            for r in 0..<rows { sum += d[r * outputs + j] }
+            v[j] = momentum * v[j] - scale * sum
+            b[j] += v[j]
+        }
+    }
+
+    public func gather(
+        source: any DeviceBuffer, rowLength: Int, indices: any DeviceBuffer, offset: Int,
+        rows: Int, into destination: any DeviceBuffer
+    ) throws {
+        let src = cpu(source).floats, dst = cpu(destination).floats, index = cpu(indices).ints
+        for i in 0..<rows {
+            (dst + i * rowLength).update(from: src + Int(index[offset + i]) * rowLength, count: rowLength)
+        }
+    }
+
+    public func batchMetrics(
+        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
+        rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int
+    ) throws {
+        let a = cpu(activation).floats, y = cpu(target).floats, out = cpu(metrics).floats
+        var lossSum: Float = 0
+        var correct = 0
+        for r in 0..<rows {
+            let ar = a + r * columns, yr = y + r * columns
+            var rowLoss: Float = 0
+            var bestA = 0, bestY = 0
+            for j in 0..<columns {
+                rowLoss += loss.value(activation: ar[j], target: yr[j])
+                if ar[j] > ar[bestA] { bestA = j }
+                if yr[j] > yr[bestY] { bestY = j }
+            }
+            lossSum += rowLoss
+            if bestA == bestY { correct += 1 }
+        }
+        out[2 * slot] = lossSum
+        out[2 * slot + 1] = Float(correct)
+    }
+}

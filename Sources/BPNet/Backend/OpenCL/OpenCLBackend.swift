@@ -1,0 +1,350 @@
+import COpenCL
+import Foundation
+
+/// Device memory for `OpenCLBackend`, released with the handle.
+final class OpenCLBuffer: DeviceBuffer {
+    let count: Int
+    let memory: cl_mem
+
+    init(count: Int, context: cl_context) throws {
+        var status: cl_int = 0
+        guard let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), max(count, 1) * 4, nil, &status) else {
+            try clCheck(status == CL_SUCCESS ? CL_MEM_OBJECT_ALLOCATION_FAILURE : status, "clCreateBuffer(\(count) floats)")
+            fatalError("unreachable")
+        }
+        try clCheck(status, "clCreateBuffer(\(count) floats)")
+        self.count = count
+        self.memory = memory
+    }
+
+    deinit { clReleaseMemObject(memory) }
+}
+
+/// One device's context, in-order queue, program and kernels: built once per device per process
+/// and shared by every backend on it, since PoCL crashed with several contexts in one process.
+/// Kernel arguments are process-wide state of a `cl_kernel`, so launches hold `lock`.
+final class OpenCLContext: @unchecked Sendable {
+    let device: OpenCLDeviceInfo
+    let tuning: OpenCLTuning
+    let context: cl_context
+    let queue: cl_command_queue
+    let program: cl_program
+    private var kernels: [String: cl_kernel] = [:]
+    let lock = NSLock()
+
+    static let kernelNames = [
+        "gemm_naive", "gemm_tiled_nn", "gemm_tiled_nt", "gemm_tiled_tn", "gemm_tiled_tt",
+        "add_bias_sigmoid", "sigmoid_backward", "output_delta", "batch_metrics", "gather_rows", "update_bias",
+    ]
+
+    private init(device: OpenCLDeviceInfo) throws {
+        self.device = device
+        tuning = OpenCLTuning(for: device)
+        var id: cl_device_id? = device.id
+        var status: cl_int = 0
+        guard let context = clCreateContext(nil, 1, &id, nil, nil, &status) else {
+            throw BPNetError.openCL(call: "clCreateContext", code: clErrorName(status))
+        }
+        self.context = context
+        guard let queue = clCreateCommandQueue(context, device.id, 0, &status) else {
+            clReleaseContext(context)
+            throw BPNetError.openCL(call: "clCreateCommandQueue", code: clErrorName(status))
+        }
+        self.queue = queue
+        do {
+            program = try OpenCLContext.build(try OpenCLContext.source(tuning), context: context, device: device)
+        } catch {
+            clReleaseCommandQueue(queue)
+            clReleaseContext(context)
+            throw error
+        }
+        for name in OpenCLContext.kernelNames {
+            guard let kernel = clCreateKernel(program, name, &status) else {
+                throw BPNetError.openCL(call: "clCreateKernel(\(name))", code: clErrorName(status))
+            }
+            kernels[name] = kernel
+        }
+    }
+
+    deinit {
+        for kernel in kernels.values { clReleaseKernel(kernel) }
+        clReleaseProgram(program)
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    func kernel(_ name: String) -> cl_kernel { kernels[name]! }
+
+    /// The per-device defines, then the kernels embedded at build time — or, when
+    /// `BPNET_KERNELS` names a folder, its `*.cl` files, for kernel work without rebuilding.
+    static func source(_ tuning: OpenCLTuning) throws -> String {
+        var files = EmbeddedKernels.sources
+        if let folder = ProcessInfo.processInfo.environment["BPNET_KERNELS"], !folder.isEmpty {
+            let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".cl") }.sorted()
+            guard !names.isEmpty else { throw BPNetError.device("BPNET_KERNELS=\(folder) holds no .cl files") }
+            files = try names.map { ($0, try String(contentsOfFile: "\(folder)/\($0)", encoding: .utf8)) }
+        }
+        return tuning.defines + files.map { "// ---- \($0.name)\n\($0.source)\n" }.joined()
+    }
+
+    /// Builds without `-cl-fast-relaxed-math`: results must match the CPU to a stated tolerance.
+    static func build(_ source: String, context: cl_context, device: OpenCLDeviceInfo) throws -> cl_program {
+        var status: cl_int = 0
+        let program: cl_program? = source.withCString { text in
+            var pointer: UnsafePointer<CChar>? = text
+            return clCreateProgramWithSource(context, 1, &pointer, nil, &status)
+        }
+        guard let program else { throw BPNetError.openCL(call: "clCreateProgramWithSource", code: clErrorName(status)) }
+        var id: cl_device_id? = device.id
+        let built = clBuildProgram(program, 1, &id, "", nil, nil)
+        if built != CL_SUCCESS {
+            let log = (try? OpenCLDeviceInfo.string {
+                clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), $0, $1, $2)
+            }) ?? "(no build log)"
+            clReleaseProgram(program)
+            if built == CL_BUILD_PROGRAM_FAILURE { throw BPNetError.kernelBuild(device: device.name, log: log) }
+            throw BPNetError.openCL(call: "clBuildProgram", code: clErrorName(built))
+        }
+        return program
+    }
+
+    private final class Cache: @unchecked Sendable {
+        let lock = NSLock()
+        var contexts: [UInt: OpenCLContext] = [:]
+    }
+    private static let cache = Cache()
+
+    static func shared(_ device: OpenCLDeviceInfo) throws -> OpenCLContext {
+        cache.lock.lock()
+        defer { cache.lock.unlock() }
+        if let existing = cache.contexts[device.deviceBits] { return existing }
+        let created = try OpenCLContext(device: device)
+        cache.contexts[device.deviceBits] = created
+        return created
+    }
+}
+
+/// Sets one kernel argument from a value's bytes.
+@inline(__always)
+private func setArgument<T>(_ kernel: cl_kernel, _ index: inout cl_uint, _ value: T) throws {
+    var copy = value
+    let status = withUnsafeBytes(of: &copy) { clSetKernelArg(kernel, index, $0.count, $0.baseAddress) }
+    try clCheck(status, "clSetKernelArg(\(index))")
+    index += 1
+}
+
+/// The OpenCL backend: weights, data and working memory stay on the device; operations are
+/// queued in order without waiting, and only `download` and `synchronize` block.
+public final class OpenCLBackend: Backend, @unchecked Sendable {
+    /// Which GEMM kernels run. `.reference` is the naive, unfused path the tuned one is tested against.
+    public enum Kernels: Sendable { case tuned, reference }
+
+    let runtime: OpenCLContext
+    public let kernels: Kernels
+    public var device: OpenCLDeviceInfo { runtime.device }
+
+    init(runtime: OpenCLContext, kernels: Kernels) {
+        self.runtime = runtime
+        self.kernels = kernels
+    }
+
+    /// The backend on `device`, sharing the process's one context, queue and program for it.
+    public static func shared(_ device: OpenCLDeviceInfo, kernels: Kernels = .tuned) throws -> OpenCLBackend {
+        OpenCLBackend(runtime: try OpenCLContext.shared(device), kernels: kernels)
+    }
+
+    /// The same device and queue with other kernels.
+    public func with(_ kernels: Kernels) -> OpenCLBackend { OpenCLBackend(runtime: runtime, kernels: kernels) }
+
+    public var description: String {
+        "opencl:\(device.index) (\(device.name), \(device.platform), \(device.type))"
+            + (kernels == .reference ? " with reference kernels" : "")
+    }
+
+    @inline(__always) private func memory(_ buffer: any DeviceBuffer) -> cl_mem {
+        unsafeDowncast(buffer as AnyObject, to: OpenCLBuffer.self).memory
+    }
+
+    public func makeBuffer(count: Int) throws -> any DeviceBuffer {
+        try OpenCLBuffer(count: count, context: runtime.context)
+    }
+
+    public func makeIndexBuffer(count: Int) throws -> any DeviceBuffer {
+        try OpenCLBuffer(count: count, context: runtime.context)  // int32 and float32 share a size
+    }
+
+    public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {
+        precondition(offset + values.count <= buffer.count, "upload past the end of a buffer")
+        guard !values.isEmpty else { return }
+        try clCheck(
+            clEnqueueWriteBuffer(
+                runtime.queue, memory(buffer), cl_bool(CL_TRUE), offset * 4, values.count * 4, values.baseAddress, 0, nil, nil),
+            "clEnqueueWriteBuffer")
+    }
+
+    public func uploadIndices(_ values: UnsafeBufferPointer<Int32>, to buffer: any DeviceBuffer) throws {
+        precondition(values.count <= buffer.count, "upload past the end of a buffer")
+        guard !values.isEmpty else { return }
+        try clCheck(
+            clEnqueueWriteBuffer(
+                runtime.queue, memory(buffer), cl_bool(CL_TRUE), 0, values.count * 4, values.baseAddress, 0, nil, nil),
+            "clEnqueueWriteBuffer")
+    }
+
+    public func download(_ buffer: any DeviceBuffer, into values: UnsafeMutableBufferPointer<Float>) throws {
+        precondition(values.count <= buffer.count, "download past the end of a buffer")
+        guard !values.isEmpty else { return }
+        try clCheck(
+            clEnqueueReadBuffer(
+                runtime.queue, memory(buffer), cl_bool(CL_TRUE), 0, values.count * 4, values.baseAddress, 0, nil, nil),
+            "clEnqueueReadBuffer")
+    }
+
+    public func synchronize() throws { try clCheck(clFinish(runtime.queue), "clFinish") }
+
+    /// Enqueues `name` over `global` items (rounded up to whole work groups of `local`).
+    private func launch<each Argument>(
+        _ name: String, global: (Int, Int), local: (Int, Int), _ arguments: repeat each Argument
+    ) throws {
+        let kernel = runtime.kernel(name)
+        runtime.lock.lock()
+        defer { runtime.lock.unlock() }
+        var index: cl_uint = 0
+        repeat try setArgument(kernel, &index, each arguments)
+        var globalSize = (roundUp(global.0, local.0), roundUp(global.1, local.1))
+        var localSize = local
+        let status = withUnsafePointer(to: &globalSize) { g in
+            withUnsafePointer(to: &localSize) { l in
+                g.withMemoryRebound(to: Int.self, capacity: 2) { g in
+                    l.withMemoryRebound(to: Int.self, capacity: 2) { l in
+                        clEnqueueNDRangeKernel(runtime.queue, kernel, 2, nil, g, l, 0, nil, nil)
+                    }
+                }
+            }
+        }
+        try clCheck(status, "clEnqueueNDRangeKernel(\(name))")
+    }
+
+    private func roundUp(_ value: Int, _ multiple: Int) -> Int { max(1, (value + multiple - 1) / multiple) * multiple }
+
+    private enum Epilogue: Int32 { case none = 0, biasSigmoid, sigmoidGrad, sgd }
+
+    /// C: [m, n] = epilogue(op(A)·op(B)), by the tuned or the reference kernel.
+    private func product(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer, aux: any DeviceBuffer,
+        epilogue: Epilogue, alpha: Float = 1, beta: Float = 0, gamma: Float = 0
+    ) throws {
+        let tuning = runtime.tuning
+        let (M, N, K) = (Int32(m), Int32(n), Int32(k))
+        switch kernels {
+        case .reference:
+            try launch(
+                "gemm_naive", global: (n, m), local: tuning.gemmLocal,
+                M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
+                memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue)
+        case .tuned:
+            let name = "gemm_tiled_" + (transposeA ? "t" : "n") + (transposeB ? "t" : "n")
+            try launch(
+                name, global: ((n + tuning.gemmTN - 1) / tuning.gemmTN, (m + tuning.gemmTM - 1) / tuning.gemmTM),
+                local: tuning.gemmLocal,
+                M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue)
+        }
+    }
+
+    public func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: any DeviceBuffer, b: any DeviceBuffer, beta: Float, c: any DeviceBuffer
+    ) throws {
+        try product(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, b: b, c: c, aux: c,
+            epilogue: .none, alpha: alpha, beta: beta)
+    }
+
+    public func addBiasSigmoid(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int) throws {
+        try launch(
+            "add_bias_sigmoid", global: (columns, rows), local: (runtime.tuning.elementLocal, 1),
+            memory(x), memory(bias), Int32(rows), Int32(columns))
+    }
+
+    public func linearSigmoid(
+        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
+        output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int
+    ) throws {
+        guard kernels == .tuned else {
+            try gemm(
+                transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
+                alpha: 1, a: input, b: weights, beta: 0, c: output)
+            return try addBiasSigmoid(output, bias: bias, rows: rows, columns: outputs)
+        }
+        try product(
+            transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
+            a: input, b: weights, c: output, aux: bias, epilogue: .biasSigmoid)
+    }
+
+    public func outputDelta(
+        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
+        delta: any DeviceBuffer, count: Int
+    ) throws {
+        try launch(
+            "output_delta", global: (count, 1), local: (runtime.tuning.elementLocal, 1),
+            memory(activation), memory(target), memory(delta), Int32(count), loss.code)
+    }
+
+    public func hiddenDelta(
+        deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
+        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int
+    ) throws {
+        guard kernels == .tuned else {
+            try gemm(
+                transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
+                alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)
+            return try launch(
+                "sigmoid_backward", global: (rows * units, 1), local: (runtime.tuning.elementLocal, 1),
+                memory(delta), memory(activation), Int32(rows * units))
+        }
+        try product(
+            transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
+            a: deltaNext, b: weightsNext, c: delta, aux: activation, epilogue: .sigmoidGrad)
+    }
+
+    public func updateWeights(
+        weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
+        input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        learningRate: Float, decay: Float, momentum: Float
+    ) throws {
+        try product(
+            transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
+            a: delta, b: input, c: velocity, aux: weights, epilogue: .sgd,
+            alpha: -learningRate / Float(rows), beta: momentum, gamma: learningRate * decay)
+    }
+
+    public func updateBias(
+        bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
+        rows: Int, outputs: Int, learningRate: Float, momentum: Float
+    ) throws {
+        try launch(
+            "update_bias", global: (outputs, 1), local: (runtime.tuning.elementLocal, 1),
+            memory(bias), memory(velocity), memory(delta), Int32(rows), Int32(outputs),
+            learningRate / Float(rows), momentum)
+    }
+
+    public func gather(
+        source: any DeviceBuffer, rowLength: Int, indices: any DeviceBuffer, offset: Int,
+        rows: Int, into destination: any DeviceBuffer
+    ) throws {
+        try launch(
+            "gather_rows", global: (rowLength, rows), local: (runtime.tuning.elementLocal, 1),
+            memory(source), Int32(rowLength), memory(indices), Int32(offset), Int32(rows), memory(destination))
+    }
+
+    public func batchMetrics(
+        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
+        rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int
+    ) throws {
+        let group = runtime.tuning.metricsGroup
+        try launch(
+            "batch_metrics", global: (group, 1), local: (group, 1),
+            memory(activation), memory(target), Int32(rows), Int32(columns), loss.code, memory(metrics), Int32(slot))
+    }
+}

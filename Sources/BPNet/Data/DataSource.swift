@@ -1,0 +1,81 @@
+import Foundation
+
+/// Where samples come from: a named data set, a folder of IDX files, or a CSV file.
+public enum DataSource: Equatable, Sendable, CustomStringConvertible {
+    /// Fashion-MNIST as Debian's `dataset-fashion-mnist` installs it.
+    case fashionMNIST
+    /// A folder with `train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]` and the `t10k-` pair.
+    case idx(folder: String)
+    case csv(file: String)
+
+    public enum Split: String, Sendable, CaseIterable {
+        case train
+        case test = "t10k"
+    }
+
+    /// Where `dataset-fashion-mnist` puts its files (`dpkg -L dataset-fashion-mnist`).
+    public static let fashionMNISTFolder = "/usr/share/datasets/fashion-mnist"
+    public static let fashionMNISTClasses = 10
+
+    /// `fashion-mnist`, a folder (IDX), or a file (CSV).
+    public init(parsing text: String) throws {
+        if text == "fashion-mnist" {
+            self = .fashionMNIST
+            return
+        }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: text, isDirectory: &isFolder) else {
+            throw BPNetError.data(file: text, problem: "no such file or folder (expected fashion-mnist, an IDX folder or a CSV file)")
+        }
+        self = isFolder.boolValue ? .idx(folder: text) : .csv(file: text)
+    }
+
+    public var description: String {
+        switch self {
+        case .fashionMNIST: return "fashion-mnist"
+        case .idx(let folder): return folder
+        case .csv(let file): return file
+        }
+    }
+
+    /// A source with a second split: IDX folders and named sets have a test set, CSV files do not.
+    public var hasTestSplit: Bool {
+        if case .csv = self { return false }
+        return true
+    }
+
+    /// Reads one split. `inputs`/`outputs` are the network's sizes when known; they decide how a
+    /// CSV row divides into inputs and targets, and how many classes IDX labels are spread over.
+    public func load(_ split: Split = .train, inputs: Int? = nil, outputs: Int? = nil) throws -> Dataset {
+        switch self {
+        case .csv(let file):
+            return try CSV.read(file, inputs: inputs, outputs: outputs)
+        case .fashionMNIST:
+            guard FileManager.default.fileExists(atPath: DataSource.fashionMNISTFolder) else {
+                throw BPNetError.data(
+                    file: DataSource.fashionMNISTFolder,
+                    problem: "Fashion-MNIST is not installed; install it with: apt-get install dataset-fashion-mnist")
+            }
+            return try DataSource.idx(folder: DataSource.fashionMNISTFolder).load(split, inputs: inputs, outputs: outputs)
+        case .idx(let folder):
+            let images = try DataSource.file(in: folder, "\(split.rawValue)-images-idx3-ubyte")
+            let labels = try DataSource.file(in: folder, "\(split.rawValue)-labels-idx1-ubyte")
+            let classes = try outputs ?? max(IDX.maxLabel(labels: labels) + 1, 2)
+            let data = try IDX.read(images: images, labels: labels, classes: classes)
+            if let inputs, inputs != data.inputSize {
+                throw BPNetError.data(
+                    file: images, problem: "images have \(data.inputSize) pixels but the input layer has \(inputs) units")
+            }
+            return data
+        }
+    }
+
+    /// `name` or `name.gz` in `folder`.
+    static func file(in folder: String, _ name: String) throws -> String {
+        for candidate in [name, name + ".gz"] {
+            let path = (folder as NSString).appendingPathComponent(candidate)
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        throw BPNetError.data(file: folder, problem: "holds neither \(name) nor \(name).gz")
+    }
+}

@@ -1,0 +1,63 @@
+/// Samples as two row-major matrices: inputs `[count, inputSize]` and targets `[count, outputSize]`.
+/// Class labels are stored one-hot.
+public struct Dataset: Sendable {
+    public let inputs: [Float]
+    public let targets: [Float]
+    public let inputSize: Int
+    public let outputSize: Int
+
+    public var count: Int { inputs.count / inputSize }
+
+    public init(inputs: [Float], targets: [Float], inputSize: Int, outputSize: Int) throws {
+        guard inputSize > 0, outputSize > 0 else {
+            throw BPNetError.invalidArgument("a dataset needs positive input and output sizes")
+        }
+        guard inputs.count % inputSize == 0, targets.count % outputSize == 0,
+            inputs.count / inputSize == targets.count / outputSize
+        else {
+            throw BPNetError.invalidArgument(
+                "inputs (\(inputs.count) values of width \(inputSize)) and targets "
+                    + "(\(targets.count) values of width \(outputSize)) hold different sample counts")
+        }
+        self.inputs = inputs
+        self.targets = targets
+        self.inputSize = inputSize
+        self.outputSize = outputSize
+    }
+
+    /// Inputs with integer class labels in `0..<classes`, stored one-hot.
+    public init(inputs: [Float], labels: [Int], inputSize: Int, classes: Int) throws {
+        var targets = [Float](repeating: 0, count: labels.count * classes)
+        for (i, label) in labels.enumerated() {
+            guard (0..<classes).contains(label) else {
+                throw BPNetError.invalidArgument("label \(label) of sample \(i) is outside 0..<\(classes)")
+            }
+            targets[i * classes + label] = 1
+        }
+        try self.init(inputs: inputs, targets: targets, inputSize: inputSize, outputSize: classes)
+    }
+
+    /// The first `n` samples (all of them when there are fewer).
+    public func prefix(_ n: Int) -> Dataset {
+        let n = min(max(n, 0), count)
+        // swiftlint:disable:next force_try
+        return try! Dataset(
+            inputs: Array(inputs.prefix(n * inputSize)), targets: Array(targets.prefix(n * outputSize)),
+            inputSize: inputSize, outputSize: outputSize)
+    }
+
+    /// The class of each sample: the argmax of its target (first index on ties).
+    public var labels: [Int] {
+        (0..<count).map { argmax(targets[($0 * outputSize)..<(($0 + 1) * outputSize)]) }
+    }
+}
+
+/// Index of the largest value, the first one on ties; the rule every backend follows.
+func argmax<C: Collection>(_ values: C) -> Int where C.Element == Float {
+    var best = 0, bestValue = -Float.infinity
+    for (i, value) in values.enumerated() where i == 0 || value > bestValue {
+        best = i
+        bestValue = value
+    }
+    return best
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import BPNet
+import Foundation
+
+@main
+struct BPNetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bpnet",
+        abstract: "Train fully connected sigmoid networks by backpropagation, on the CPU or an OpenCL device.",
+        subcommands: [Train.self, Evaluate.self, Predict.self, Devices.self])
+
+    /// Every failure ends as one line on stderr and a non-zero exit; help and version still print as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }
+            let message = (error as? BPNetError)?.description ?? message(for: error)
+            let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+            FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+            let code = exitCode(for: error).rawValue
+            Foundation.exit(code == 0 ? 1 : code)
+        }
+    }
+}
+
+extension Loss: ExpressibleByArgument {}
+
+/// `--device`, shared by every command that computes.
+struct DeviceOptions: ParsableArguments {
+    @Option(help: "auto, cpu, opencl or opencl:N (see 'bpnet devices'). Default: $BPNET_DEVICE, else auto.")
+    var device: String?
+
+    func validate() throws {
+        if let device { _ = try Device(parsing: device) }
+    }
+
+    func resolve() throws -> Device {
+        if let device { return try Device(parsing: device) }
+        return try Device.fromEnvironment()
+    }
+}
+
+/// `--json`, shared by commands that report.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+}
+
+/// Writes a diagnostic line to stderr, where it never mixes with JSON on stdout.
+func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// A finite number as JSON, anything else as null.
+func json(_ value: Double?) -> String {
+    guard let value, value.isFinite else { return "null" }
+    return "\(value)"
+}
+
+/// `784,30,10` -> [784, 30, 10].
+func parseLayers(_ text: String) throws -> [Int] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+    let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard sizes.count == parts.count else {
+        throw ValidationError("--layers '\(text)' is not a comma-separated list of sizes such as 784,30,10")
+    }
+    do {
+        try Network.validate(sizes: sizes)
+    } catch let error as BPNetError {
+        throw ValidationError("--layers: \(error.description)")
+    }
+    return sizes
+}
