@@ -39,7 +39,9 @@ let package = Package(
         // The README's Swift example, compiled so that it cannot rot.
         .executableTarget(name: "BPNetExample", dependencies: ["BPNet"]),
         // MARK: Tests
-        .testTarget(name: "BPNetTests", dependencies: ["BPNet"]),
-        .testTarget(name: "OpenCLTests", dependencies: ["BPNet"]),
+        // The float64 reference and test-data helpers both suites check against.
+        .target(name: "BPNetTestSupport", dependencies: ["BPNet"], path: "Tests/BPNetTestSupport"),
+        .testTarget(name: "BPNetTests", dependencies: ["BPNet", "BPNetTestSupport"]),
+        .testTarget(name: "OpenCLTests", dependencies: ["BPNet", "BPNetTestSupport"]),
     ]
 )

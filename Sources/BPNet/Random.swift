@@ -14,7 +14,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// Uniform in [0, 1) with 53 random bits.
-    mutating func nextUnit() -> Double {
+    public mutating func nextUnit() -> Double {
         Double(next() >> 11) * 0x1.0p-53
     }
 
@@ -31,7 +31,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// Standard normal by Marsaglia's polar method: it needs only log and sqrt,
     /// whose results do not vary between C libraries the way sin and cos can.
-    mutating func nextGaussian() -> Double {
+    public mutating func nextGaussian() -> Double {
         while true {
             let u = 2 * nextUnit() - 1
             let v = 2 * nextUnit() - 1
@@ -43,7 +43,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// Fisher–Yates shuffle driven by this generator alone.
-    mutating func shuffle(_ values: inout [Int32]) {
+    public mutating func shuffle(_ values: inout [Int32]) {
         guard values.count > 1 else { return }
         for i in stride(from: values.count - 1, to: 0, by: -1) {
             let j = nextIndex(below: i + 1)

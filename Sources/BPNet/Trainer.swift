@@ -103,7 +103,7 @@ public struct Trainer: Sendable {
         let metrics = try backend.makeBuffer(count: 2 * batches)
         let order = try backend.makeIndexBuffer(count: n)
         var permutation = (0..<Int32(n)).map { $0 }
-        var generator = SeededGenerator(seed: options.seed ^ 0x5348_5546_464C_4531)  // "SHUFFLE1"
+        var generator = Trainer.shuffleGenerator(seed: options.seed)
         let decay = options.l2 / Float(n)
 
         var reports: [EpochReport] = []
@@ -136,6 +136,11 @@ public struct Trainer: Sendable {
         }
         network = try resident.download()
         return reports
+    }
+
+    /// The generator behind the per-epoch shuffle: its own stream, so that `--init` with the same seed still shuffles the same way.
+    public static func shuffleGenerator(seed: UInt64) -> SeededGenerator {
+        SeededGenerator(seed: seed ^ 0x5348_5546_464C_4531)  // "SHUFFLE1"
     }
 
     static func check(_ data: Dataset, fits network: Network, role: String) throws {

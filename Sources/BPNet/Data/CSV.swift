@@ -79,19 +79,18 @@ public enum CSV {
 
     static func parse(_ path: String) throws -> Table {
         let bytes = try FileReading.read(path)
-        guard let text = String(bytes: bytes, encoding: .utf8) else {
-            throw BPNetError.data(file: path, problem: "is not UTF-8 text")
-        }
         var cells: [Float] = []
         var lines: [Int] = []
         var columns = 0
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Bytes, not Characters: "\r\n" is one Character in Swift, and byte scanning is far faster.
+        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.isEmpty { continue }
-            let fields = trimmed.split(separator: ",", omittingEmptySubsequences: false)
-            let parsed = fields.map { Float($0.trimmingCharacters(in: .whitespaces)) }
+            let fields = line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map { field in
+                String(decoding: field, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            if fields.count == 1 && fields[0].isEmpty { continue }
+            let parsed = fields.map { Float($0) }
             if lines.isEmpty && columns == 0 && parsed.contains(where: { $0 == nil }) {
                 columns = -fields.count  // a header; its width is not binding
                 continue

@@ -1,0 +1,38 @@
+# Set-up, build, demo and tests. `make demo` and `make test` install whatever is missing first.
+APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo dataset-fashion-mnist
+SWIFT ?= swift
+RELEASE_BIN := .build/release/bpnet
+
+.PHONY: setup build demo test clean
+
+# Installs the Debian packages that are missing (as root), or prints the command that would.
+setup:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	else \
+	  echo "missing Debian packages:$$missing"; \
+	  echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; \
+	  exit 1; \
+	fi
+
+build: setup
+	$(SWIFT) build -c release --product bpnet
+
+# Trains the default 784-30-10 network on Fashion-MNIST (Nielsen's defaults: 30 epochs, batch 10, η 3).
+demo: build
+	$(RELEASE_BIN) train
+
+# Builds everything (the README example included), runs it, then runs the test suites.
+test: setup
+	$(SWIFT) build --build-tests
+	@d=$$(mktemp -d) && (cd $$d && $(CURDIR)/.build/debug/BPNetExample) && rm -rf $$d
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build

@@ -1,0 +1,157 @@
+import BPNet
+import BPNetTestSupport
+import Testing
+
+/// CPUBackend training against the float64 reference, which processes one sample at a time.
+@Suite struct ReferenceParityTests {
+    /// Stated tolerance: relative error norm of all parameters after several epochs.
+    static let tolerance = 1e-4
+
+    struct Case: CustomTestStringConvertible, Sendable {
+        var sizes: [Int]
+        var samples: Int
+        var options: TrainingOptions
+        var testDescription: String {
+            "\(sizes) n=\(samples) batch=\(options.batchSize) \(options.loss.rawValue) λ=\(options.l2) μ=\(options.momentum)"
+        }
+    }
+
+    static let cases: [Case] = [
+        // Sizes of 1, odd sizes, three or more layers; partial last batches (23 = 4·5 + 3, 17 = 5·3 + 2).
+        Case(sizes: [1, 3, 1], samples: 17, options: TrainingOptions(epochs: 4, batchSize: 3, learningRate: 0.8)),
+        Case(sizes: [5, 17, 3], samples: 23, options: TrainingOptions(epochs: 5, batchSize: 5, learningRate: 0.5, loss: .crossEntropy)),
+        Case(sizes: [7, 9, 5, 3], samples: 23, options: TrainingOptions(epochs: 4, batchSize: 5, learningRate: 0.5, l2: 2, momentum: 0.9)),
+        Case(sizes: [4, 3, 1, 3, 2], samples: 17, options: TrainingOptions(
+            epochs: 4, batchSize: 100, learningRate: 1, loss: .crossEntropy, l2: 0.5, momentum: 0.5, seed: 9)),
+        Case(sizes: [17, 100, 10], samples: 31, options: TrainingOptions(
+            epochs: 3, batchSize: 10, learningRate: 0.3, loss: .crossEntropy, l2: 1, momentum: 0.7, seed: 3, shuffle: false)),
+    ]
+
+    @Test(arguments: cases)
+    func cpuMatchesReference(_ c: Case) throws {
+        let data = try TestData.regression(count: c.samples, inputs: c.sizes[0], outputs: c.sizes.last!, seed: 11)
+        var network = try Network(sizes: c.sizes, seed: 5)
+        var reference = ReferenceNetwork(network)
+        try Trainer(c.options).train(&network, on: data, backend: CPUBackend())
+        reference.train(data, options: c.options)
+        let error = relativeError(network.flatParameters, reference.flatParameters)
+        #expect(error < Self.tolerance, "relative error \(error)")
+        // The parameters really moved, so the comparison is not of two untouched copies.
+        let start = try Network(sizes: c.sizes, seed: 5)
+        #expect(relativeError(network.flatParameters, start.flatParameters) > 1e-3)
+    }
+
+    @Test(arguments: Loss.allCases)
+    func referenceGradientsMatchFiniteDifferences(_ loss: Loss) throws {
+        for sizes in [[3, 4, 2], [1, 3, 5, 2], [6, 1, 3]] {
+            let network = try Network(sizes: sizes, seed: 21)
+            var reference = ReferenceNetwork(network)
+            let x = TestData.uniform(sizes[0], seed: 1).map(Double.init)
+            let y = TestData.uniform(sizes.last!, seed: 2, in: 0.1...0.9).map(Double.init)
+            let analytic = reference.gradients(loss, x: x, y: y)
+            let h = 1e-6
+            var numeric: [Double] = [], exact: [Double] = []
+            for l in 0..<reference.weights.count {
+                for k in 0..<reference.weights[l].count {
+                    let saved = reference.weights[l][k]
+                    reference.weights[l][k] = saved + h
+                    let plus = reference.cost(loss, x: x, y: y)
+                    reference.weights[l][k] = saved - h
+                    let minus = reference.cost(loss, x: x, y: y)
+                    reference.weights[l][k] = saved
+                    numeric.append((plus - minus) / (2 * h))
+                    exact.append(analytic.weights[l][k])
+                }
+                for k in 0..<reference.biases[l].count {
+                    let saved = reference.biases[l][k]
+                    reference.biases[l][k] = saved + h
+                    let plus = reference.cost(loss, x: x, y: y)
+                    reference.biases[l][k] = saved - h
+                    let minus = reference.cost(loss, x: x, y: y)
+                    reference.biases[l][k] = saved
+                    numeric.append((plus - minus) / (2 * h))
+                    exact.append(analytic.biases[l][k])
+                }
+            }
+            let error = relativeError(exact, numeric)
+            #expect(error < 1e-6, "\(sizes) \(loss): relative error \(error)")
+        }
+    }
+
+    @Test func sameSeedGivesIdenticalWeights() throws {
+        let data = try TestData.classification(count: 57, inputs: 9, classes: 4, seed: 4)
+        let options = TrainingOptions(epochs: 3, batchSize: 8, learningRate: 1, l2: 0.1, momentum: 0.5, seed: 77)
+        func run(seed: UInt64) throws -> Network {
+            var network = try Network(sizes: [9, 13, 4], seed: seed)
+            try Trainer(options).train(&network, on: data, backend: CPUBackend())
+            return network
+        }
+        let first = try run(seed: 1), second = try run(seed: 1), other = try run(seed: 2)
+        #expect(first == second)
+        #expect(first != other)
+    }
+
+    @Test func initialisationFollowsTheStatedDistribution() throws {
+        let network = try Network(sizes: [400, 2000, 1], seed: 3)
+        let weights = network.layers[0].weights.map(Double.init)
+        let mean = weights.reduce(0, +) / Double(weights.count)
+        let variance = weights.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(weights.count)
+        #expect(abs(mean) < 0.002)
+        #expect(abs(variance * 400 - 1) < 0.02, "variance·n_in = \(variance * 400), expected 1")
+        let biases = network.layers[0].biases.map(Double.init)
+        let biasVariance = biases.map { $0 * $0 }.reduce(0, +) / Double(biases.count)
+        #expect(abs(biasVariance - 1) < 0.15)
+        #expect(try Network(sizes: [400, 2000, 1], seed: 3) == network)
+    }
+
+    @Test func trainingLearnsASeparableProblem() throws {
+        let data = try TestData.classification(count: 600, inputs: 3, classes: 2, seed: 8)
+        var network = try Network(sizes: [3, 16, 2], seed: 1)
+        let before = try network.evaluate(on: data, backend: CPUBackend())
+        let reports = try Trainer(TrainingOptions(epochs: 40, batchSize: 10, learningRate: 3))
+            .train(&network, on: data, test: data, backend: CPUBackend())
+        let after = try network.evaluate(on: data, backend: CPUBackend())
+        #expect(after.accuracy > 0.9, "accuracy \(after.accuracy)")
+        #expect(after.loss < before.loss)
+        #expect(reports.count == 40)
+        #expect(abs(reports.last!.testAccuracy! - after.accuracy) < 1e-12)
+    }
+
+    @Test func evaluationMatchesReference() throws {
+        for loss in Loss.allCases {
+            let data = try TestData.classification(count: 1_037, inputs: 17, classes: 3, seed: 2)
+            let network = try Network(sizes: [17, 5, 3], seed: 4)
+            let result = try network.evaluate(on: data, loss: loss, backend: CPUBackend())
+            let reference = ReferenceNetwork(network)
+            var cost = 0.0, correct = 0
+            for s in 0..<data.count {
+                let x = data.inputs[(s * 17)..<((s + 1) * 17)].map(Double.init)
+                let y = data.targets[(s * 3)..<((s + 1) * 3)].map(Double.init)
+                let output = reference.activations(x).last!
+                cost += ReferenceNetwork.cost(loss, output: output, target: y)
+                if output.firstIndex(of: output.max()!) == y.firstIndex(of: 1) { correct += 1 }
+            }
+            #expect(result.samples == data.count)
+            #expect(abs(result.loss - cost / Double(data.count)) / (cost / Double(data.count)) < 1e-5)
+            #expect(abs(result.accuracy - Double(correct) / Double(data.count)) <= 1.0 / Double(data.count))
+        }
+    }
+
+    @Test func rejectsBadOptionsAndShapes() throws {
+        let data = try TestData.classification(count: 10, inputs: 3, classes: 2, seed: 1)
+        var network = try Network(sizes: [3, 2], seed: 1)
+        for bad in [
+            TrainingOptions(epochs: 0), TrainingOptions(batchSize: -1), TrainingOptions(learningRate: 0),
+            TrainingOptions(learningRate: .nan), TrainingOptions(l2: -1), TrainingOptions(momentum: 1),
+        ] {
+            #expect(throws: BPNetError.self) { try Trainer(bad).train(&network, on: data, backend: CPUBackend()) }
+        }
+        var wide = try Network(sizes: [4, 2], seed: 1)
+        #expect(throws: BPNetError.invalidArgument(
+            "training data has 3 inputs per sample but the network's input layer has 4")) {
+            try Trainer().train(&wide, on: data, backend: CPUBackend())
+        }
+        #expect(throws: BPNetError.self) { try Network(sizes: [3]) }
+        #expect(throws: BPNetError.self) { try Network(sizes: [3, 0, 2]) }
+    }
+}
