@@ -17,6 +17,17 @@ enum AtomicFile {
         guard fd >= 0 else {
             throw BPNetError.model(file: path, problem: "cannot create a file in \(folder) (\(String(cString: strerror(errno))))")
         }
+        // mkstemp makes the file private; give it the mode the target has, or the usual one.
+        var existing = stat()
+        let mode: mode_t
+        if stat(path, &existing) == 0 {
+            mode = existing.st_mode & 0o7777
+        } else {
+            let mask = umask(0)
+            umask(mask)
+            mode = 0o666 & ~mask
+        }
+        fchmod(fd, mode)
         let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var ok = data.withUnsafeBytes { raw -> Bool in
             var offset = 0

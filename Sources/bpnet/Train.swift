@@ -114,13 +114,12 @@ struct Train: ParsableCommand {
                         + "\"test_loss\":\(json(report.testLoss)),\"test_accuracy\":\(json(report.testAccuracy)),"
                         + "\"seconds\":\(json(report.seconds)),\"samples_per_second\":\(json(report.samplesPerSecond))}")
             } else {
+                let testLoss = report.testLoss.map { String(format: "%.6f", $0) } ?? "-"
+                let testAccuracy = report.testAccuracy.map { String(format: "%.4f", $0) } ?? "-"
                 print(
-                    String(
-                        format: "%5d  %10.6f  %9@  %8@  %7.3f  %9.0f", report.epoch, report.trainLoss,
-                        report.testLoss.map { String(format: "%.6f", $0) } ?? "-",
-                        report.testAccuracy.map { String(format: "%.4f", $0) } ?? "-",
-                        report.seconds, report.samplesPerSecond))
-            }
+                    String(format: "%5d  %10.6f  ", report.epoch, report.trainLoss)
+                        + padded(testLoss, 9) + "  " + padded(testAccuracy, 8)
+                        + String(format: "  %7.3f  %9.0f", report.seconds, report.samplesPerSecond))
             fflush(nil)
         }
         if let accuracy = reports.last?.testAccuracy, !output.json {
@@ -131,4 +130,9 @@ struct Train: ParsableCommand {
             note("saved \(save)")
         }
     }
+}
+
+/// Right-aligns `text` in `width` columns.
+private func padded(_ text: String, _ width: Int) -> String {
+    String(repeating: " ", count: max(0, width - text.count)) + text
 }

@@ -124,15 +124,18 @@ public final class CPUBackend: Backend {
         input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
         learningRate: Float, decay: Float, momentum: Float
     ) throws {
-        let w = cpu(weights).floats, v = cpu(velocity).floats
         let count = outputs * inputs
-        // velocity = μ·velocity − η·decay·W, then the GEMM adds −(η/m)·Δᵀ·A with β = 1.
         let shrink = learningRate * decay
-        if momentum == 0 && shrink == 0 {
-            v.update(repeating: 0, count: count)
-        } else {
-            for i in 0..<count { v[i] = momentum * v[i] - shrink * w[i] }
+        if momentum == 0 {
+            // Without momentum the velocity is just this step's change, so one GEMM applies the
+            // whole rule in place: W = (1 − η·decay)·W − (η/m)·Δᵀ·A.
+            return try gemm(
+                transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
+                alpha: -learningRate / Float(rows), a: delta, b: input, beta: 1 - shrink, c: weights)
         }
+        // velocity = μ·velocity − η·decay·W, then the GEMM adds −(η/m)·Δᵀ·A with β = 1.
+        let w = cpu(weights).floats, v = cpu(velocity).floats
+        for i in 0..<count { v[i] = momentum * v[i] - shrink * w[i] }
         try gemm(
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
             alpha: -learningRate / Float(rows), a: delta, b: input, beta: 1, c: velocity)
