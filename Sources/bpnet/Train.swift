@@ -120,6 +120,7 @@ struct Train: ParsableCommand {
                     String(format: "%5d  %10.6f  ", report.epoch, report.trainLoss)
                         + padded(testLoss, 9) + "  " + padded(testAccuracy, 8)
                         + String(format: "  %7.3f  %9.0f", report.seconds, report.samplesPerSecond))
+            }
             fflush(nil)
         }
         if let accuracy = reports.last?.testAccuracy, !output.json {
