@@ -1,3 +1,5 @@
+import Foundation
+
 /// Per-device values of the kernels' `#ifndef` tunables, chosen in this one place and
 /// prepended to the program source as `#define`s.
 struct OpenCLTuning: Equatable, Sendable {
@@ -29,6 +31,13 @@ struct OpenCLTuning: Equatable, Sendable {
         var (x, y) = (min(gemmLocal.0, itemLimit[0]), min(gemmLocal.1, itemLimit[1]))
         while x * y > maxGroup { if x >= y { x /= 2 } else { y /= 2 } }
         gemmLocal = (max(x, 1), max(y, 1))
+        // BPNET_GEMM_TUNING=TM,TN,LOCAL_X,LOCAL_Y overrides the choice, for tuning sessions.
+        if let text = ProcessInfo.processInfo.environment["BPNET_GEMM_TUNING"] {
+            let values = text.split(separator: ",").compactMap { Int($0) }
+            if values.count == 4, values.allSatisfy({ $0 > 0 }), values[2] * values[3] <= maxGroup {
+                (gemmTM, gemmTN, gemmLocal) = (values[0], values[1], (values[2], values[3]))
+            }
+        }
         elementLocal = max(1, min(64, maxGroup, itemLimit[0]))
         var group = 1
         while group * 2 <= min(256, maxGroup, itemLimit[0]) { group *= 2 }
