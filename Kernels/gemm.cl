@@ -112,3 +112,104 @@ DEFINE_GEMM_TILED(gemm_tiled_nn, A_ROWS, B_ROWS)   // backward:  δ·W
 DEFINE_GEMM_TILED(gemm_tiled_nt, A_ROWS, B_COLS)   // forward:   A·Wᵀ
 DEFINE_GEMM_TILED(gemm_tiled_tn, A_COLS, B_ROWS)   // gradient:  Δᵀ·A
 DEFINE_GEMM_TILED(gemm_tiled_tt, A_COLS, B_COLS)
+
+// ---- Vector kernels for CPU devices (PoCL): explicit float vectors of GEMM_VW lanes map onto
+// SIMD registers, which PoCL's implicit vectorizer over work items does not reach on its own.
+
+#ifndef GEMM_VW
+#define GEMM_VW 16     // lanes per vector: along N in the row-vector kernels, along K in the dot kernel
+#endif
+#ifndef GEMM_VM
+#define GEMM_VM 4      // rows of C per work item in the row-vector kernels
+#endif
+#ifndef GEMM_DM
+#define GEMM_DM 4      // rows of C per work item in the dot kernel
+#endif
+#ifndef GEMM_DN
+#define GEMM_DN 4      // columns of C per work item in the dot kernel
+#endif
+
+#define GEMM_CAT_(a, b) a##b
+#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+#define floatV GEMM_CAT(float, GEMM_VW)
+#define vloadV GEMM_CAT(vload, GEMM_VW)
+#define vstoreV GEMM_CAT(vstore, GEMM_VW)
+
+// Row-vector kernels, for products whose B rows are contiguous (δ·W and Δᵀ·A): each work item
+// owns GEMM_VM rows × GEMM_VW columns of C, and per k does one vector load of B's row segment and
+// GEMM_VM broadcast FMAs. Rows past M are clamped for loading and skipped when storing; columns
+// past the last whole vector take a scalar path.
+// global: (ceil(N / GEMM_VW), ceil(M / GEMM_VM)), rounded up to the work-group size.
+#define DEFINE_GEMM_ROWVEC(NAME, LOAD_A)                                                        \
+kernel void NAME(const int M, const int N, const int K,                                         \
+                 const float alpha, const float beta, const float gamma,                        \
+                 global const float* restrict A, global const float* restrict B,                \
+                 global float* C, global float* aux, const int epilogue) {                      \
+    const int j0 = get_global_id(0) * GEMM_VW;                                                  \
+    const int i0 = get_global_id(1) * GEMM_VM;                                                  \
+    if (i0 >= M || j0 >= N) return;                                                             \
+    int rows[GEMM_VM];                                                                          \
+    for (int r = 0; r < GEMM_VM; ++r) rows[r] = min(i0 + r, M - 1);                             \
+    if (j0 + GEMM_VW <= N) {                                                                    \
+        floatV acc[GEMM_VM];                                                                    \
+        for (int r = 0; r < GEMM_VM; ++r) acc[r] = (floatV)(0.0f);                              \
+        for (int k = 0; k < K; ++k) {                                                           \
+            const floatV b = vloadV(0, B + k * N + j0);                                         \
+            for (int r = 0; r < GEMM_VM; ++r) acc[r] = fma((floatV)(LOAD_A(rows[r], k)), b, acc[r]); \
+        }                                                                                       \
+        for (int r = 0; r < GEMM_VM && i0 + r < M; ++r) {                                       \
+            float lanes[GEMM_VW];                                                               \
+            vstoreV(acc[r], 0, lanes);                                                          \
+            for (int c = 0; c < GEMM_VW; ++c)                                                   \
+                store_epilogue(epilogue, i0 + r, j0 + c, N, lanes[c], alpha, beta, gamma, C, aux); \
+        }                                                                                       \
+    } else {                                                                                    \
+        for (int r = 0; r < GEMM_VM && i0 + r < M; ++r)                                         \
+            for (int j = j0; j < N; ++j) {                                                      \
+                float sum = 0.0f;                                                               \
+                for (int k = 0; k < K; ++k) sum = fma(LOAD_A(i0 + r, k), B[k * N + j], sum);    \
+                store_epilogue(epilogue, i0 + r, j, N, sum, alpha, beta, gamma, C, aux);        \
+            }                                                                                   \
+    }                                                                                           \
+}
+
+DEFINE_GEMM_ROWVEC(gemm_rowvec_nn, A_ROWS)   // backward:  δ·W
+DEFINE_GEMM_ROWVEC(gemm_rowvec_tn, A_COLS)   // gradient:  Δᵀ·A
+
+// Dot kernel, for A·Bᵀ where both operands run along K (the forward A·Wᵀ): each work item owns
+// GEMM_DM × GEMM_DN outputs and accumulates them as GEMM_VW-lane partial dot products, summed
+// across lanes at the end; the K % GEMM_VW tail is scalar. Clamped indices keep every load in
+// bounds; only real outputs are stored.
+// global: (ceil(N / GEMM_DN), ceil(M / GEMM_DM)), rounded up to the work-group size.
+kernel void gemm_dot_nt(const int M, const int N, const int K,
+                        const float alpha, const float beta, const float gamma,
+                        global const float* restrict A, global const float* restrict B,
+                        global float* C, global float* aux, const int epilogue) {
+    const int j0 = get_global_id(0) * GEMM_DN;
+    const int i0 = get_global_id(1) * GEMM_DM;
+    if (i0 >= M || j0 >= N) return;
+    global const float* a_row[GEMM_DM];
+    global const float* b_row[GEMM_DN];
+    for (int r = 0; r < GEMM_DM; ++r) a_row[r] = A + min(i0 + r, M - 1) * K;
+    for (int c = 0; c < GEMM_DN; ++c) b_row[c] = B + min(j0 + c, N - 1) * K;
+    floatV acc[GEMM_DM][GEMM_DN];
+    for (int r = 0; r < GEMM_DM; ++r)
+        for (int c = 0; c < GEMM_DN; ++c) acc[r][c] = (floatV)(0.0f);
+    const int vector_end = K - K % GEMM_VW;
+    for (int k = 0; k < vector_end; k += GEMM_VW) {
+        floatV a[GEMM_DM], b[GEMM_DN];
+        for (int r = 0; r < GEMM_DM; ++r) a[r] = vloadV(0, a_row[r] + k);
+        for (int c = 0; c < GEMM_DN; ++c) b[c] = vloadV(0, b_row[c] + k);
+        for (int r = 0; r < GEMM_DM; ++r)
+            for (int c = 0; c < GEMM_DN; ++c) acc[r][c] = fma(a[r], b[c], acc[r][c]);
+    }
+    for (int r = 0; r < GEMM_DM && i0 + r < M; ++r)
+        for (int c = 0; c < GEMM_DN && j0 + c < N; ++c) {
+            float lanes[GEMM_VW];
+            vstoreV(acc[r][c], 0, lanes);
+            float sum = 0.0f;
+            for (int l = 0; l < GEMM_VW; ++l) sum += lanes[l];
+            for (int k = vector_end; k < K; ++k) sum = fma(a_row[r][k], b_row[c][k], sum);
+            store_epilogue(epilogue, i0 + r, j0 + c, N, sum, alpha, beta, gamma, C, aux);
+        }
+}

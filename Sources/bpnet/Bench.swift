@@ -47,7 +47,11 @@ struct Bench: ParsableCommand {
         var list: [(String, any Backend)] = [("cpu", CPUBackend())]
         if let device = try OpenCLDeviceInfo.all().first {
             let tuned = try OpenCLBackend.shared(device)
-            list += [("opencl:\(device.index) tuned", tuned), ("opencl:\(device.index) naive", tuned.with(.reference))]
+            list += [
+                ("opencl:\(device.index) vector", tuned.with(.vector)),
+                ("opencl:\(device.index) blocked", tuned.with(.registerBlocked)),
+                ("opencl:\(device.index) naive", tuned.with(.reference)),
+            ]
         }
         return list
     }
@@ -76,7 +80,7 @@ struct Bench: ParsableCommand {
         var train = try DataSource.fashionMNIST.load(.train)
         if let limit { train = train.prefix(limit) }
         for config in Self.configs where configs.contains(config.name) {
-            for (name, backend) in backends where !name.hasSuffix("naive") {
+            for (name, backend) in try trainingBackends(backends) {
                 var network = try Network(sizes: config.sizes, seed: 1)
                 let options = TrainingOptions(epochs: epochs + 1, batchSize: config.batch, learningRate: config.learningRate)
                 let reports = try Trainer(options).train(&network, on: train, backend: backend)
@@ -85,6 +89,15 @@ struct Bench: ParsableCommand {
                 fflush(nil)
             }
         }
+    }
+
+    /// The CPU and each OpenCL device with its tuned kernels.
+    func trainingBackends(_ all: [(String, any Backend)]) throws -> [(String, any Backend)] {
+        var list = [all[0]]
+        if let device = try OpenCLDeviceInfo.all().first {
+            list.append(("opencl:\(device.index)", try OpenCLBackend.shared(device)))
+        }
+        return list
     }
 
     /// The forward, backward and gradient products of each layer of `config`.

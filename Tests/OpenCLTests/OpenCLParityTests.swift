@@ -33,7 +33,7 @@ import Testing
 
     @Test func gemmMatchesFloat64ReferenceAndCPU() throws {
         guard let device = try Self.device() else { return }
-        for kernels in [OpenCLBackend.Kernels.tuned, .reference] {
+        for kernels in [OpenCLBackend.Kernels.registerBlocked, .vector, .reference] {
             let backend = device.with(kernels)
             for (index, (m, n, k)) in Self.shapes.enumerated() {
                 for (transposeA, transposeB) in [(false, false), (false, true), (true, false), (true, true)] {
@@ -97,7 +97,7 @@ import Testing
 
     @Test func layerOpsMatchCPU() throws {
         guard let device = try Self.device() else { return }
-        for kernels in [OpenCLBackend.Kernels.tuned, .reference] {
+        for kernels in [OpenCLBackend.Kernels.registerBlocked, .vector, .reference] {
             for loss in Loss.allCases {
                 for (rows, inputs, outputs, next) in [(1, 1, 1, 1), (10, 784, 30, 10), (1000, 100, 17, 3), (3, 17, 100, 784)] {
                     for (decay, momentum): (Float, Float) in [(0, 0), (0.01, 0), (0, 0.9), (0.003, 0.5)] {
@@ -199,6 +199,9 @@ import Testing
         let tuned = try run(device), again = try run(device), reference = try run(device.with(.reference))
         #expect(tuned == again, "same seed and device must give bit-identical weights")
         #expect(relativeError(tuned.flatParameters, reference.flatParameters) < Self.runTolerance)
+        for family in [OpenCLBackend.Kernels.registerBlocked, .vector] {
+            #expect(relativeError(try run(device.with(family)).flatParameters, reference.flatParameters) < Self.runTolerance)
+        }
     }
 
     @Test func errorsNameTheCallAndShowTheBuildLog() throws {

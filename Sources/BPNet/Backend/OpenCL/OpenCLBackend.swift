@@ -34,6 +34,7 @@ final class OpenCLContext: @unchecked Sendable {
 
     static let kernelNames = [
         "gemm_naive", "gemm_tiled_nn", "gemm_tiled_nt", "gemm_tiled_tn", "gemm_tiled_tt",
+        "gemm_rowvec_nn", "gemm_rowvec_tn", "gemm_dot_nt",
         "add_bias_sigmoid", "sigmoid_backward", "output_delta", "batch_metrics", "gather_rows", "update_bias",
     ]
 
@@ -136,8 +137,17 @@ private func setArgument<T>(_ kernel: cl_kernel, _ index: inout cl_uint, _ value
 /// The OpenCL backend: weights, data and working memory stay on the device; operations are
 /// queued in order without waiting, and only `download` and `synchronize` block.
 public final class OpenCLBackend: Backend, @unchecked Sendable {
-    /// Which GEMM kernels run. `.reference` is the naive, unfused path the tuned one is tested against.
-    public enum Kernels: Sendable { case tuned, reference }
+    /// Which GEMM kernels run.
+    public enum Kernels: Sendable, CaseIterable {
+        /// The device's best family, as `OpenCLTuning` chooses it.
+        case tuned
+        /// `gemm_tiled_*`: register blocks of C per work item; the GPU choice.
+        case registerBlocked
+        /// `gemm_rowvec_*` and `gemm_dot_nt`: explicit float vectors; the CPU-device choice.
+        case vector
+        /// `gemm_naive` and unfused element-wise kernels: the reference the others are tested against.
+        case reference
+    }
 
     let runtime: OpenCLContext
     public let kernels: Kernels
@@ -158,7 +168,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     public var description: String {
         "opencl:\(device.index) (\(device.name), \(device.platform), \(device.type))"
-            + (kernels == .reference ? " with reference kernels" : "")
+            + (kernels == .tuned ? "" : " with \(kernels) kernels")
     }
 
     @inline(__always) private func memory(_ buffer: any DeviceBuffer) -> cl_mem {
@@ -237,19 +247,32 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     ) throws {
         let tuning = runtime.tuning
         let (M, N, K) = (Int32(m), Int32(n), Int32(k))
-        switch kernels {
-        case .reference:
-            try launch(
-                "gemm_naive", global: (n, m), local: tuning.gemmLocal,
+        let family = kernels == .tuned ? tuning.family : kernels
+        let tag = (transposeA ? "t" : "n") + (transposeB ? "t" : "n")
+        func blocks(_ count: Int, _ size: Int) -> Int { (count + size - 1) / size }
+        let name: String, global: (Int, Int), local: (Int, Int)
+        switch (family, tag) {
+        case (.reference, _), (.tuned, _):  // .tuned has resolved to a family above
+            return try launch(
+                "gemm_naive", global: (n, m), local: tuning.tiledLocal,
                 M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
                 memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue)
-        case .tuned:
-            let name = "gemm_tiled_" + (transposeA ? "t" : "n") + (transposeB ? "t" : "n")
-            try launch(
-                name, global: ((n + tuning.gemmTN - 1) / tuning.gemmTN, (m + tuning.gemmTM - 1) / tuning.gemmTM),
-                local: tuning.gemmLocal,
-                M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue)
+        case (.vector, "nn"), (.vector, "tn"):
+            name = "gemm_rowvec_" + tag
+            global = (blocks(n, tuning.vectorLanes), blocks(m, tuning.rowVectorRows))
+            local = tuning.vectorLocal
+        case (.vector, "nt"):
+            name = "gemm_dot_nt"
+            global = (blocks(n, tuning.dotColumns), blocks(m, tuning.dotRows))
+            local = tuning.vectorLocal
+        default:
+            name = "gemm_tiled_" + tag
+            global = (blocks(n, tuning.tiledTN), blocks(m, tuning.tiledTM))
+            local = tuning.tiledLocal
         }
+        try launch(
+            name, global: global, local: local,
+            M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue)
     }
 
     public func gemm(
@@ -271,7 +294,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
         output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int
     ) throws {
-        guard kernels == .tuned else {
+        guard kernels != .reference else {
             try gemm(
                 transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
                 alpha: 1, a: input, b: weights, beta: 0, c: output)
@@ -295,7 +318,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
         delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int
     ) throws {
-        guard kernels == .tuned else {
+        guard kernels != .reference else {
             try gemm(
                 transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
                 alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)

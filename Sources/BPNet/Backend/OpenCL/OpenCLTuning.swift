@@ -2,52 +2,89 @@ import Foundation
 
 /// Per-device values of the kernels' `#ifndef` tunables, chosen in this one place and
 /// prepended to the program source as `#define`s.
-struct OpenCLTuning: Equatable, Sendable {
-    /// Rows and columns of C per work item in the tiled GEMM.
-    var gemmTM: Int
-    var gemmTN: Int
-    /// Work-group shape of the GEMM kernels.
-    var gemmLocal: (Int, Int)
+struct OpenCLTuning: Sendable {
+    /// Which GEMM kernels `.tuned` runs on this device.
+    var family: OpenCLBackend.Kernels
+    /// Register-blocked kernels (`gemm_tiled_*`): rows and columns of C per work item, work group.
+    var tiledTM = 4
+    var tiledTN = 4
+    var tiledLocal = (16, 16)
+    /// Vector kernels (`gemm_rowvec_*`, `gemm_dot_nt`): vector lanes, rows per item of the
+    /// row-vector kernels, the dot kernel's block, and their work group.
+    var vectorLanes = 16
+    var rowVectorRows = 4
+    var dotRows = 4
+    var dotColumns = 4
+    var vectorLocal = (4, 4)
     /// Work-group width of element-wise kernels.
-    var elementLocal: Int
+    var elementLocal = 64
     /// Work-group size of the reduction (a power of two).
-    var metricsGroup: Int
+    var metricsGroup = 64
 
-    static func == (a: Self, b: Self) -> Bool {
-        a.gemmTM == b.gemmTM && a.gemmTN == b.gemmTN && a.gemmLocal == b.gemmLocal
-            && a.elementLocal == b.elementLocal && a.metricsGroup == b.metricsGroup
-    }
-
-    /// CPU devices (PoCL) gain from wide register blocks and reject nothing; GPUs want many
-    /// small items per group. Every size is clamped to the device's limits.
+    /// CPU devices (PoCL) take the explicit-vector kernels, whose lanes map onto SIMD registers;
+    /// GPUs take the register-blocked kernels with many items per group. Measured with
+    /// `bpnet bench` on PoCL 3.1 (Zen 5, AVX-512): see the README's Performance section.
     init(for device: OpenCLDeviceInfo) {
-        let maxGroup = max(device.maxWorkGroupSize, 1)
-        let itemLimit = device.maxWorkItemSizes + [1, 1]
         if device.type == "CPU" {
-            (gemmTM, gemmTN, gemmLocal) = (4, 8, (8, 4))
+            family = .vector
+            (rowVectorRows, dotRows, dotColumns, vectorLocal) = (16, 8, 2, (1, 1))
+            (tiledTM, tiledTN, tiledLocal) = (4, 8, (8, 4))
         } else {
-            (gemmTM, gemmTN, gemmLocal) = (4, 4, (16, 16))
+            family = .registerBlocked
+            vectorLanes = 4
         }
-        var (x, y) = (min(gemmLocal.0, itemLimit[0]), min(gemmLocal.1, itemLimit[1]))
-        while x * y > maxGroup { if x >= y { x /= 2 } else { y /= 2 } }
-        gemmLocal = (max(x, 1), max(y, 1))
-        // BPNET_GEMM_TUNING=TM,TN,LOCAL_X,LOCAL_Y overrides the choice, for tuning sessions.
-        if let text = ProcessInfo.processInfo.environment["BPNET_GEMM_TUNING"] {
-            let values = text.split(separator: ",").compactMap { Int($0) }
-            if values.count == 4, values.allSatisfy({ $0 > 0 }), values[2] * values[3] <= maxGroup {
-                (gemmTM, gemmTN, gemmLocal) = (values[0], values[1], (values[2], values[3]))
+        // BPNET_GEMM_TUNING="VW=8,VM=8,VLX=4" and so on overrides single values, for tuning sessions.
+        for setting in (ProcessInfo.processInfo.environment["BPNET_GEMM_TUNING"] ?? "").split(separator: ",") {
+            let parts = setting.split(separator: "=")
+            guard parts.count == 2, let value = Int(parts[1]), value > 0 else { continue }
+            switch parts[0] {
+            case "TM": tiledTM = value
+            case "TN": tiledTN = value
+            case "TLX": tiledLocal.0 = value
+            case "TLY": tiledLocal.1 = value
+            case "VW" where [1, 2, 4, 8, 16].contains(value): vectorLanes = value
+            case "VM": rowVectorRows = value
+            case "DM": dotRows = value
+            case "DN": dotColumns = value
+            case "VLX": vectorLocal.0 = value
+            case "VLY": vectorLocal.1 = value
+            default: continue
             }
         }
-        elementLocal = max(1, min(64, maxGroup, itemLimit[0]))
+        let limits = Limits(device)
+        tiledLocal = limits.fit(tiledLocal)
+        vectorLocal = limits.fit(vectorLocal)
+        elementLocal = max(1, min(elementLocal, limits.maxGroup, limits.items[0]))
         var group = 1
-        while group * 2 <= min(256, maxGroup, itemLimit[0]) { group *= 2 }
+        while group * 2 <= min(256, limits.maxGroup, limits.items[0]) { group *= 2 }
         metricsGroup = group
+    }
+
+    /// The device's work-group limits; every local size is shrunk to fit them.
+    private struct Limits {
+        let maxGroup: Int
+        let items: [Int]
+
+        init(_ device: OpenCLDeviceInfo) {
+            maxGroup = max(device.maxWorkGroupSize, 1)
+            items = device.maxWorkItemSizes.map { max($0, 1) } + [1, 1]
+        }
+
+        func fit(_ local: (Int, Int)) -> (Int, Int) {
+            var (x, y) = (min(local.0, items[0]), min(local.1, items[1]))
+            while x * y > maxGroup { if x >= y { x /= 2 } else { y /= 2 } }
+            return (max(x, 1), max(y, 1))
+        }
     }
 
     var defines: String {
         """
-        #define GEMM_TM \(gemmTM)
-        #define GEMM_TN \(gemmTN)
+        #define GEMM_TM \(tiledTM)
+        #define GEMM_TN \(tiledTN)
+        #define GEMM_VW \(vectorLanes)
+        #define GEMM_VM \(rowVectorRows)
+        #define GEMM_DM \(dotRows)
+        #define GEMM_DN \(dotColumns)
         #define METRICS_WG \(metricsGroup)
 
         """
