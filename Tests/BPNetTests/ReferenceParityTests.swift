@@ -51,26 +51,19 @@ import Testing
             let analytic = reference.gradients(loss, x: x, y: y)
             let h = 1e-6
             var numeric: [Double] = [], exact: [Double] = []
-            for l in 0..<reference.weights.count {
-                for k in 0..<reference.weights[l].count {
-                    let saved = reference.weights[l][k]
-                    reference.weights[l][k] = saved + h
-                    let plus = reference.cost(loss, x: x, y: y)
-                    reference.weights[l][k] = saved - h
-                    let minus = reference.cost(loss, x: x, y: y)
-                    reference.weights[l][k] = saved
-                    numeric.append((plus - minus) / (2 * h))
-                    exact.append(analytic.weights[l][k])
-                }
-                for k in 0..<reference.biases[l].count {
-                    let saved = reference.biases[l][k]
-                    reference.biases[l][k] = saved + h
-                    let plus = reference.cost(loss, x: x, y: y)
-                    reference.biases[l][k] = saved - h
-                    let minus = reference.cost(loss, x: x, y: y)
-                    reference.biases[l][k] = saved
-                    numeric.append((plus - minus) / (2 * h))
-                    exact.append(analytic.biases[l][k])
+            // (C(θ + h) − C(θ − h)) / 2h for every parameter θ of both kinds.
+            for (parameters, gradients) in [(\ReferenceNetwork.weights, analytic.weights), (\.biases, analytic.biases)] {
+                for l in 0..<gradients.count {
+                    for k in 0..<gradients[l].count {
+                        let saved = reference[keyPath: parameters][l][k]
+                        reference[keyPath: parameters][l][k] = saved + h
+                        let plus = reference.cost(loss, x: x, y: y)
+                        reference[keyPath: parameters][l][k] = saved - h
+                        let minus = reference.cost(loss, x: x, y: y)
+                        reference[keyPath: parameters][l][k] = saved
+                        numeric.append((plus - minus) / (2 * h))
+                        exact.append(gradients[l][k])
+                    }
                 }
             }
             let error = relativeError(exact, numeric)
