@@ -3,7 +3,7 @@ APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers poc
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup build demo test clean
+.PHONY: setup build demo test bench clean
 
 # Installs the Debian packages that are missing (as root), or prints the command that would.
 setup:
@@ -33,6 +33,12 @@ test: setup
 	$(SWIFT) build --build-tests
 	@d=$$(mktemp -d) && (cd $$d && $(CURDIR)/.build/debug/BPNetExample) && rm -rf $$d
 	$(SWIFT) test --skip-build
+
+# GEMM rates and seconds per epoch for every backend, measured side by side in one run.
+# The machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE pin OpenBLAS to its Haswell kernels; the
+# benchmark unsets both so that OpenBLAS runs its best kernel. Tests and CI leave them alone.
+bench: build
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(RELEASE_BIN) bench
 
 clean:
 	rm -rf .build

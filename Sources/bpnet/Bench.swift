@@ -28,7 +28,7 @@ struct Bench: ParsableCommand {
     var configs = "ABC"
 
     @Option(help: "Epochs timed per config, after one warm-up epoch.")
-    var epochs = 2
+    var epochs = 3
 
     @Flag(help: "Only the GEMM rates.")
     var gemmOnly = false
@@ -62,14 +62,14 @@ struct Bench: ParsableCommand {
         for (name, backend) in backends { note("\(name): \(backend.description)") }
         print("GEMM GFLOP/s at the training shapes (m×n×k, row-major; fwd = A·Wᵀ, bwd = Δ·W, grad = Δᵀ·A)")
         print("config  product  " + "shape".padding(toLength: 16, withPad: " ", startingAt: 0)
-            + backends.map { $0.0.padding(toLength: 16, withPad: " ", startingAt: 0) }.joined())
+            + backends.map { $0.0.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined())
         for config in Self.configs where configs.contains(config.name) {
             for (product, m, n, k, tA, tB) in shapes(config) {
                 var row = "\(config.name)       \(product.padding(toLength: 7, withPad: " ", startingAt: 0))  "
                     + "\(m)×\(n)×\(k)".padding(toLength: 16, withPad: " ", startingAt: 0)
                 for (_, backend) in backends {
                     let rate = try gemmRate(backend, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
-                    row += String(format: "%-16.1f", rate)
+                    row += String(format: "%-17.1f", rate)
                 }
                 print(row)
                 fflush(nil)
