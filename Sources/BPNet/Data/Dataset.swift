@@ -25,6 +25,14 @@ public struct Dataset: Sendable {
         self.outputSize = outputSize
     }
 
+    /// For values already known to fit: a prefix of a valid dataset.
+    private init(checked inputs: [Float], targets: [Float], inputSize: Int, outputSize: Int) {
+        self.inputs = inputs
+        self.targets = targets
+        self.inputSize = inputSize
+        self.outputSize = outputSize
+    }
+
     /// Inputs with integer class labels in `0..<classes`, stored one-hot.
     public init(inputs: [Float], labels: [Int], inputSize: Int, classes: Int) throws {
         var targets = [Float](repeating: 0, count: labels.count * classes)
@@ -40,9 +48,8 @@ public struct Dataset: Sendable {
     /// The first `n` samples (all of them when there are fewer).
     public func prefix(_ n: Int) -> Dataset {
         let n = min(max(n, 0), count)
-        // swiftlint:disable:next force_try
-        return try! Dataset(
-            inputs: Array(inputs.prefix(n * inputSize)), targets: Array(targets.prefix(n * outputSize)),
+        return Dataset(
+            checked: Array(inputs.prefix(n * inputSize)), targets: Array(targets.prefix(n * outputSize)),
             inputSize: inputSize, outputSize: outputSize)
     }
 

@@ -8,11 +8,12 @@ final class OpenCLBuffer: DeviceBuffer {
 
     init(count: Int, context: cl_context) throws {
         var status: cl_int = 0
-        guard let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), max(count, 1) * 4, nil, &status) else {
-            try clCheck(status == CL_SUCCESS ? CL_MEM_OBJECT_ALLOCATION_FAILURE : status, "clCreateBuffer(\(count) floats)")
-            fatalError("unreachable")
+        let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), max(count, 1) * 4, nil, &status)
+        guard let memory, status == CL_SUCCESS else {
+            if let memory { clReleaseMemObject(memory) }
+            let code = status == CL_SUCCESS ? CL_MEM_OBJECT_ALLOCATION_FAILURE : status
+            throw BPNetError.openCL(call: "clCreateBuffer(\(count) floats)", code: clErrorName(code))
         }
-        try clCheck(status, "clCreateBuffer(\(count) floats)")
         self.count = count
         self.memory = memory
     }
