@@ -22,13 +22,15 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // Vectorized element-wise loops of the CPU backend.
+        .target(name: "CPUKernels"),
         .executableTarget(name: "EmbedKernelsTool"),
         .plugin(
             name: "EmbedKernels", capability: .buildTool(),
             dependencies: ["EmbedKernelsTool"]),
         .target(
             name: "BPNet",
-            dependencies: ["CBLAS", "COpenCL", "CZlib"],
+            dependencies: ["CBLAS", "COpenCL", "CZlib", "CPUKernels"],
             plugins: ["EmbedKernels"]),
         .executableTarget(
             name: "bpnet",

@@ -1,4 +1,5 @@
 import CBLAS
+import CPUKernels
 import Foundation
 
 #if canImport(Glibc)
@@ -87,12 +88,7 @@ public final class CPUBackend: Backend {
 
     public func addBiasSigmoid(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int) throws {
         let values = cpu(x).floats, b = cpu(bias).floats
-        for r in 0..<rows {
-            let row = values + r * columns
-            for j in 0..<columns {
-                row[j] = 1 / (1 + expf(-(row[j] + b[j])))
-            }
-        }
+        bpnet_bias_sigmoid(values, b, rows, columns)
     }
 
     public func outputDelta(
@@ -148,11 +144,18 @@ public final class CPUBackend: Backend {
     ) throws {
         let b = cpu(bias).floats, v = cpu(velocity).floats, d = cpu(delta).floats
         let scale = learningRate / Float(rows)
-        for j in 0..<outputs {
-            var sum: Float = 0
-            for r in 0..<rows { sum += d[r * outputs + j] }
-            v[j] = momentum * v[j] - scale * sum
-            b[j] += v[j]
+        // Column sums row by row, so memory is read in order.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: outputs) { sums in
+            let sum = sums.baseAddress!
+            sum.update(from: d, count: outputs)
+            for r in 1..<max(rows, 1) {
+                let row = d + r * outputs
+                for j in 0..<outputs { sum[j] += row[j] }
+            }
+            for j in 0..<outputs {
+                v[j] = momentum * v[j] - scale * sum[j]
+                b[j] += v[j]
+            }
         }
     }
 
