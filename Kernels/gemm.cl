@@ -136,41 +136,57 @@ DEFINE_GEMM_TILED(gemm_tiled_tt, A_COLS, B_COLS)
 #define vstoreV GEMM_CAT(vstore, GEMM_VW)
 
 // Row-vector kernels, for products whose B rows are contiguous (δ·W and Δᵀ·A): each work item
-// owns GEMM_VM rows × GEMM_VW columns of C, and per k does one vector load of B's row segment and
-// GEMM_VM broadcast FMAs. Rows past M are clamped for loading and skipped when storing; columns
-// past the last whole vector take a scalar path.
-// global: (ceil(N / GEMM_VW), ceil(M / GEMM_VM)), rounded up to the work-group size.
+// owns GEMM_VM rows × GEMM_VC·GEMM_VW columns of C. Per k it loads GEMM_VC vectors of B's row and
+// GEMM_VM scalars of A, for GEMM_VM·GEMM_VC vector FMAs. At the edges, rows are clamped and vector
+// starts are pulled back to N − GEMM_VW, so every load stays in bounds and full width; a lane is
+// stored only if it is a real column that no earlier vector of the block stored. Products
+// narrower than one vector take a scalar path.
+// global: (ceil(N / (GEMM_VC·GEMM_VW)), ceil(M / GEMM_VM)), rounded up to the work-group size.
+#ifndef GEMM_VC
+#define GEMM_VC 1      // vectors across the columns of C per work item in the row-vector kernels
+#endif
 #define DEFINE_GEMM_ROWVEC(NAME, LOAD_A)                                                        \
 kernel void NAME(const int M, const int N, const int K,                                         \
                  const float alpha, const float beta, const float gamma,                        \
                  global const float* restrict A, global const float* restrict B,                \
                  global float* C, global float* aux, const int epilogue) {                      \
-    const int j0 = get_global_id(0) * GEMM_VW;                                                  \
+    const int j0 = get_global_id(0) * (GEMM_VC * GEMM_VW);                                      \
     const int i0 = get_global_id(1) * GEMM_VM;                                                  \
     if (i0 >= M || j0 >= N) return;                                                             \
-    int rows[GEMM_VM];                                                                          \
-    for (int r = 0; r < GEMM_VM; ++r) rows[r] = min(i0 + r, M - 1);                             \
-    if (j0 + GEMM_VW <= N) {                                                                    \
-        floatV acc[GEMM_VM];                                                                    \
-        for (int r = 0; r < GEMM_VM; ++r) acc[r] = (floatV)(0.0f);                              \
-        for (int k = 0; k < K; ++k) {                                                           \
-            const floatV b = vloadV(0, B + k * N + j0);                                         \
-            for (int r = 0; r < GEMM_VM; ++r) acc[r] = fma((floatV)(LOAD_A(rows[r], k)), b, acc[r]); \
-        }                                                                                       \
-        for (int r = 0; r < GEMM_VM && i0 + r < M; ++r) {                                       \
-            float lanes[GEMM_VW];                                                               \
-            vstoreV(acc[r], 0, lanes);                                                          \
-            for (int c = 0; c < GEMM_VW; ++c)                                                   \
-                store_epilogue(epilogue, i0 + r, j0 + c, N, lanes[c], alpha, beta, gamma, C, aux); \
-        }                                                                                       \
-    } else {                                                                                    \
+    if (N < GEMM_VW) {                                                                          \
         for (int r = 0; r < GEMM_VM && i0 + r < M; ++r)                                         \
             for (int j = j0; j < N; ++j) {                                                      \
                 float sum = 0.0f;                                                               \
                 for (int k = 0; k < K; ++k) sum = fma(LOAD_A(i0 + r, k), B[k * N + j], sum);    \
                 store_epilogue(epilogue, i0 + r, j, N, sum, alpha, beta, gamma, C, aux);        \
             }                                                                                   \
+        return;                                                                                 \
     }                                                                                           \
+    int rows[GEMM_VM], starts[GEMM_VC];                                                         \
+    for (int r = 0; r < GEMM_VM; ++r) rows[r] = min(i0 + r, M - 1);                             \
+    for (int v = 0; v < GEMM_VC; ++v) starts[v] = min(j0 + v * GEMM_VW, N - GEMM_VW);           \
+    floatV acc[GEMM_VM][GEMM_VC];                                                               \
+    for (int r = 0; r < GEMM_VM; ++r)                                                           \
+        for (int v = 0; v < GEMM_VC; ++v) acc[r][v] = (floatV)(0.0f);                           \
+    for (int k = 0; k < K; ++k) {                                                               \
+        floatV b[GEMM_VC];                                                                      \
+        for (int v = 0; v < GEMM_VC; ++v) b[v] = vloadV(0, B + k * N + starts[v]);              \
+        for (int r = 0; r < GEMM_VM; ++r) {                                                     \
+            const floatV a = (floatV)(LOAD_A(rows[r], k));                                      \
+            for (int v = 0; v < GEMM_VC; ++v) acc[r][v] = fma(a, b[v], acc[r][v]);              \
+        }                                                                                       \
+    }                                                                                           \
+    for (int r = 0; r < GEMM_VM && i0 + r < M; ++r)                                             \
+        for (int v = 0; v < GEMM_VC; ++v) {                                                     \
+            float lanes[GEMM_VW];                                                               \
+            vstoreV(acc[r][v], 0, lanes);                                                       \
+            const int first_new = j0 + v * GEMM_VW;                                             \
+            for (int c = 0; c < GEMM_VW; ++c) {                                                 \
+                const int j = starts[v] + c;                                                    \
+                if (j >= first_new && j < N)                                                    \
+                    store_epilogue(epilogue, i0 + r, j, N, lanes[c], alpha, beta, gamma, C, aux); \
+            }                                                                                   \
+        }                                                                                       \
 }
 
 DEFINE_GEMM_ROWVEC(gemm_rowvec_nn, A_ROWS)   // backward:  δ·W

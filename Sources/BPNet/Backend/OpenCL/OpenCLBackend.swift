@@ -260,7 +260,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                 memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue)
         case (.vector, "nn"), (.vector, "tn"):
             name = "gemm_rowvec_" + tag
-            global = (blocks(n, tuning.vectorLanes), blocks(m, tuning.rowVectorRows))
+            global = (blocks(n, tuning.vectorLanes * tuning.rowVectorColumns), blocks(m, tuning.rowVectorRows))
             local = tuning.vectorLocal
         case (.vector, "nt"):
             name = "gemm_dot_nt"

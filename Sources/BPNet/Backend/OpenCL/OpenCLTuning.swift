@@ -13,6 +13,7 @@ struct OpenCLTuning: Sendable {
     /// row-vector kernels, the dot kernel's block, and their work group.
     var vectorLanes = 16
     var rowVectorRows = 4
+    var rowVectorColumns = 1
     var dotRows = 4
     var dotColumns = 4
     var vectorLocal = (4, 4)
@@ -27,7 +28,7 @@ struct OpenCLTuning: Sendable {
     init(for device: OpenCLDeviceInfo) {
         if device.type == "CPU" {
             family = .vector
-            (rowVectorRows, dotRows, dotColumns, vectorLocal) = (16, 8, 2, (1, 1))
+            (rowVectorRows, rowVectorColumns, dotRows, dotColumns, vectorLocal) = (14, 2, 8, 2, (1, 1))
             (tiledTM, tiledTN, tiledLocal) = (4, 8, (8, 4))
         } else {
             family = .registerBlocked
@@ -44,6 +45,7 @@ struct OpenCLTuning: Sendable {
             case "TLY": tiledLocal.1 = value
             case "VW" where [1, 2, 4, 8, 16].contains(value): vectorLanes = value
             case "VM": rowVectorRows = value
+            case "VC": rowVectorColumns = value
             case "DM": dotRows = value
             case "DN": dotColumns = value
             case "VLX": vectorLocal.0 = value
@@ -83,6 +85,7 @@ struct OpenCLTuning: Sendable {
         #define GEMM_TN \(tiledTN)
         #define GEMM_VW \(vectorLanes)
         #define GEMM_VM \(rowVectorRows)
+        #define GEMM_VC \(rowVectorColumns)
         #define GEMM_DM \(dotRows)
         #define GEMM_DN \(dotColumns)
         #define METRICS_WG \(metricsGroup)
