@@ -4,7 +4,7 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure GEMM rates at the training shapes and seconds per epoch, per backend.",
+        abstract: "Measure GEMM rates, seconds per epoch, per-step overhead and a per-operation breakdown, per backend.",
         discussion: """
             Configs: A = 784-100-10 at batch 10 (η 3), B = 784-100-10 at batch 128 (η 3),
             C = 784-1024-1024-10 at batch 128 (η 0.1), all on Fashion-MNIST with the quadratic cost.
@@ -24,7 +24,7 @@ struct Bench: ParsableCommand {
         Config(name: "C", sizes: [784, 1024, 1024, 10], batch: 128, learningRate: 0.1),
     ]
 
-    @Option(help: "Which configs to train (letters).")
+    @Option(help: "Which configs to run (letters from ABC).")
     var configs = "ABC"
 
     @Option(help: "Epochs timed per config, after one warm-up epoch.")
@@ -36,64 +36,143 @@ struct Bench: ParsableCommand {
     @Option(help: "Use only the first N training samples.")
     var limit: Int?
 
+    @Option(help: "Where to write every figure as JSON.")
+    var output = "bench.json"
+
     func validate() throws {
         guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
-        guard Set(configs).isSubset(of: "ABC"), !configs.isEmpty else {
+        guard !configs.isEmpty, Set(configs).isSubset(of: "ABC") else {
             throw ValidationError("--configs takes letters from ABC, got '\(configs)'")
         }
+        if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
     }
 
-    func backends() throws -> [(String, any Backend)] {
-        var list: [(String, any Backend)] = [("cpu", CPUBackend())]
-        if let device = try OpenCLDeviceInfo.all().first {
-            let tuned = try OpenCLBackend.shared(device)
-            list += [
-                ("opencl:\(device.index) vector", tuned.with(.vector)),
-                ("opencl:\(device.index) blocked", tuned.with(.registerBlocked)),
-                ("opencl:\(device.index) naive", tuned.with(.reference)),
-            ]
-        }
-        return list
+    /// The report, as `bench.json` holds it.
+    struct Report: Encodable {
+        struct GEMM: Encodable { var config, product, backend: String; var m, n, k: Int; var gflops: Double }
+        struct Training: Encodable { var config, backend: String; var secondsPerEpoch, samplesPerSecond: Double }
+        struct Overhead: Encodable { var backend: String; var microsecondsPerStep: Double }
+        struct Share: Encodable { var config, backend, operation: String; var seconds: Double; var calls: Int; var share: Double }
+        var date = ISO8601DateFormatter().string(from: Date())
+        var machine = ""
+        var openBLAS = CPUBackend.blasConfiguration
+        var environment: [String: String] = [:]
+        var gemm: [GEMM] = []
+        var training: [Training] = []
+        var overhead: [Overhead] = []
+        var breakdown: [Share] = []
     }
 
     func run() throws {
-        let backends = try backends()
-        note("OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)")")
-        for (name, backend) in backends { note("\(name): \(backend.description)") }
+        var report = Report()
+        report.machine = Self.processorName() + ", \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        for name in ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS"] {
+            report.environment[name] = ProcessInfo.processInfo.environment[name] ?? "(unset)"
+        }
+        let kernels = try gemmBackends()
+        note("machine: \(report.machine); OpenBLAS \(report.openBLAS)")
+        note("environment: " + report.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        for (name, backend) in kernels { note("\(name): \(backend.description)") }
+        let chosen = Self.configs.filter { configs.contains($0.name) }
+
         print("GEMM GFLOP/s at the training shapes (m×n×k, row-major; fwd = A·Wᵀ, bwd = Δ·W, grad = Δᵀ·A)")
-        print("config  product  " + "shape".padding(toLength: 16, withPad: " ", startingAt: 0)
-            + backends.map { $0.0.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined())
-        for config in Self.configs where configs.contains(config.name) {
-            for (product, m, n, k, tA, tB) in shapes(config) {
-                var row = "\(config.name)       \(product.padding(toLength: 7, withPad: " ", startingAt: 0))  "
-                    + "\(m)×\(n)×\(k)".padding(toLength: 16, withPad: " ", startingAt: 0)
-                for (_, backend) in backends {
-                    let rate = try gemmRate(backend, m: m, n: n, k: k, transposeA: tA, transposeB: tB)
-                    row += String(format: "%-17.1f", rate)
+        print("config  product  " + column("shape", 16) + kernels.map { column($0.0, 17) }.joined())
+        for config in chosen {
+            for (product, m, n, k, transposeA, transposeB) in shapes(config) {
+                var row = "\(config.name)       \(column(product, 7))  " + column("\(m)×\(n)×\(k)", 16)
+                for (name, backend) in kernels {
+                    let rate = try gemmRate(backend, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+                    row += column(String(format: "%.1f", rate), 17)
+                    report.gemm.append(.init(config: config.name, product: product, backend: name, m: m, n: n, k: k, gflops: rate))
                 }
                 print(row)
                 fflush(nil)
             }
         }
-        if gemmOnly { return }
-        print("\nTraining: median seconds per epoch after one warm-up epoch")
-        var train = try DataSource.fashionMNIST.load(.train)
-        if let limit { train = train.prefix(limit) }
-        for config in Self.configs where configs.contains(config.name) {
-            for (name, backend) in try trainingBackends(backends) {
-                var network = try Network(sizes: config.sizes, seed: 1)
-                let options = TrainingOptions(epochs: epochs + 1, batchSize: config.batch, learningRate: config.learningRate)
-                let reports = try Trainer(options).train(&network, on: train, backend: backend)
-                let seconds = reports.dropFirst().map(\.seconds).sorted()[epochs / 2]
-                print(String(format: "%@  %@  %.3f s/epoch  %.0f samples/s", config.name, name, seconds, Double(train.count) / seconds))
-                fflush(nil)
+        if !gemmOnly {
+            let backends = try trainingBackends()
+            var train = try DataSource.fashionMNIST.load(.train)
+            if let limit { train = train.prefix(limit) }
+
+            print("\nTraining on \(train.count) samples: median seconds per epoch of \(epochs), after one warm-up epoch")
+            for config in chosen {
+                for (name, backend) in backends {
+                    var network = try Network(sizes: config.sizes, seed: 1)
+                    let options = TrainingOptions(epochs: epochs + 1, batchSize: config.batch, learningRate: config.learningRate)
+                    let reports = try Trainer(options).train(&network, on: train, backend: backend)
+                    let seconds = reports.dropFirst().map(\.seconds).sorted()[epochs / 2]
+                    print(String(format: "%@  %@  %8.3f s/epoch  %9.0f samples/s", config.name, column(name, 9), seconds, Double(train.count) / seconds))
+                    report.training.append(.init(
+                        config: config.name, backend: name, secondsPerEpoch: seconds, samplesPerSecond: Double(train.count) / seconds))
+                    fflush(nil)
+                }
+            }
+
+            print("\nPer-step overhead: network 4-4-2 at batch 1, microseconds per step")
+            for (name, backend) in backends {
+                let microseconds = try stepOverhead(backend)
+                print(String(format: "%@  %8.2f µs/step", column(name, 9), microseconds))
+                report.overhead.append(.init(backend: name, microsecondsPerStep: microseconds))
+            }
+
+            print("\nBreakdown of one epoch on \(min(train.count, 10_000)) samples, after a warm-up epoch (each operation is waited for)")
+            for config in chosen {
+                for (name, backend) in backends {
+                    let profiler = ProfilingBackend(backend)
+                    var network = try Network(sizes: config.sizes, seed: 1)
+                    // The first epoch carries the set-up and PoCL's first-launch compiles; count the second.
+                    let options = TrainingOptions(epochs: 2, batchSize: config.batch, learningRate: config.learningRate)
+                    try Trainer(options).train(&network, on: train.prefix(10_000), backend: profiler) { report in
+                        if report.epoch == 1 { profiler.reset() }
+                    }
+                    let total = profiler.totals.map(\.seconds).reduce(0, +)
+                    for entry in profiler.totals.sorted(by: { $0.seconds > $1.seconds }) {
+                        let share = entry.seconds / total
+                        print(String(
+                            format: "%@  %@  %@ %8.4f s  %5.1f%%  %6d calls", config.name, column(name, 9),
+                            column(entry.operation, 28), entry.seconds, share * 100, entry.calls))
+                        report.breakdown.append(.init(
+                            config: config.name, backend: name, operation: entry.operation, seconds: entry.seconds,
+                            calls: entry.calls, share: share))
+                    }
+                    fflush(nil)
+                }
             }
         }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        try encoder.encode(report).write(to: URL(fileURLWithPath: output), options: .atomic)
+        note("wrote \(output)")
     }
 
-    /// The CPU and each OpenCL device with its tuned kernels.
-    func trainingBackends(_ all: [(String, any Backend)]) throws -> [(String, any Backend)] {
-        var list = [all[0]]
+    private func column(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
+    }
+
+    static func processorName() -> String {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let line = info.split(separator: "\n").first { $0.hasPrefix("model name") }
+        return line.map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+    }
+
+    /// The CPU and every GEMM family of the first OpenCL device.
+    func gemmBackends() throws -> [(String, any Backend)] {
+        var list: [(String, any Backend)] = [("cpu", CPUBackend())]
+        if let device = try OpenCLDeviceInfo.all().first {
+            let shared = try OpenCLBackend.shared(device)
+            list += [
+                ("opencl:\(device.index) vector", shared.with(.vector)),
+                ("opencl:\(device.index) blocked", shared.with(.registerBlocked)),
+                ("opencl:\(device.index) naive", shared.with(.reference)),
+            ]
+        }
+        return list
+    }
+
+    /// The CPU and the first OpenCL device with its tuned kernels.
+    func trainingBackends() throws -> [(String, any Backend)] {
+        var list: [(String, any Backend)] = [("cpu", CPUBackend())]
         if let device = try OpenCLDeviceInfo.all().first {
             list.append(("opencl:\(device.index)", try OpenCLBackend.shared(device)))
         }
@@ -112,7 +191,8 @@ struct Bench: ParsableCommand {
         return list
     }
 
-    /// GFLOP/s of C = A·B over enough repetitions to fill ~0.2 s, after a warm-up.
+    /// GFLOP/s of C = op(A)·op(B) over enough repetitions to fill ~0.2 s, after a warm-up
+    /// (PoCL compiles a kernel on its first launch at a new local size).
     func gemmRate(_ backend: any Backend, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool) throws -> Double {
         let a = try backend.makeBuffer([Float](repeating: 0.5, count: m * k))
         let b = try backend.makeBuffer([Float](repeating: 0.25, count: k * n))
@@ -134,5 +214,16 @@ struct Bench: ParsableCommand {
             seconds = try run(times)
         }
         return 2 * Double(m) * Double(n) * Double(k) * Double(times) / seconds / 1e9
+    }
+
+    /// The framework's own cost per step: a network so small that arithmetic is negligible.
+    func stepOverhead(_ backend: any Backend) throws -> Double {
+        let data = try Dataset(
+            inputs: (0..<(20_000 * 4)).map { Float($0 % 7) / 7 }, labels: (0..<20_000).map { $0 % 2 },
+            inputSize: 4, classes: 2)
+        var network = try Network(sizes: [4, 4, 2], seed: 1)
+        let reports = try Trainer(TrainingOptions(epochs: 3, batchSize: 1, learningRate: 0.1))
+            .train(&network, on: data, backend: backend)
+        return reports.dropFirst().map(\.seconds).min()! / Double(data.count) * 1e6
     }
 }

@@ -1,0 +1,119 @@
+/// Wraps a backend and times every operation: each call is followed by `synchronize()`, so the
+/// time of an asynchronous device operation lands on the operation that queued it. That waiting
+/// changes the total, so use it for the breakdown of an epoch, never for its speed.
+public final class ProfilingBackend: Backend, @unchecked Sendable {
+    public let inner: any Backend
+    /// Seconds and calls per operation name, in the order operations were first seen.
+    public private(set) var totals: [(operation: String, seconds: Double, calls: Int)] = []
+    private var slots: [String: Int] = [:]
+
+    public init(_ inner: any Backend) { self.inner = inner }
+
+    public var description: String { inner.description }
+
+    public func reset() {
+        totals = []
+        slots = [:]
+    }
+
+    private func timed(_ operation: String, _ body: () throws -> Void) throws {
+        let start = monotonicSeconds()
+        try body()
+        try inner.synchronize()
+        let seconds = monotonicSeconds() - start
+        if let slot = slots[operation] {
+            totals[slot].seconds += seconds
+            totals[slot].calls += 1
+        } else {
+            slots[operation] = totals.count
+            totals.append((operation, seconds, 1))
+        }
+    }
+
+    public func makeBuffer(count: Int) throws -> any DeviceBuffer { try inner.makeBuffer(count: count) }
+    public func makeIndexBuffer(count: Int) throws -> any DeviceBuffer { try inner.makeIndexBuffer(count: count) }
+    public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {
+        try timed("upload") { try inner.upload(values, to: buffer, offset: offset) }
+    }
+    public func uploadIndices(_ values: UnsafeBufferPointer<Int32>, to buffer: any DeviceBuffer) throws {
+        try timed("upload indices") { try inner.uploadIndices(values, to: buffer) }
+    }
+    public func download(_ buffer: any DeviceBuffer, into values: UnsafeMutableBufferPointer<Float>) throws {
+        try timed("download") { try inner.download(buffer, into: values) }
+    }
+    public func synchronize() throws { try inner.synchronize() }
+
+    public func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: any DeviceBuffer, b: any DeviceBuffer, beta: Float, c: any DeviceBuffer
+    ) throws {
+        try timed("gemm") {
+            try inner.gemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
+        }
+    }
+    public func addBiasSigmoid(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int) throws {
+        try timed("bias + sigmoid") { try inner.addBiasSigmoid(x, bias: bias, rows: rows, columns: columns) }
+    }
+    public func linearSigmoid(
+        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
+        output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int
+    ) throws {
+        try timed("forward: A·Wᵀ + b, σ") {
+            try inner.linearSigmoid(
+                input: input, weights: weights, bias: bias, output: output, rows: rows, inputs: inputs, outputs: outputs)
+        }
+    }
+    public func outputDelta(
+        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer, delta: any DeviceBuffer, count: Int
+    ) throws {
+        try timed("output delta") { try inner.outputDelta(loss, activation: activation, target: target, delta: delta, count: count) }
+    }
+    public func hiddenDelta(
+        deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
+        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int
+    ) throws {
+        try timed("backward: δ·W ⊙ σ′") {
+            try inner.hiddenDelta(
+                deltaNext: deltaNext, weightsNext: weightsNext, activation: activation, delta: delta,
+                rows: rows, units: units, nextUnits: nextUnits)
+        }
+    }
+    public func updateWeights(
+        weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
+        input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        learningRate: Float, decay: Float, momentum: Float
+    ) throws {
+        try timed("weight update: Δᵀ·A, SGD") {
+            try inner.updateWeights(
+                weights: weights, velocity: velocity, delta: delta, input: input, rows: rows, outputs: outputs,
+                inputs: inputs, learningRate: learningRate, decay: decay, momentum: momentum)
+        }
+    }
+    public func updateBias(
+        bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
+        rows: Int, outputs: Int, learningRate: Float, momentum: Float
+    ) throws {
+        try timed("bias update") {
+            try inner.updateBias(
+                bias: bias, velocity: velocity, delta: delta, rows: rows, outputs: outputs,
+                learningRate: learningRate, momentum: momentum)
+        }
+    }
+    public func gather(
+        source: any DeviceBuffer, rowLength: Int, indices: any DeviceBuffer, offset: Int,
+        rows: Int, into destination: any DeviceBuffer
+    ) throws {
+        try timed("gather batch") {
+            try inner.gather(source: source, rowLength: rowLength, indices: indices, offset: offset, rows: rows, into: destination)
+        }
+    }
+    public func batchMetrics(
+        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
+        rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int
+    ) throws {
+        try timed("loss + accuracy") {
+            try inner.batchMetrics(loss, activation: activation, target: target, rows: rows, columns: columns, into: metrics, slot: slot)
+        }
+    }
+}
