@@ -3,7 +3,7 @@ APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers poc
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test bench bench-compare clean
 
 # Installs the Debian packages that are missing (as root), or prints the command that would.
 setup:
@@ -39,6 +39,19 @@ test: setup
 # benchmark unsets both so that OpenBLAS runs its best kernel. Tests and CI leave them alone.
 bench: build
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(RELEASE_BIN) bench
+
+# BPNet against numpy, PyTorch CPU eager (in a virtual environment under .build/bench) and
+# CLBlast's SGEMM on the same OpenCL device, side by side in one run; see benchmarks/compare.py.
+bench-compare: build
+	@dpkg-query -W -f='$${Status}' libclblast-dev 2>/dev/null | grep -q "install ok installed" || \
+	  { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclblast-dev >/dev/null; } || \
+	  { echo "run: sudo apt-get install -y libclblast-dev"; exit 1; }
+	mkdir -p .build/bench
+	cc -O2 -o .build/bench/clblast_sgemm benchmarks/clblast_sgemm.c -lclblast -lOpenCL
+	@[ -x .build/bench/venv/bin/python3 ] && .build/bench/venv/bin/python3 -c "import torch" 2>/dev/null || \
+	  { python3 -m venv .build/bench/venv && .build/bench/venv/bin/pip install -q numpy torch; } || \
+	  { rm -rf .build/bench/venv; echo "PyTorch could not be installed; comparing without it"; }
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/compare.py
 
 clean:
 	rm -rf .build

@@ -134,8 +134,8 @@ final class ResidentDataset {
         count = data.count
         inputSize = data.inputSize
         outputSize = data.outputSize
-        inputs = try backend.makeBuffer(data.inputs)
-        targets = try backend.makeBuffer(data.targets)
+        inputs = try backend.makeReadOnlyBuffer(data.inputs)
+        targets = try backend.makeReadOnlyBuffer(data.targets)
         identity = try backend.makeIndexBuffer(count: max(count, 1))
         let order = (0..<Int32(count)).map { $0 }
         try order.withUnsafeBufferPointer { try backend.uploadIndices($0, to: identity) }

@@ -18,6 +18,9 @@ public protocol Backend: AnyObject, Sendable {
     var description: String { get }
 
     func makeBuffer(count: Int) throws -> any DeviceBuffer
+    /// A buffer holding `values` that no operation will ever write, such as a training set:
+    /// a host backend may share the array's storage instead of copying it.
+    func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer
     func makeIndexBuffer(count: Int) throws -> any DeviceBuffer
     func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws
     func uploadIndices(_ values: UnsafeBufferPointer<Int32>, to buffer: any DeviceBuffer) throws
@@ -88,6 +91,8 @@ extension Backend {
             alpha: 1, a: input, b: weights, beta: 0, c: output)
         try addBiasSigmoid(output, bias: bias, rows: rows, columns: outputs)
     }
+
+    public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer { try makeBuffer(values) }
 
     /// Convenience for tests and tools: a new buffer holding `values`.
     public func makeBuffer(_ values: [Float]) throws -> any DeviceBuffer {

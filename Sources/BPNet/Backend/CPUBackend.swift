@@ -12,14 +12,25 @@ import Darwin
 final class CPUBuffer: DeviceBuffer {
     let count: Int
     let raw: UnsafeMutableRawPointer
+    /// The array whose storage `raw` points into, for read-only buffers; nil when `raw` is ours.
+    private let shared: [Float]?
 
     init(count: Int, stride: Int) {
         self.count = count
         raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * stride, alignment: 64)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1) * stride)
+        shared = nil
     }
 
-    deinit { raw.deallocate() }
+    /// Shares `values`' storage, which stays put while this buffer holds the array and nothing
+    /// mutates it; the backend only ever reads such a buffer (a training or test set).
+    init(sharing values: [Float]) {
+        count = values.count
+        shared = values
+        raw = UnsafeMutableRawPointer(mutating: values.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress!) })
+    }
+
+    deinit { if shared == nil { raw.deallocate() } }
 
     var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     var ints: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }
@@ -47,6 +58,11 @@ public final class CPUBackend: Backend {
 
     public func makeBuffer(count: Int) throws -> any DeviceBuffer {
         CPUBuffer(count: count, stride: MemoryLayout<Float>.stride)
+    }
+
+    /// Shares the array: a 60 000-sample training set is not held twice.
+    public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer {
+        values.isEmpty ? CPUBuffer(count: 0, stride: MemoryLayout<Float>.stride) : CPUBuffer(sharing: values)
     }
 
     public func makeIndexBuffer(count: Int) throws -> any DeviceBuffer {

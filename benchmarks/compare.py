@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""`make bench-compare`: BPNet against its peers, measured side by side in one run.
+
+- Training (configs A, B, C): BPNet's CPU backend, numpy (numpy_sgd.py) and, when installed,
+  PyTorch CPU eager (torch_sgd.py), run in alternation, ROUNDS times each. Each run trains
+  EPOCHS epochs; its figure is the median epoch after the first. Peak RSS comes from wait4.
+- GEMM: BPNet's tuned OpenCL kernels (`bpnet bench --gemm-only`) against CLBlast's SGEMM on the
+  same device (clblast_sgemm), at the training shapes of batch 128 and more.
+Ratios are peer time ÷ BPNet time (above 1: BPNet is faster), or BPNet rate ÷ peer rate.
+Writes bench-compare.json. Run it through `make bench-compare`, which unsets OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE for every process so that each side runs OpenBLAS's best kernel.
+"""
+import json, os, statistics, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BPNET = os.path.join(ROOT, ".build/release/bpnet")
+CLBLAST = os.path.join(ROOT, ".build/bench/clblast_sgemm")
+TORCH_PYTHON = os.path.join(ROOT, ".build/bench/venv/bin/python3")
+CONFIGS = {"A": ("784,100,10", 10, 3.0), "B": ("784,100,10", 128, 3.0), "C": ("784,1024,1024,10", 128, 0.1)}
+EPOCHS = int(os.environ.get("EPOCHS", "4"))
+ROUNDS = int(os.environ.get("ROUNDS", "2"))
+
+
+def run(command):
+    """Runs a command; returns its JSON lines and its peak RSS in MiB."""
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        stderr = process.stderr.read().decode()
+        process.stderr.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {stderr.strip()}")
+        out.seek(0)
+        lines = [json.loads(line) for line in out.read().decode().splitlines() if line.startswith("{")]
+    return lines, usage.ru_maxrss / 1024
+
+
+def training(config):
+    layers, batch, rate = CONFIGS[config]
+    common = ["--layers", layers, "--batch-size", str(batch), "--learning-rate", str(rate), "--epochs", str(EPOCHS)]
+    sides = {
+        "bpnet cpu": [BPNET, "train", "--device", "cpu", "--json"],
+        "numpy": [sys.executable, os.path.join(ROOT, "benchmarks/numpy_sgd.py")],
+    }
+    if os.path.exists(TORCH_PYTHON):
+        sides["pytorch"] = [TORCH_PYTHON, os.path.join(ROOT, "benchmarks/torch_sgd.py")]
+    seconds = {side: [] for side in sides}
+    memory = {side: 0.0 for side in sides}
+    for _ in range(ROUNDS):
+        for side, command in sides.items():
+            lines, rss = run(command + common)
+            seconds[side].append(statistics.median(line["seconds"] for line in lines[1:]))
+            memory[side] = max(memory[side], rss)
+    return {side: {"seconds_per_epoch": statistics.median(values), "peak_rss_mib": memory[side]} for side, values in seconds.items()}
+
+
+def gemm():
+    lines, _ = run([BPNET, "bench", "--gemm-only", "--output", os.path.join(ROOT, ".build/bench/gemm.json")])
+    with open(os.path.join(ROOT, ".build/bench/gemm.json")) as f:
+        ours = json.load(f)["gemm"]
+    shapes = sorted({(g["m"], g["n"], g["k"], g["product"]) for g in ours if max(g["m"], g["k"]) >= 128 and min(g["m"], g["n"], g["k"]) >= 100})
+    transposes = {"fwd": (0, 1), "bwd": (0, 0), "grad": (1, 0)}
+    arguments = [f"{m},{n},{k},{transposes[p][0]},{transposes[p][1]}" for m, n, k, p in shapes]
+    peer, _ = run([CLBLAST] + arguments)
+    rows = []
+    for (m, n, k, product), clblast in zip(shapes, peer):
+        rates = {g["backend"]: g["gflops"] for g in ours if (g["m"], g["n"], g["k"], g["product"]) == (m, n, k, product)}
+        tuned = max(rate for name, rate in rates.items() if name.startswith("opencl") and "naive" not in name)
+        rows.append({"product": product, "m": m, "n": n, "k": k, "bpnet_opencl": tuned, "openblas": rates["cpu"],
+                     "clblast": clblast["gflops"], "share_of_openblas": tuned / rates["cpu"], "vs_clblast": tuned / clblast["gflops"]})
+    return rows
+
+
+def main():
+    report = {"environment": {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+              "epochs": EPOCHS, "rounds": ROUNDS, "training": {}, "gemm": []}
+    if not os.path.exists(TORCH_PYTHON):
+        print("PyTorch: not installed in .build/bench/venv, so not measured (see the bench-compare target)")
+    print("Training, median seconds per epoch (ratio = peer ÷ BPNet)")
+    for config in CONFIGS:
+        result = training(config)
+        report["training"][config] = result
+        ours = result["bpnet cpu"]["seconds_per_epoch"]
+        for side, figures in result.items():
+            ratio = figures["seconds_per_epoch"] / ours
+            print(f"{config}  {side:10} {figures['seconds_per_epoch']:8.3f} s/epoch  {ratio:5.2f}×  peak RSS {figures['peak_rss_mib']:6.0f} MiB", flush=True)
+    print("\nGEMM on the OpenCL device, GFLOP/s (BPNet tuned ÷ OpenBLAS, BPNet ÷ CLBlast)")
+    for row in gemm():
+        report["gemm"].append(row)
+        print(f"{row['product']:5} {row['m']}×{row['n']}×{row['k']:<6} BPNet {row['bpnet_opencl']:6.1f}  OpenBLAS {row['openblas']:6.1f}  "
+              f"CLBlast {row['clblast']:5.1f}  {100 * row['share_of_openblas']:4.0f}% of OpenBLAS  {row['vs_clblast']:4.1f}× CLBlast", flush=True)
+    with open(os.path.join(ROOT, "bench-compare.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    print("wrote bench-compare.json")
+
+
+if __name__ == "__main__":
+    main()
