@@ -84,6 +84,20 @@ import Testing
         #expect(first != other)
     }
 
+    /// The CPU backend shares the training set's storage; training must still leave the caller's
+    /// data and every other copy of the network as they were.
+    @Test func trainingKeepsValueSemantics() throws {
+        let data = try TestData.classification(count: 40, inputs: 5, classes: 3, seed: 6)
+        let inputs = data.inputs, targets = data.targets
+        let start = try Network(sizes: [5, 4, 3], seed: 2)
+        var trained = start
+        try Trainer(TrainingOptions(epochs: 2, batchSize: 7, learningRate: 1, momentum: 0.5))
+            .train(&trained, on: data, test: data, backend: CPUBackend())
+        #expect(data.inputs == inputs && data.targets == targets)
+        #expect(start == (try Network(sizes: [5, 4, 3], seed: 2)))
+        #expect(trained != start)
+    }
+
     @Test func initialisationFollowsTheStatedDistribution() throws {
         let network = try Network(sizes: [400, 2000, 1], seed: 3)
         let weights = network.layers[0].weights.map(Double.init)
