@@ -40,3 +40,13 @@ void bpnet_bias_sigmoid(float *restrict x, const float *restrict bias, long rows
         for (long j = 0; j < columns; ++j) row[j] = sigmoid(row[j] + bias[j]);
     }
 }
+
+VECTOR_CLONES
+void bpnet_gather_bytes_over_255(float *restrict destination, const uint8_t *restrict bytes,
+                                 const int32_t *restrict index, long rows, long row_length) {
+    for (long r = 0; r < rows; ++r) {
+        const uint8_t *restrict row = bytes + (long)index[r] * row_length;
+        float *restrict out = destination + r * row_length;
+        for (long j = 0; j < row_length; ++j) out[j] = (float)row[j] / 255.0f;
+    }
+}

@@ -14,6 +14,9 @@ final class CPUBuffer: DeviceBuffer {
     let raw: UnsafeMutableRawPointer
     /// The array whose storage `raw` points into, for read-only buffers; nil when `raw` is ours.
     private let shared: [Float]?
+    /// Set when a read-only buffer holds bytes k standing for the floats k/255 (8-bit images):
+    /// a quarter of the memory, and a quarter of the traffic when batches are gathered.
+    private(set) var holdsBytesOver255 = false
 
     init(count: Int, stride: Int) {
         self.count = count
@@ -28,6 +31,18 @@ final class CPUBuffer: DeviceBuffer {
         count = values.count
         shared = values
         raw = UnsafeMutableRawPointer(mutating: values.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress!) })
+    }
+
+    /// The bytes k of `values` when every value is exactly Float(k) / 255, else nil.
+    convenience init?(bytesOver255 values: [Float]) {
+        self.init(count: values.count, stride: 1)
+        let bytes = raw.assumingMemoryBound(to: UInt8.self)
+        for (i, value) in values.enumerated() {
+            let scaled = (value * 255).rounded()
+            guard scaled >= 0, scaled <= 255, Float(UInt8(scaled)) / 255 == value else { return nil }
+            bytes[i] = UInt8(scaled)
+        }
+        holdsBytesOver255 = true
     }
 
     deinit { if shared == nil { raw.deallocate() } }
@@ -62,7 +77,8 @@ public final class CPUBackend: Backend {
 
     /// Shares the array: a 60 000-sample training set is not held twice.
     public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer {
-        values.isEmpty ? CPUBuffer(count: 0, stride: MemoryLayout<Float>.stride) : CPUBuffer(sharing: values)
+        if values.isEmpty { return CPUBuffer(count: 0, stride: MemoryLayout<Float>.stride) }
+        return CPUBuffer(bytesOver255: values) ?? CPUBuffer(sharing: values)
     }
 
     public func makeIndexBuffer(count: Int) throws -> any DeviceBuffer {
@@ -179,7 +195,13 @@ public final class CPUBackend: Backend {
         source: any DeviceBuffer, rowLength: Int, indices: any DeviceBuffer, offset: Int,
         rows: Int, into destination: any DeviceBuffer
     ) throws {
-        let src = cpu(source).floats, dst = cpu(destination).floats, index = cpu(indices).ints
+        let sourceBuffer = cpu(source), dst = cpu(destination).floats, index = cpu(indices).ints
+        if sourceBuffer.holdsBytesOver255 {
+            // The same expression the IDX reader uses, so the floats are bit-identical.
+            return bpnet_gather_bytes_over_255(
+                dst, sourceBuffer.raw.assumingMemoryBound(to: UInt8.self), index + offset, rows, rowLength)
+        }
+        let src = sourceBuffer.floats
         for i in 0..<rows {
             (dst + i * rowLength).update(from: src + Int(index[offset + i]) * rowLength, count: rowLength)
         }
