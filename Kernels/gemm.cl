@@ -78,26 +78,38 @@ kernel void NAME(const int M, const int N, const int K,                         
     const int i0 = get_global_id(1) * GEMM_TM;                                                  \
     if (i0 >= M || j0 >= N) return;                                                             \
     float acc[GEMM_TM][GEMM_TN];                                                                \
+    _Pragma("unroll")                                                                           \
     for (int r = 0; r < GEMM_TM; ++r)                                                           \
+        _Pragma("unroll")                                                                       \
         for (int c = 0; c < GEMM_TN; ++c) acc[r][c] = 0.0f;                                     \
     if (i0 + GEMM_TM <= M && j0 + GEMM_TN <= N) {                                               \
         for (int k = 0; k < K; ++k) {                                                           \
             float a[GEMM_TM], b[GEMM_TN];                                                       \
+            _Pragma("unroll")                                                                   \
             for (int r = 0; r < GEMM_TM; ++r) a[r] = LOAD_A(i0 + r, k);                         \
+            _Pragma("unroll")                                                                   \
             for (int c = 0; c < GEMM_TN; ++c) b[c] = LOAD_B(k, j0 + c);                         \
+            _Pragma("unroll")                                                                   \
             for (int r = 0; r < GEMM_TM; ++r)                                                   \
+                _Pragma("unroll")                                                               \
                 for (int c = 0; c < GEMM_TN; ++c) acc[r][c] = fma(a[r], b[c], acc[r][c]);       \
         }                                                                                       \
     } else {                                                                                    \
         for (int k = 0; k < K; ++k) {                                                           \
             float a[GEMM_TM], b[GEMM_TN];                                                       \
+            _Pragma("unroll")                                                                   \
             for (int r = 0; r < GEMM_TM; ++r) a[r] = i0 + r < M ? LOAD_A(i0 + r, k) : 0.0f;     \
+            _Pragma("unroll")                                                                   \
             for (int c = 0; c < GEMM_TN; ++c) b[c] = j0 + c < N ? LOAD_B(k, j0 + c) : 0.0f;     \
+            _Pragma("unroll")                                                                   \
             for (int r = 0; r < GEMM_TM; ++r)                                                   \
+                _Pragma("unroll")                                                               \
                 for (int c = 0; c < GEMM_TN; ++c) acc[r][c] = fma(a[r], b[c], acc[r][c]);       \
         }                                                                                       \
     }                                                                                           \
+    _Pragma("unroll")                                                                           \
     for (int r = 0; r < GEMM_TM; ++r)                                                           \
+        _Pragma("unroll")                                                                       \
         for (int c = 0; c < GEMM_TN; ++c)                                                       \
             if (i0 + r < M && j0 + c < N)                                                       \
                 store_epilogue(epilogue, i0 + r, j0 + c, N, acc[r][c], alpha, beta, gamma, C, aux); \
@@ -154,6 +166,7 @@ kernel void NAME(const int M, const int N, const int K,                         
     const int i0 = get_global_id(1) * GEMM_VM;                                                  \
     if (i0 >= M || j0 >= N) return;                                                             \
     if (N < GEMM_VW) {                                                                          \
+        _Pragma("unroll")                                                                       \
         for (int r = 0; r < GEMM_VM && i0 + r < M; ++r)                                         \
             for (int j = j0; j < N; ++j) {                                                      \
                 float sum = 0.0f;                                                               \
@@ -163,24 +176,34 @@ kernel void NAME(const int M, const int N, const int K,                         
         return;                                                                                 \
     }                                                                                           \
     int rows[GEMM_VM], starts[GEMM_VC];                                                         \
+    _Pragma("unroll")                                                                           \
     for (int r = 0; r < GEMM_VM; ++r) rows[r] = min(i0 + r, M - 1);                             \
+    _Pragma("unroll")                                                                           \
     for (int v = 0; v < GEMM_VC; ++v) starts[v] = min(j0 + v * GEMM_VW, N - GEMM_VW);           \
     floatV acc[GEMM_VM][GEMM_VC];                                                               \
+    _Pragma("unroll")                                                                           \
     for (int r = 0; r < GEMM_VM; ++r)                                                           \
+        _Pragma("unroll")                                                                       \
         for (int v = 0; v < GEMM_VC; ++v) acc[r][v] = (floatV)(0.0f);                           \
     for (int k = 0; k < K; ++k) {                                                               \
         floatV b[GEMM_VC];                                                                      \
+        _Pragma("unroll")                                                                       \
         for (int v = 0; v < GEMM_VC; ++v) b[v] = vloadV(0, B + k * N + starts[v]);              \
+        _Pragma("unroll")                                                                       \
         for (int r = 0; r < GEMM_VM; ++r) {                                                     \
             const floatV a = (floatV)(LOAD_A(rows[r], k));                                      \
+            _Pragma("unroll")                                                                   \
             for (int v = 0; v < GEMM_VC; ++v) acc[r][v] = fma(a, b[v], acc[r][v]);              \
         }                                                                                       \
     }                                                                                           \
+    _Pragma("unroll")                                                                           \
     for (int r = 0; r < GEMM_VM && i0 + r < M; ++r)                                             \
+        _Pragma("unroll")                                                                       \
         for (int v = 0; v < GEMM_VC; ++v) {                                                     \
             float lanes[GEMM_VW];                                                               \
             vstoreV(acc[r][v], 0, lanes);                                                       \
             const int first_new = j0 + v * GEMM_VW;                                             \
+            _Pragma("unroll")                                                                   \
             for (int c = 0; c < GEMM_VW; ++c) {                                                 \
                 const int j = starts[v] + c;                                                    \
                 if (j >= first_new && j < N)                                                    \
@@ -206,24 +229,35 @@ kernel void gemm_dot_nt(const int M, const int N, const int K,
     if (i0 >= M || j0 >= N) return;
     global const float* a_row[GEMM_DM];
     global const float* b_row[GEMM_DN];
+    #pragma unroll
     for (int r = 0; r < GEMM_DM; ++r) a_row[r] = A + min(i0 + r, M - 1) * K;
+    #pragma unroll
     for (int c = 0; c < GEMM_DN; ++c) b_row[c] = B + min(j0 + c, N - 1) * K;
     floatV acc[GEMM_DM][GEMM_DN];
+    #pragma unroll
     for (int r = 0; r < GEMM_DM; ++r)
+        #pragma unroll
         for (int c = 0; c < GEMM_DN; ++c) acc[r][c] = (floatV)(0.0f);
     const int vector_end = K - K % GEMM_VW;
     for (int k = 0; k < vector_end; k += GEMM_VW) {
         floatV a[GEMM_DM], b[GEMM_DN];
+        #pragma unroll
         for (int r = 0; r < GEMM_DM; ++r) a[r] = vloadV(0, a_row[r] + k);
+        #pragma unroll
         for (int c = 0; c < GEMM_DN; ++c) b[c] = vloadV(0, b_row[c] + k);
+        #pragma unroll
         for (int r = 0; r < GEMM_DM; ++r)
+            #pragma unroll
             for (int c = 0; c < GEMM_DN; ++c) acc[r][c] = fma(a[r], b[c], acc[r][c]);
     }
+    #pragma unroll
     for (int r = 0; r < GEMM_DM && i0 + r < M; ++r)
+        #pragma unroll
         for (int c = 0; c < GEMM_DN && j0 + c < N; ++c) {
             float lanes[GEMM_VW];
             vstoreV(acc[r][c], 0, lanes);
             float sum = 0.0f;
+            #pragma unroll
             for (int l = 0; l < GEMM_VW; ++l) sum += lanes[l];
             for (int k = vector_end; k < K; ++k) sum = fma(a_row[r][k], b_row[c][k], sum);
             store_epilogue(epilogue, i0 + r, j0 + c, N, sum, alpha, beta, gamma, C, aux);

@@ -28,7 +28,7 @@ struct OpenCLTuning: Sendable {
     init(for device: OpenCLDeviceInfo) {
         if device.type == "CPU" {
             family = .vector
-            (rowVectorRows, rowVectorColumns, dotRows, dotColumns, vectorLocal) = (14, 2, 8, 2, (1, 1))
+            (rowVectorRows, rowVectorColumns, dotRows, dotColumns, vectorLocal) = (8, 2, 8, 2, (1, 1))
             (tiledTM, tiledTN, tiledLocal) = (4, 8, (8, 4))
         } else {
             family = .registerBlocked
