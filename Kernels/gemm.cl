@@ -147,6 +147,33 @@ DEFINE_GEMM_TILED(gemm_tiled_tt, A_COLS, B_COLS)
 #define vloadV GEMM_CAT(vload, GEMM_VW)
 #define vstoreV GEMM_CAT(vstore, GEMM_VW)
 
+// The epilogues on GEMM_VW consecutive columns j..j+GEMM_VW−1 of row i, all inside C: the same
+// arithmetic as store_epilogue, lane by lane, without extracting lanes. It matters when K is short
+// (the gradient's K is the batch), where a scalar epilogue costs as much as the products.
+inline void store_epilogue_vector(int epilogue, int i, int j, int N, floatV acc,
+                                  float alpha, float beta, float gamma,
+                                  global float* C, global float* aux) {
+    const int at = i * N + j;
+    switch (epilogue) {
+    case EPILOGUE_BIAS_SIGMOID:
+        vstoreV((floatV)(1.0f) / ((floatV)(1.0f) + exp(-(acc + vloadV(0, aux + j)))), 0, C + at);
+        break;
+    case EPILOGUE_SIGMOID_GRAD: {
+        const floatV a = vloadV(0, aux + at);
+        vstoreV(acc * (a * ((floatV)(1.0f) - a)), 0, C + at);
+        break;
+    }
+    case EPILOGUE_SGD: {
+        const floatV v = beta * vloadV(0, C + at) + alpha * acc - gamma * vloadV(0, aux + at);
+        vstoreV(v, 0, C + at);
+        vstoreV(vloadV(0, aux + at) + v, 0, aux + at);
+        break;
+    }
+    default:
+        vstoreV(beta == 0.0f ? alpha * acc : alpha * acc + beta * vloadV(0, C + at), 0, C + at);
+    }
+}
+
 // Row-vector kernels, for products whose B rows are contiguous (δ·W and Δᵀ·A): each work item
 // owns GEMM_VM rows × GEMM_VC·GEMM_VW columns of C. Per k it loads GEMM_VC vectors of B's row and
 // GEMM_VM scalars of A, for GEMM_VM·GEMM_VC vector FMAs. At the edges, rows are clamped and vector
@@ -200,9 +227,14 @@ kernel void NAME(const int M, const int N, const int K,                         
     for (int r = 0; r < GEMM_VM && i0 + r < M; ++r)                                             \
         _Pragma("unroll")                                                                       \
         for (int v = 0; v < GEMM_VC; ++v) {                                                     \
+            const int first_new = j0 + v * GEMM_VW;                                             \
+            if (starts[v] == first_new) {                                                       \
+                store_epilogue_vector(epilogue, i0 + r, first_new, N, acc[r][v],                \
+                                      alpha, beta, gamma, C, aux);                              \
+                continue;                                                                       \
+            }                                                                                   \
             float lanes[GEMM_VW];                                                               \
             vstoreV(acc[r][v], 0, lanes);                                                       \
-            const int first_new = j0 + v * GEMM_VW;                                             \
             _Pragma("unroll")                                                                   \
             for (int c = 0; c < GEMM_VW; ++c) {                                                 \
                 const int j = starts[v] + c;                                                    \
