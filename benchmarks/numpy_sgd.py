@@ -7,29 +7,14 @@ For each mini-batch of m samples out of n:
 Usage: numpy_sgd.py --layers 784,30,10 --batch-size 10 --learning-rate 3 --epochs 2 [--limit N]
 Prints one JSON object per epoch with its seconds.
 """
-import argparse, gzip, json, time
+import json, time
 import numpy as np
-
-FOLDER = "/usr/share/datasets/fashion-mnist"
-
-def idx(path, header):
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=header)
+from fashion import arguments, training_set
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--layers", default="784,30,10")
-    p.add_argument("--batch-size", type=int, default=10)
-    p.add_argument("--learning-rate", type=float, default=3.0)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--limit", type=int, default=60000)
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
+    a = arguments(__doc__)
     sizes = [int(s) for s in a.layers.split(",")]
-    x = (idx(f"{FOLDER}/train-images-idx3-ubyte.gz", 16).reshape(-1, 784)[: a.limit] / np.float32(255)).astype(np.float32)
-    labels = idx(f"{FOLDER}/train-labels-idx1-ubyte.gz", 8)[: a.limit]
-    y = np.zeros((len(labels), sizes[-1]), np.float32)
-    y[np.arange(len(labels)), labels] = 1
+    x, y = training_set(a.limit, sizes[-1])
     rng = np.random.default_rng(a.seed)
     W = [(rng.standard_normal((o, i)) / np.sqrt(i)).astype(np.float32) for i, o in zip(sizes, sizes[1:])]
     b = [rng.standard_normal(o).astype(np.float32) for o in sizes[1:]]

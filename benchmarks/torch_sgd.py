@@ -5,29 +5,15 @@ Cost per batch: (1/m) Σ ½‖σ-network(x) − y‖², plain SGD with learning 
 Usage: torch_sgd.py --layers 784,30,10 --batch-size 10 --learning-rate 3 --epochs 2
 Prints one JSON object per epoch with its seconds.
 """
-import argparse, gzip, json, time
-import numpy as np
+import json, time
 import torch
-
-FOLDER = "/usr/share/datasets/fashion-mnist"
-
-def idx(path, header):
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=header)
+from fashion import arguments, training_set
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--layers", default="784,30,10")
-    p.add_argument("--batch-size", type=int, default=10)
-    p.add_argument("--learning-rate", type=float, default=3.0)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--limit", type=int, default=60000)
-    a = p.parse_args()
-    torch.manual_seed(0)
+    a = arguments(__doc__)
+    torch.manual_seed(a.seed)
     sizes = [int(s) for s in a.layers.split(",")]
-    x = torch.from_numpy((idx(f"{FOLDER}/train-images-idx3-ubyte.gz", 16).reshape(-1, 784)[: a.limit] / 255).astype(np.float32))
-    labels = torch.from_numpy(idx(f"{FOLDER}/train-labels-idx1-ubyte.gz", 8)[: a.limit].astype(np.int64))
-    y = torch.nn.functional.one_hot(labels, sizes[-1]).float()
+    x, y = (torch.from_numpy(t) for t in training_set(a.limit, sizes[-1]))
     layers = []
     for i, o in zip(sizes, sizes[1:]):
         layers += [torch.nn.Linear(i, o), torch.nn.Sigmoid()]
