@@ -40,17 +40,20 @@ test: setup
 bench: build
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(RELEASE_BIN) bench
 
-# BPNet against numpy, PyTorch CPU eager (in a virtual environment under .build/bench) and
-# CLBlast's SGEMM on the same OpenCL device, side by side in one run; see benchmarks/compare.py.
+# BPNet against numpy, PyTorch CPU eager and tinygrad on PoCL (both in a virtual environment under
+# .build/bench) and CLBlast's SGEMM on the same OpenCL device, side by side in one run; see
+# benchmarks/compare.py.
 bench-compare: build
 	@dpkg-query -W -f='$${Status}' libclblast-dev 2>/dev/null | grep -q "install ok installed" || \
 	  { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclblast-dev >/dev/null; } || \
 	  { echo "run: sudo apt-get install -y libclblast-dev"; exit 1; }
 	mkdir -p .build/bench
 	cc -O2 -o .build/bench/clblast_sgemm benchmarks/clblast_sgemm.c -lclblast -lOpenCL
-	@[ -x .build/bench/venv/bin/python3 ] && .build/bench/venv/bin/python3 -c "import torch" 2>/dev/null || \
-	  { python3 -m venv .build/bench/venv && .build/bench/venv/bin/pip install -q numpy torch; } || \
-	  { rm -rf .build/bench/venv; echo "PyTorch could not be installed; comparing without it"; }
+	@[ -x .build/bench/venv/bin/python3 ] || python3 -m venv .build/bench/venv
+	@.build/bench/venv/bin/python3 -c "import numpy, tinygrad" 2>/dev/null || \
+	  .build/bench/venv/bin/pip install -q numpy tinygrad || echo "tinygrad could not be installed; comparing without it"
+	@.build/bench/venv/bin/python3 -c "import torch" 2>/dev/null || \
+	  .build/bench/venv/bin/pip install -q torch || echo "PyTorch could not be installed; comparing without it"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/compare.py
 
 clean:

@@ -4,6 +4,8 @@
 - Training (configs A, B, C): BPNet's CPU backend, numpy (numpy_sgd.py) and, when installed,
   PyTorch CPU eager (torch_sgd.py), run in alternation, ROUNDS times each. Each run trains
   EPOCHS epochs; its figure is the median epoch after the first. Peak RSS comes from wait4.
+- OpenCL training (config A): BPNet's OpenCL backend against tinygrad on the same device
+  (tinygrad_sgd.py with DEV=CL and TinyJit), in alternation.
 - GEMM: BPNet's tuned OpenCL kernels (`bpnet bench --gemm-only`) against CLBlast's SGEMM on the
   same device (clblast_sgemm), at the training shapes of batch 128 and more.
 Ratios are peer time ÷ BPNet time (above 1: BPNet is faster), or BPNet rate ÷ peer rate.
@@ -15,7 +17,7 @@ import json, os, statistics, subprocess, sys, tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BPNET = os.path.join(ROOT, ".build/release/bpnet")
 CLBLAST = os.path.join(ROOT, ".build/bench/clblast_sgemm")
-TORCH_PYTHON = os.path.join(ROOT, ".build/bench/venv/bin/python3")
+VENV_PYTHON = os.path.join(ROOT, ".build/bench/venv/bin/python3")
 CONFIGS = {"A": ("784,100,10", 10, 3.0), "B": ("784,100,10", 128, 3.0), "C": ("784,1024,1024,10", 128, 0.1)}
 EPOCHS = int(os.environ.get("EPOCHS", "4"))
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
@@ -35,15 +37,36 @@ def run(command):
     return lines, usage.ru_maxrss / 1024
 
 
-def training(config):
+def arguments(config):
+    """The options every side takes for `config`."""
     layers, batch, rate = CONFIGS[config]
-    common = ["--layers", layers, "--batch-size", str(batch), "--learning-rate", str(rate), "--epochs", str(EPOCHS)]
+    return ["--layers", layers, "--batch-size", str(batch), "--learning-rate", str(rate), "--epochs", str(EPOCHS)]
+
+
+def training(config):
     sides = {
         "bpnet cpu": [BPNET, "train", "--device", "cpu", "--json"],
         "numpy": [sys.executable, os.path.join(ROOT, "benchmarks/numpy_sgd.py")],
     }
-    if os.path.exists(TORCH_PYTHON):
-        sides["pytorch"] = [TORCH_PYTHON, os.path.join(ROOT, "benchmarks/torch_sgd.py")]
+    if has("torch"):
+        sides["pytorch"] = [VENV_PYTHON, os.path.join(ROOT, "benchmarks/torch_sgd.py")]
+    return compare(sides, arguments(config))
+
+
+def has(module):
+    """Whether the benchmark virtual environment can import `module`."""
+    return os.path.exists(VENV_PYTHON) and subprocess.run([VENV_PYTHON, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def opencl_training(config):
+    sides = {"bpnet opencl": [BPNET, "train", "--device", "opencl", "--json"]}
+    if has("tinygrad"):
+        sides["tinygrad"] = ["env", "DEV=CL", VENV_PYTHON, os.path.join(ROOT, "benchmarks/tinygrad_sgd.py")]
+    return compare(sides, arguments(config))
+
+
+def compare(sides, common):
+    """Runs every side ROUNDS times in alternation; the median epoch after the first, and peak RSS."""
     seconds = {side: [] for side in sides}
     memory = {side: 0.0 for side in sides}
     for _ in range(ROUNDS):
@@ -74,8 +97,9 @@ def gemm():
 def main():
     report = {"environment": {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
               "epochs": EPOCHS, "rounds": ROUNDS, "training": {}, "gemm": []}
-    if not os.path.exists(TORCH_PYTHON):
-        print("PyTorch: not installed in .build/bench/venv, so not measured (see the bench-compare target)")
+    for module in ("torch", "tinygrad"):
+        if not has(module):
+            print(f"{module}: not installed in .build/bench/venv, so not measured (see the bench-compare target)")
     print("Training, median seconds per epoch (ratio = peer ÷ BPNet)")
     for config in CONFIGS:
         result = training(config)
@@ -84,6 +108,12 @@ def main():
         for side, figures in result.items():
             ratio = figures["seconds_per_epoch"] / ours
             print(f"{config}  {side:10} {figures['seconds_per_epoch']:8.3f} s/epoch  {ratio:5.2f}×  peak RSS {figures['peak_rss_mib']:6.0f} MiB", flush=True)
+    print("\nOpenCL training on the same device, config A (ratio = peer ÷ BPNet)")
+    result = opencl_training("A")
+    report["opencl_training"] = {"A": result}
+    ours = result["bpnet opencl"]["seconds_per_epoch"]
+    for side, figures in result.items():
+        print(f"A  {side:12} {figures['seconds_per_epoch']:8.3f} s/epoch  {figures['seconds_per_epoch'] / ours:6.2f}×", flush=True)
     print("\nGEMM on the OpenCL device, GFLOP/s (BPNet tuned ÷ OpenBLAS, BPNet ÷ CLBlast)")
     for row in gemm():
         report["gemm"].append(row)
