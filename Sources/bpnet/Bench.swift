@@ -115,18 +115,13 @@ struct Bench: ParsableCommand {
                 report.overhead.append(.init(backend: name, microsecondsPerStep: microseconds))
             }
 
-            print("\nBreakdown of one epoch on \(min(train.count, 10_000)) samples, after a warm-up epoch (each operation is waited for)")
+            print("\nBreakdown of one epoch on \(min(train.count, 10_000)) samples, after a warm-up epoch")
+            print("(CPU: each operation timed and waited for; OpenCL: device time of each kernel from its profiling events)")
             for config in chosen {
                 for (name, backend) in backends {
-                    let profiler = ProfilingBackend(backend)
-                    var network = try Network(sizes: config.sizes, seed: 1)
-                    // The first epoch carries the set-up and PoCL's first-launch compiles; count the second.
-                    let options = TrainingOptions(epochs: 2, batchSize: config.batch, learningRate: config.learningRate)
-                    try Trainer(options).train(&network, on: train.prefix(10_000), backend: profiler) { report in
-                        if report.epoch == 1 { profiler.reset() }
-                    }
-                    let total = profiler.totals.map(\.seconds).reduce(0, +)
-                    for entry in profiler.totals.sorted(by: { $0.seconds > $1.seconds }) {
+                    let entries = try breakdown(config, backend: backend, data: train.prefix(10_000))
+                    let total = entries.map(\.seconds).reduce(0, +)
+                    for entry in entries.sorted(by: { $0.seconds > $1.seconds }) {
                         let share = entry.seconds / total
                         print(String(
                             format: "%@  %@  %@ %8.4f s  %5.1f%%  %6d calls", config.name, column(name, 9),
@@ -214,6 +209,26 @@ struct Bench: ParsableCommand {
             seconds = try run(times)
         }
         return 2 * Double(m) * Double(n) * Double(k) * Double(times) / seconds / 1e9
+    }
+
+    /// Where one epoch's time goes: per kernel from profiling events on an OpenCL device, per
+    /// operation from host timers (each operation waited for) elsewhere. The first of two
+    /// epochs carries the set-up and PoCL's first-launch compiles, so only the second counts.
+    func breakdown(_ config: Config, backend: any Backend, data: Dataset) throws -> [(operation: String, seconds: Double, calls: Int)] {
+        var network = try Network(sizes: config.sizes, seed: 1)
+        let options = TrainingOptions(epochs: 2, batchSize: config.batch, learningRate: config.learningRate)
+        if let device = backend as? OpenCLBackend {
+            let profiled = device.profiled()
+            try Trainer(options).train(&network, on: data, backend: profiled) { report in
+                if report.epoch == 1 { try profiled.resetKernelTimes() }
+            }
+            return try profiled.kernelTimes().map { ($0.kernel, $0.seconds, $0.calls) }
+        }
+        let profiler = ProfilingBackend(backend)
+        try Trainer(options).train(&network, on: data, backend: profiler) { report in
+            if report.epoch == 1 { profiler.reset() }
+        }
+        return profiler.totals
     }
 
     /// The framework's own cost per step: a network so small that arithmetic is negligible.

@@ -48,7 +48,10 @@ final class OpenCLContext: @unchecked Sendable {
             throw BPNetError.openCL(call: "clCreateContext", code: clErrorName(status))
         }
         self.context = context
-        guard let queue = clCreateCommandQueue(context, device.id, 0, &status) else {
+        // Profiling is enabled so that a profiled backend can time kernels from their events;
+        // launches of an unprofiled backend ask for no event and pay nothing for it.
+        let properties = cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE)
+        guard let queue = clCreateCommandQueue(context, device.id, properties, &status) else {
             clReleaseContext(context)
             throw BPNetError.openCL(call: "clCreateCommandQueue", code: clErrorName(status))
         }
@@ -126,6 +129,18 @@ final class OpenCLContext: @unchecked Sendable {
     }
 }
 
+/// Launches recorded by a profiled backend; owns their events.
+final class KernelProfile {
+    var launches: [(name: String, event: cl_event)] = []
+
+    func clear() {
+        for (_, event) in launches { clReleaseEvent(event) }
+        launches.removeAll()
+    }
+
+    deinit { clear() }
+}
+
 /// Sets one kernel argument from a value's bytes.
 @inline(__always)
 private func setArgument<T>(_ kernel: cl_kernel, _ index: inout cl_uint, _ value: T) throws {
@@ -153,10 +168,50 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let runtime: OpenCLContext
     public let kernels: Kernels
     public var device: OpenCLDeviceInfo { runtime.device }
+    /// The launches of a profiled backend, each with its event, until `kernelTimes()` reads them.
+    private let profile: KernelProfile?
 
-    init(runtime: OpenCLContext, kernels: Kernels) {
+    init(runtime: OpenCLContext, kernels: Kernels, profiled: Bool = false) {
         self.runtime = runtime
         self.kernels = kernels
+        profile = profiled ? KernelProfile() : nil
+    }
+
+    /// The same device and kernels, recording an event per launch for `kernelTimes()`.
+    public func profiled() -> OpenCLBackend { OpenCLBackend(runtime: runtime, kernels: kernels, profiled: true) }
+
+    /// Device time per kernel since the last call, from the launches' profiling events
+    /// (CL_PROFILING_COMMAND_START to _END), in order of first launch. Waits for the queue.
+    public func kernelTimes() throws -> [(kernel: String, seconds: Double, calls: Int)] {
+        guard let profile else { return [] }
+        try synchronize()
+        defer { profile.clear() }
+        var totals: [(kernel: String, seconds: Double, calls: Int)] = []
+        var slots: [String: Int] = [:]
+        for (name, event) in profile.launches {
+            var start: cl_ulong = 0, end: cl_ulong = 0
+            try clCheck(
+                clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil),
+                "clGetEventProfilingInfo")
+            try clCheck(
+                clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil),
+                "clGetEventProfilingInfo")
+            let seconds = Double(end &- start) * 1e-9
+            if let slot = slots[name] {
+                totals[slot].seconds += seconds
+                totals[slot].calls += 1
+            } else {
+                slots[name] = totals.count
+                totals.append((name, seconds, 1))
+            }
+        }
+        return totals
+    }
+
+    /// Forgets the launches recorded so far.
+    public func resetKernelTimes() throws {
+        try synchronize()
+        profile?.clear()
     }
 
     /// The backend on `device`, sharing the process's one context, queue and program for it.
@@ -165,7 +220,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     /// The same device and queue with other kernels.
-    public func with(_ kernels: Kernels) -> OpenCLBackend { OpenCLBackend(runtime: runtime, kernels: kernels) }
+    public func with(_ kernels: Kernels) -> OpenCLBackend {
+        OpenCLBackend(runtime: runtime, kernels: kernels, profiled: profile != nil)
+    }
 
     public var description: String {
         "opencl:\(device.index) (\(device.name), \(device.platform), \(device.type))"
@@ -228,7 +285,13 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             withUnsafePointer(to: &localSize) { l in
                 g.withMemoryRebound(to: Int.self, capacity: 2) { g in
                     l.withMemoryRebound(to: Int.self, capacity: 2) { l in
-                        clEnqueueNDRangeKernel(runtime.queue, kernel, 2, nil, g, l, 0, nil, nil)
+                        guard let profile else {
+                            return clEnqueueNDRangeKernel(runtime.queue, kernel, 2, nil, g, l, 0, nil, nil)
+                        }
+                        var event: cl_event?
+                        let status = clEnqueueNDRangeKernel(runtime.queue, kernel, 2, nil, g, l, 0, nil, &event)
+                        if let event { profile.launches.append((name, event)) }
+                        return status
                     }
                 }
             }
