@@ -222,13 +222,13 @@ struct Bench: ParsableCommand {
             try Trainer(options).train(&network, on: data, backend: profiled) { report in
                 if report.epoch == 1 { try profiled.resetKernelTimes() }
             }
-            return try profiled.kernelTimes().map { ($0.kernel, $0.seconds, $0.calls) }
+            return try profiled.kernelTimes().entries
         }
         let profiler = ProfilingBackend(backend)
         try Trainer(options).train(&network, on: data, backend: profiler) { report in
             if report.epoch == 1 { profiler.reset() }
         }
-        return profiler.totals
+        return profiler.times.entries
     }
 
     /// The framework's own cost per step: a network so small that arithmetic is negligible.

@@ -226,13 +226,13 @@ import Testing
         var network = try Network(sizes: [17, 5, 3], seed: 1)
         let profiled = device.profiled()
         try Trainer(TrainingOptions(epochs: 1, batchSize: 10)).train(&network, on: data, backend: profiled)
-        let times = try profiled.kernelTimes()
-        let calls = Dictionary(uniqueKeysWithValues: times.map { ($0.kernel, $0.calls) })
+        let times = try profiled.kernelTimes().entries
+        let calls = Dictionary(uniqueKeysWithValues: times.map { ($0.operation, $0.calls) })
         #expect(calls["gather_rows"] == 2 * 5, "inputs and targets of 5 batches")
         #expect(calls["batch_metrics"] == 5 && calls["output_delta"] == 5 && calls["update_bias"] == 2 * 5)
         #expect(times.allSatisfy { $0.seconds >= 0 } && times.contains { $0.seconds > 0 })
-        #expect(try profiled.kernelTimes().isEmpty, "reading the times clears them")
-        #expect(try device.kernelTimes().isEmpty, "an unprofiled backend records nothing")
+        #expect(try profiled.kernelTimes().entries.isEmpty, "reading the times clears them")
+        #expect(try device.kernelTimes().entries.isEmpty, "an unprofiled backend records nothing")
     }
 
     @Test func embeddedKernelsAreTheKernelsFolder() throws {

@@ -3,31 +3,20 @@
 /// changes the total, so use it for the breakdown of an epoch, never for its speed.
 public final class ProfilingBackend: Backend, @unchecked Sendable {
     public let inner: any Backend
-    /// Seconds and calls per operation name, in the order operations were first seen.
-    public private(set) var totals: [(operation: String, seconds: Double, calls: Int)] = []
-    private var slots: [String: Int] = [:]
+    /// Seconds and calls per operation since the last `reset()`.
+    public private(set) var times = OperationTimes()
 
     public init(_ inner: any Backend) { self.inner = inner }
 
     public var description: String { inner.description }
 
-    public func reset() {
-        totals = []
-        slots = [:]
-    }
+    public func reset() { times = OperationTimes() }
 
     private func timed(_ operation: String, _ body: () throws -> Void) throws {
         let start = monotonicSeconds()
         try body()
         try inner.synchronize()
-        let seconds = monotonicSeconds() - start
-        if let slot = slots[operation] {
-            totals[slot].seconds += seconds
-            totals[slot].calls += 1
-        } else {
-            slots[operation] = totals.count
-            totals.append((operation, seconds, 1))
-        }
+        times.add(operation, seconds: monotonicSeconds() - start)
     }
 
     public func makeBuffer(count: Int) throws -> any DeviceBuffer { try inner.makeBuffer(count: count) }

@@ -182,12 +182,11 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     /// Device time per kernel since the last call, from the launches' profiling events
     /// (CL_PROFILING_COMMAND_START to _END), in order of first launch. Waits for the queue.
-    public func kernelTimes() throws -> [(kernel: String, seconds: Double, calls: Int)] {
-        guard let profile else { return [] }
+    public func kernelTimes() throws -> OperationTimes {
+        var times = OperationTimes()
+        guard let profile else { return times }
         try synchronize()
         defer { profile.clear() }
-        var totals: [(kernel: String, seconds: Double, calls: Int)] = []
-        var slots: [String: Int] = [:]
         for (name, event) in profile.launches {
             var start: cl_ulong = 0, end: cl_ulong = 0
             try clCheck(
@@ -196,16 +195,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             try clCheck(
                 clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil),
                 "clGetEventProfilingInfo")
-            let seconds = Double(end &- start) * 1e-9
-            if let slot = slots[name] {
-                totals[slot].seconds += seconds
-                totals[slot].calls += 1
-            } else {
-                slots[name] = totals.count
-                totals.append((name, seconds, 1))
-            }
+            times.add(name, seconds: Double(end &- start) * 1e-9)
         }
-        return totals
+        return times
     }
 
     /// Forgets the launches recorded so far.
