@@ -77,10 +77,18 @@ kernel void batch_metrics(global const float* a, global const float* y, const in
 }
 
 // source: [*, row_length], index: int32 -> destination: [rows, row_length],
-// row i = source row index[offset + i]. global: (row_length, rows)
+// row i = source row index[offset + i]. Each work item copies GATHER_SPAN consecutive floats,
+// since a work item per float costs more in scheduling than the copy itself.
+// global: (ceil(row_length / GATHER_SPAN), rows)
+#ifndef GATHER_SPAN
+#define GATHER_SPAN 16
+#endif
 kernel void gather_rows(global const float* source, const int row_length, global const int* index,
                         const int offset, const int rows, global float* destination) {
-    const int c = get_global_id(0), r = get_global_id(1);
-    if (c >= row_length || r >= rows) return;
-    destination[r * row_length + c] = source[(long)index[offset + r] * row_length + c];
+    const int c0 = get_global_id(0) * GATHER_SPAN, r = get_global_id(1);
+    if (c0 >= row_length || r >= rows) return;
+    global const float* from = source + (long)index[offset + r] * row_length;
+    global float* to = destination + r * row_length;
+    const int end = min(c0 + GATHER_SPAN, row_length);
+    for (int c = c0; c < end; ++c) to[c] = from[c];
 }

@@ -413,7 +413,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         rows: Int, into destination: any DeviceBuffer
     ) throws {
         try launch(
-            "gather_rows", global: (rowLength, rows), local: (runtime.tuning.elementLocal, 1),
+            "gather_rows", global: ((rowLength + runtime.tuning.gatherSpan - 1) / runtime.tuning.gatherSpan, rows),
+            local: (runtime.tuning.elementLocal, 1),
             memory(source), Int32(rowLength), memory(indices), Int32(offset), Int32(rows), memory(destination))
     }
 

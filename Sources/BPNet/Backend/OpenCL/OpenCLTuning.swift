@@ -19,6 +19,8 @@ struct OpenCLTuning: Sendable {
     var vectorLocal = (4, 4)
     /// Work-group width of element-wise kernels.
     var elementLocal = 64
+    /// Floats each work item of `gather_rows` copies.
+    var gatherSpan = 1
     /// Work-group size of the reduction (a power of two).
     var metricsGroup = 64
 
@@ -29,6 +31,7 @@ struct OpenCLTuning: Sendable {
         if device.type == "CPU" {
             family = .vector
             (rowVectorRows, rowVectorColumns, dotRows, dotColumns, vectorLocal) = (8, 2, 8, 2, (1, 1))
+            gatherSpan = 64  // a CPU item copies a run; on a GPU neighbouring items copy neighbouring floats
             (tiledTM, tiledTN, tiledLocal) = (4, 8, (8, 4))
         } else {
             family = .registerBlocked
@@ -89,6 +92,7 @@ struct OpenCLTuning: Sendable {
         #define GEMM_DM \(dotRows)
         #define GEMM_DN \(dotColumns)
         #define METRICS_WG \(metricsGroup)
+        #define GATHER_SPAN \(gatherSpan)
 
         """
     }
