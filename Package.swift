@@ -44,6 +44,6 @@ let package = Package(
         // The float64 reference and test-data helpers both suites check against.
         .target(name: "BPNetTestSupport", dependencies: ["BPNet"], path: "Tests/BPNetTestSupport"),
         .testTarget(name: "BPNetTests", dependencies: ["BPNet", "BPNetTestSupport"]),
-        .testTarget(name: "OpenCLTests", dependencies: ["BPNet", "BPNetTestSupport"]),
+        .testTarget(name: "OpenCLTests", dependencies: ["BPNet", "BPNetTestSupport", "COpenCL"]),
     ]
 )

@@ -1,4 +1,5 @@
 @testable import BPNet
+import COpenCL
 import BPNetTestSupport
 import Foundation
 import Testing
@@ -233,6 +234,22 @@ import Testing
         #expect(times.allSatisfy { $0.seconds >= 0 } && times.contains { $0.seconds > 0 })
         #expect(try profiled.kernelTimes().entries.isEmpty, "reading the times clears them")
         #expect(try device.kernelTimes().entries.isEmpty, "an unprofiled backend records nothing")
+    }
+
+    /// GPUs get other tunables (the register-blocked family, float4 lanes, a gather span of 1);
+    /// the program must build with them too, here on the CPU device.
+    @Test func gpuTuningBuilds() throws {
+        guard let device = try Self.device() else { return }
+        let d = device.device
+        let gpu = OpenCLDeviceInfo(
+            index: d.index, platform: d.platform, name: d.name, type: "GPU", computeUnits: d.computeUnits,
+            globalMemoryBytes: d.globalMemoryBytes, localMemoryBytes: d.localMemoryBytes,
+            maxWorkGroupSize: 256, maxWorkItemSizes: [256, 256, 64], openCLCVersion: d.openCLCVersion, deviceBits: d.deviceBits)
+        let tuning = OpenCLTuning(for: gpu)
+        #expect(tuning.family == .registerBlocked && tuning.gatherSpan == 1 && tuning.vectorLanes == 4)
+        #expect(tuning.tiledLocal.0 * tuning.tiledLocal.1 <= 256)
+        let program = try OpenCLContext.build(try OpenCLContext.source(tuning), context: device.runtime.context, device: d)
+        clReleaseProgram(program)
     }
 
     @Test func embeddedKernelsAreTheKernelsFolder() throws {
