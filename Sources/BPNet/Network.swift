@@ -74,7 +74,18 @@ public struct Network: Equatable, Sendable {
         guard sizes.allSatisfy({ $0 > 0 }) else {
             throw BPNetError.invalidArgument("layer sizes must be positive, got \(sizes.map(String.init).joined(separator: ","))")
         }
+        // Kernels index matrices with 32-bit integers.
+        for (inputs, outputs) in zip(sizes.dropLast(), sizes.dropFirst()) {
+            let (product, overflow) = inputs.multipliedReportingOverflow(by: outputs)
+            guard !overflow, product <= Network.maxElements else {
+                throw BPNetError.invalidArgument(
+                    "layer \(inputs)→\(outputs) is too large: a weight matrix holds at most \(Network.maxElements) values")
+            }
+        }
     }
+
+    /// The most values one matrix may hold (kernels index with 32-bit integers).
+    public static let maxElements = Int(Int32.max)
 
     /// Forward pass for one sample on the host.
     public func callAsFunction(_ x: [Float]) -> [Float] {

@@ -95,6 +95,11 @@ public struct Trainer: Sendable {
 
         let n = data.count
         let batch = min(options.batchSize, n)
+        guard batch * (network.sizes.max() ?? 1) <= Network.maxElements else {
+            throw BPNetError.invalidArgument(
+                "batch size \(batch) is too large for layers of \(network.sizes.max() ?? 1) units: "
+                    + "a batch matrix holds at most \(Network.maxElements) values")
+        }
         let evaluationRows = test == nil ? 0 : min(test!.count, 1024)
         let resident = try ResidentNetwork(network, backend: backend, capacity: max(batch, evaluationRows))
         let train = try ResidentDataset(data, backend: backend)

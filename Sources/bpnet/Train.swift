@@ -14,7 +14,7 @@ struct Train: ParsableCommand {
     @Option(help: "fashion-mnist, a folder of IDX files, or a CSV file.")
     var data = "fashion-mnist"
 
-    @Option(help: "Test set: an IDX folder or a CSV file. Default: the t10k files of an IDX source; none for CSV.")
+    @Option(help: "Test set: an IDX folder or a CSV file. Default: the t10k files of an IDX source, when it has them.")
     var test: String?
 
     @Option(help: "Layer sizes, e.g. 784,30,10. Default: those of --init, else the data's inputs, 30, and its outputs.")
@@ -94,7 +94,7 @@ struct Train: ParsableCommand {
         let testData: Dataset? =
             if let test {
                 try DataSource(parsing: test).load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last)
-            } else if source.hasTestSplit {
+            } else if source.has(.test) {
                 try source.load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last)
             } else { nil }
         var model = try network ?? Network(sizes: sizesUsed, seed: seed)

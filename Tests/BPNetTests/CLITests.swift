@@ -131,6 +131,12 @@ struct CLI {
         #expect(result.stdoutLines.count == 4)
         #expect(result.stdoutLines.last?.hasPrefix("final test accuracy: ") == true)
         #expect(result.stderr.contains("network 9-30-4, 30 training and 11 test samples"))
+
+        // A folder without the t10k pair trains without a test set.
+        for kind in ["images-idx3", "labels-idx1"] { try FileManager.default.removeItem(atPath: "\(idx)/t10k-\(kind)-ubyte") }
+        let untested = try CLI.run(["train", "--data", idx, "--epochs", "1", "--device", "cpu", "--json"])
+        #expect(untested.status == 0, "\(untested.stderr)")
+        #expect(try json(untested.stdoutLines[0])["test_accuracy"] is NSNull)
     }
 
     @Test func devicesListsTheCPU() throws {
@@ -153,6 +159,7 @@ struct CLI {
             (["train", "--limit", "0"], "--limit must be positive"),
             (["train", "--layers", "3,0,2"], "layer sizes must be positive"),
             (["train", "--layers", "3"], "at least an input and an output size"),
+            (["train", "--layers", "784,100000000,10"], "is too large"),
             (["train", "--device", "gpu"], "unknown device 'gpu'"),
             (["train", "--loss", "hinge"], "hinge"),
             (["train", "--frobnicate"], "frobnicate"),

@@ -38,10 +38,14 @@ public enum DataSource: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// A source with a second split: IDX folders and named sets have a test set, CSV files do not.
-    public var hasTestSplit: Bool {
-        if case .csv = self { return false }
-        return true
+    /// Whether the source holds `split`: named sets hold both, a CSV file only its samples
+    /// (`.train`), and an IDX folder the pairs whose image file is there.
+    public func has(_ split: Split) -> Bool {
+        switch self {
+        case .fashionMNIST: return true
+        case .csv: return split == .train
+        case .idx(let folder): return (try? DataSource.file(in: folder, "\(split.rawValue)-images-idx3-ubyte")) != nil
+        }
     }
 
     /// Reads one split. `inputs`/`outputs` are the network's sizes when known; they decide how a
