@@ -70,6 +70,14 @@ struct Train: ParsableCommand {
         }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
         if let layers { _ = try parseLayers(layers) }
+        if let save {
+            // Checked now, so a long run does not end in a save that cannot happen.
+            let folder = URL(fileURLWithPath: save).deletingLastPathComponent().path
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue,
+                FileManager.default.isWritableFile(atPath: folder)
+            else { throw ValidationError("--save: the folder \(folder) does not exist or is not writable") }
+        }
     }
 
     func run() throws {
