@@ -27,9 +27,7 @@ struct Predict: ParsableCommand {
         for row in 0..<(outputs.count / width) {
             let values = outputs[(row * width)..<((row + 1) * width)]
             if classes {
-                var best = values.startIndex
-                for i in values.indices where values[i] > values[best] { best = i }
-                text += "\(best - values.startIndex)\n"
+                text += "\(argmax(values))\n"
             } else {
                 text += values.map { String(format: "%.6f", $0) }.joined(separator: ",") + "\n"
             }

@@ -15,7 +15,6 @@ public enum DataSource: Equatable, Sendable, CustomStringConvertible {
 
     /// Where `dataset-fashion-mnist` puts its files (`dpkg -L dataset-fashion-mnist`).
     public static let fashionMNISTFolder = "/usr/share/datasets/fashion-mnist"
-    public static let fashionMNISTClasses = 10
 
     /// `fashion-mnist`, a folder (IDX), or a file (CSV).
     public init(parsing text: String) throws {

@@ -60,7 +60,7 @@ public struct Dataset: Sendable {
 }
 
 /// Index of the largest value, the first one on ties; the rule every backend follows.
-func argmax<C: Collection>(_ values: C) -> Int where C.Element == Float {
+public func argmax<C: Collection>(_ values: C) -> Int where C.Element == Float {
     var best = 0, bestValue = -Float.infinity
     for (i, value) in values.enumerated() where i == 0 || value > bestValue {
         best = i
