@@ -142,21 +142,7 @@ public struct ReferenceNetwork {
     public var flatParameters: [Double] { zip(weights, biases).flatMap { $0 + $1 } }
 }
 
-extension Network {
-    /// All parameters, layer by layer, weights before biases (the order of `ReferenceNetwork`).
-    public var flatParameters: [Double] { layers.flatMap { $0.weights + $0.biases }.map(Double.init) }
-}
+// Network.flatParameters (BPNet) lists parameters in the order of `ReferenceNetwork`.
 
-/// ‖a − b‖ / ‖b‖ (‖a − b‖ when b is zero): the relative error norm every parity test states.
-public func relativeError(_ a: [Double], _ b: [Double]) -> Double {
-    precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")
-    var difference = 0.0, norm = 0.0
-    for (x, y) in zip(a, b) {
-        difference += (x - y) * (x - y)
-        norm += y * y
-    }
-    return norm == 0 ? difference.squareRoot() : (difference / norm).squareRoot()
-}
-
-public func relativeError(_ a: [Float], _ b: [Double]) -> Double { relativeError(a.map(Double.init), b) }
-public func relativeError(_ a: [Float], _ b: [Float]) -> Double { relativeError(a.map(Double.init), b.map(Double.init)) }
+// relativeError(_:_:), the norm every parity test states, is BPNet's own (Verification), so that
+// `bpnet verify` and the tests measure alike.

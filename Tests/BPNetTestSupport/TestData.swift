@@ -5,24 +5,13 @@ import Foundation
 public enum TestData {
     /// Uniform values in [lower, upper).
     public static func uniform(_ count: Int, seed: UInt64, in range: ClosedRange<Float> = -1...1) -> [Float] {
-        var generator = SeededGenerator(seed: seed)
-        return (0..<count).map { _ in range.lowerBound + Float(generator.nextUnit()) * (range.upperBound - range.lowerBound) }
+        Verification.uniform(count, seed: seed, in: range)
     }
 
     /// `count` samples whose targets are one-hot classes that depend on the inputs, so a
     /// network can learn them; inputs in [0, 1].
     public static func classification(count: Int, inputs: Int, classes: Int, seed: UInt64) throws -> Dataset {
-        let x = uniform(count * inputs, seed: seed, in: 0...1)
-        let labels = (0..<count).map { s -> Int in
-            var sum: Float = 0, weight: Float = 0
-            for i in 0..<inputs {
-                sum += x[s * inputs + i] * Float(i % 3 + 1)
-                weight += Float(i % 3 + 1)
-            }
-            // Bands of a weighted mean: for two classes, a linearly separable threshold.
-            return min(Int(sum / weight * Float(classes)), classes - 1)
-        }
-        return try Dataset(inputs: x, labels: labels, inputSize: inputs, classes: classes)
+        try Verification.generatedClassification(count: count, inputs: inputs, classes: classes, seed: seed)
     }
 
     /// `count` samples with real targets in (0, 1).
@@ -49,18 +38,6 @@ public enum TestData {
     public static func referenceProduct(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: [Float], b: [Float]
     ) -> [Double] {
-        var c = [Double](repeating: 0, count: m * n)
-        for i in 0..<m {
-            for j in 0..<n {
-                var sum = 0.0
-                for p in 0..<k {
-                    let x = transposeA ? a[p * m + i] : a[i * k + p]
-                    let y = transposeB ? b[j * k + p] : b[p * n + j]
-                    sum += Double(x) * Double(y)
-                }
-                c[i * n + j] = sum
-            }
-        }
-        return c
+        Verification.referenceProduct(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, b: b)
     }
 }

@@ -17,10 +17,12 @@ public protocol Backend: AnyObject, Sendable {
     /// One line naming the backend and the device it runs on.
     var description: String { get }
 
+    /// A new buffer of `count` zeros.
     func makeBuffer(count: Int) throws -> any DeviceBuffer
     /// A buffer holding `values` that no operation will ever write, such as a training set:
     /// a host backend may share the array's storage instead of copying it.
     func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer
+    /// A new buffer of `count` int32 zeros.
     func makeIndexBuffer(count: Int) throws -> any DeviceBuffer
     func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws
     func uploadIndices(_ values: UnsafeBufferPointer<Int32>, to buffer: any DeviceBuffer) throws

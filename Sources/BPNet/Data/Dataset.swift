@@ -53,6 +53,14 @@ public struct Dataset: Sendable {
             inputSize: inputSize, outputSize: outputSize)
     }
 
+    /// The last `n` samples (all of them when there are fewer).
+    public func suffix(_ n: Int) -> Dataset {
+        let n = min(max(n, 0), count)
+        return Dataset(
+            checked: Array(inputs.suffix(n * inputSize)), targets: Array(targets.suffix(n * outputSize)),
+            inputSize: inputSize, outputSize: outputSize)
+    }
+
     /// The class of each sample: the argmax of its target (first index on ties).
     public var labels: [Int] {
         (0..<count).map { argmax(targets[($0 * outputSize)..<(($0 + 1) * outputSize)]) }

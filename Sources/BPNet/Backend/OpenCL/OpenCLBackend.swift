@@ -6,9 +6,15 @@ final class OpenCLBuffer: DeviceBuffer {
     let count: Int
     let memory: cl_mem
 
-    init(count: Int, context: cl_context) throws {
+    /// A buffer of `count` zeros, as the CPU backend's new buffers are, so that a read of memory
+    /// that nothing wrote gives the same on every backend. The zeros are copied from the host:
+    /// Oclgrind reported reads of buffers that kernels had fully written as uninitialized when their
+    /// memory had belonged to a released buffer, unless the host had written it first (a fill did not do).
+    init(zeros count: Int, context: cl_context) throws {
         var status: cl_int = 0
-        let memory = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), max(count, 1) * 4, nil, &status)
+        var zeros = [Float](repeating: 0, count: max(count, 1))
+        let memory = clCreateBuffer(
+            context, cl_mem_flags(CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR), zeros.count * 4, &zeros, &status)
         guard let memory, status == CL_SUCCESS else {
             if let memory { clReleaseMemObject(memory) }
             let code = status == CL_SUCCESS ? CL_MEM_OBJECT_ALLOCATION_FAILURE : status
@@ -41,7 +47,7 @@ final class OpenCLContext: @unchecked Sendable {
 
     private init(device: OpenCLDeviceInfo) throws {
         self.device = device
-        tuning = OpenCLTuning(for: device)
+        tuning = try OpenCLTuning(for: device)
         var id: cl_device_id? = device.id
         var status: cl_int = 0
         guard let context = clCreateContext(nil, 1, &id, nil, nil, &status) else {
@@ -163,6 +169,24 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         case vector
         /// `gemm_naive` and unfused element-wise kernels: the reference the others are tested against.
         case reference
+
+        /// The three GEMM families, each of which the parity tests run in full.
+        public static let families: [Kernels] = [.registerBlocked, .vector, .reference]
+
+        /// The name `BPNET_OPENCL_FAMILY` and `bpnet` use: `register-blocked`, `vector`, `naive` (or `tuned`).
+        public var familyName: String {
+            switch self {
+            case .tuned: return "tuned"
+            case .registerBlocked: return "register-blocked"
+            case .vector: return "vector"
+            case .reference: return "naive"
+            }
+        }
+
+        public init?(familyName: String) {
+            guard let match = Kernels.allCases.first(where: { $0.familyName == familyName }) else { return nil }
+            self = match
+        }
     }
 
     let runtime: OpenCLContext
@@ -216,9 +240,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         OpenCLBackend(runtime: runtime, kernels: kernels, profiled: profile != nil)
     }
 
+    /// The GEMM family that runs: the chosen one, or for `.tuned` the device's (or `BPNET_OPENCL_FAMILY`'s).
+    public var family: Kernels { kernels == .tuned ? runtime.tuning.family : kernels }
+
     public var description: String {
         "opencl:\(device.index) (\(device.name), \(device.platform), \(device.type))"
-            + (kernels == .tuned ? "" : " with \(kernels) kernels")
+            + (kernels == .tuned ? "" : " with \(kernels.familyName) kernels")
     }
 
     @inline(__always) private func memory(_ buffer: any DeviceBuffer) -> cl_mem {
@@ -226,11 +253,11 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     public func makeBuffer(count: Int) throws -> any DeviceBuffer {
-        try OpenCLBuffer(count: count, context: runtime.context)
+        try OpenCLBuffer(zeros: count, context: runtime.context)
     }
 
     public func makeIndexBuffer(count: Int) throws -> any DeviceBuffer {
-        try OpenCLBuffer(count: count, context: runtime.context)  // int32 and float32 share a size
+        try OpenCLBuffer(zeros: count, context: runtime.context)  // int32 and float32 share a size
     }
 
     public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {
@@ -303,12 +330,11 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     ) throws {
         let tuning = runtime.tuning
         let (M, N, K) = (Int32(m), Int32(n), Int32(k))
-        let family = kernels == .tuned ? tuning.family : kernels
         let tag = (transposeA ? "t" : "n") + (transposeB ? "t" : "n")
         func blocks(_ count: Int, _ size: Int) -> Int { (count + size - 1) / size }
         let name: String, global: (Int, Int), local: (Int, Int)
         switch (family, tag) {
-        case (.reference, _), (.tuned, _):  // .tuned has resolved to a family above
+        case (.reference, _), (.tuned, _):  // `family` is never .tuned
             return try launch(
                 "gemm_naive", global: (n, m), local: tuning.tiledLocal,
                 M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
@@ -350,7 +376,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
         output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int
     ) throws {
-        guard kernels != .reference else {
+        guard family != .reference else {
             try gemm(
                 transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
                 alpha: 1, a: input, b: weights, beta: 0, c: output)
@@ -374,7 +400,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
         delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int
     ) throws {
-        guard kernels != .reference else {
+        guard family != .reference else {
             try gemm(
                 transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
                 alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)

@@ -18,6 +18,9 @@ public struct OpenCLDeviceInfo: Sendable, Equatable, CustomStringConvertible {
     public let maxWorkItemSizes: [Int]
     /// e.g. "OpenCL C 1.2 pocl".
     public let openCLCVersion: String
+    /// CL_DEVICE_VERSION, e.g. "OpenCL 3.0 PoCL 3.1", and CL_DRIVER_VERSION: what a bug report needs.
+    public var deviceVersion = ""
+    public var driverVersion = ""
     /// The `cl_device_id`, kept as bits so the value stays `Sendable`.
     let deviceBits: UInt
 
@@ -80,6 +83,8 @@ public struct OpenCLDeviceInfo: Sendable, Equatable, CustomStringConvertible {
                         openCLCVersion: try string {
                             clGetDeviceInfo(id, cl_device_info(CL_DEVICE_OPENCL_C_VERSION), $0, $1, $2)
                         },
+                        deviceVersion: try string { clGetDeviceInfo(id, cl_device_info(CL_DEVICE_VERSION), $0, $1, $2) },
+                        driverVersion: try string { clGetDeviceInfo(id, cl_device_info(CL_DRIVER_VERSION), $0, $1, $2) },
                         deviceBits: UInt(bitPattern: id)))
             }
         }

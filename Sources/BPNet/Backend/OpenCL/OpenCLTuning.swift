@@ -27,7 +27,11 @@ struct OpenCLTuning: Sendable {
     /// CPU devices (PoCL) take the explicit-vector kernels, whose lanes map onto SIMD registers;
     /// GPUs take the register-blocked kernels with many items per group. Measured with
     /// `bpnet bench` on PoCL 3.1 (Zen 5, AVX-512): see the README's Performance section.
-    init(for device: OpenCLDeviceInfo) {
+    ///
+    /// Two variables override the choice, for tests and tuning sessions:
+    /// - `BPNET_OPENCL_FAMILY=register-blocked|vector|naive` forces the GEMM family that `.tuned` runs;
+    /// - `BPNET_GEMM_TUNING="VW=8,VM=8,VLX=4"` and so on sets single values (see `settingNames`).
+    init(for device: OpenCLDeviceInfo, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         if device.type == "CPU" {
             family = .vector
             (rowVectorRows, rowVectorColumns, dotRows, dotColumns, vectorLocal) = (8, 2, 8, 2, (1, 1))
@@ -37,24 +41,16 @@ struct OpenCLTuning: Sendable {
             family = .registerBlocked
             vectorLanes = 4
         }
-        // BPNET_GEMM_TUNING="VW=8,VM=8,VLX=4" and so on overrides single values, for tuning sessions.
-        for setting in (ProcessInfo.processInfo.environment["BPNET_GEMM_TUNING"] ?? "").split(separator: ",") {
-            let parts = setting.split(separator: "=")
-            guard parts.count == 2, let value = Int(parts[1]), value > 0 else { continue }
-            switch parts[0] {
-            case "TM": tiledTM = value
-            case "TN": tiledTN = value
-            case "TLX": tiledLocal.0 = value
-            case "TLY": tiledLocal.1 = value
-            case "VW" where [1, 2, 4, 8, 16].contains(value): vectorLanes = value
-            case "VM": rowVectorRows = value
-            case "VC": rowVectorColumns = value
-            case "DM": dotRows = value
-            case "DN": dotColumns = value
-            case "VLX": vectorLocal.0 = value
-            case "VLY": vectorLocal.1 = value
-            default: continue
+        if let name = environment["BPNET_OPENCL_FAMILY"], !name.isEmpty {
+            guard let forced = OpenCLBackend.Kernels(familyName: name), forced != .tuned else {
+                throw BPNetError.invalidArgument(
+                    "BPNET_OPENCL_FAMILY: unknown GEMM family '\(name)' (expected "
+                        + OpenCLBackend.Kernels.families.map(\.familyName).joined(separator: ", ") + ")")
             }
+            family = forced
+        }
+        for setting in (environment["BPNET_GEMM_TUNING"] ?? "").split(separator: ",") {
+            try apply(setting: String(setting))
         }
         let limits = Limits(device)
         tiledLocal = limits.fit(tiledLocal)
@@ -63,6 +59,38 @@ struct OpenCLTuning: Sendable {
         var group = 1
         while group * 2 <= min(256, limits.maxGroup, limits.items[0]) { group *= 2 }
         metricsGroup = group
+    }
+
+    /// The keys `BPNET_GEMM_TUNING` accepts, in the order the README lists them.
+    static let settingNames = ["TM", "TN", "TLX", "TLY", "VW", "VM", "VC", "DM", "DN", "VLX", "VLY"]
+
+    /// One `KEY=VALUE` of `BPNET_GEMM_TUNING`; a typo is an error, never a silent default.
+    private mutating func apply(setting: String) throws {
+        let parts = setting.split(separator: "=", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        guard parts.count == 2, Self.settingNames.contains(parts[0]) else {
+            throw BPNetError.invalidArgument(
+                "BPNET_GEMM_TUNING: unknown setting '\(setting)' (expected KEY=VALUE with KEY one of "
+                    + Self.settingNames.joined(separator: ", ") + ")")
+        }
+        guard let value = Int(parts[1]), value > 0, parts[0] != "VW" || [1, 2, 4, 8, 16].contains(value) else {
+            let expected = parts[0] == "VW" ? "1, 2, 4, 8 or 16" : "a positive integer"
+            throw BPNetError.invalidArgument("BPNET_GEMM_TUNING: \(parts[0])=\(parts[1]) is not \(expected)")
+        }
+        switch parts[0] {
+        case "TM": tiledTM = value
+        case "TN": tiledTN = value
+        case "TLX": tiledLocal.0 = value
+        case "TLY": tiledLocal.1 = value
+        case "VW": vectorLanes = value
+        case "VM": rowVectorRows = value
+        case "VC": rowVectorColumns = value
+        case "DM": dotRows = value
+        case "DN": dotColumns = value
+        case "VLX": vectorLocal.0 = value
+        default: vectorLocal.1 = value  // VLY, the last of settingNames
+        }
     }
 
     /// The device's work-group limits; every local size is shrunk to fit them.

@@ -1,0 +1,377 @@
+import Foundation
+
+/// The CPU/device parity checks, defined once: `bpnet verify` runs them on a user's device, and
+/// the OpenCL test suite and the oclgrind run call these same functions, so the command and the
+/// tests cannot drift apart.
+///
+/// Every check runs an operation on the device and on the CPU backend from the same inputs and
+/// compares them (and GEMM and the sigmoid also with float64 computed straight from the
+/// definition) by the relative-error norm, against a stated tolerance.
+public enum Verification {
+    /// One operation from the same inputs.
+    public static let operationTolerance = 1e-5
+    /// The weights after a short whole training run from the same start (a few hundred steps at a
+    /// modest η; see the README's parity contract).
+    public static let runTolerance = 1e-4
+
+    /// `quick` keeps to small odd shapes: seconds on PoCL, and small enough for a simulator.
+    public enum Depth: String, Sendable { case quick, full }
+
+    /// Every check, each family in `families`, on `device`; `progress` sees each check as it ends.
+    public static func run(
+        on device: OpenCLBackend, families: [OpenCLBackend.Kernels] = OpenCLBackend.Kernels.families,
+        depth: Depth = .full, progress: (VerificationCheck) -> Void = { _ in }
+    ) -> VerificationReport {
+        let start = monotonicSeconds()
+        let cpu = CPUBackend()
+        var checks: [VerificationCheck] = []
+        var launched = Set<String>()
+        func record(_ new: [VerificationCheck]) {
+            for check in new { progress(check) }
+            checks += new
+        }
+        for family in families {
+            // Profiled, so that the report can say which kernels ran at all.
+            let backend = device.with(family).profiled()
+            record(gemmChecks(backend, cpu: cpu, depth: depth))
+            record(layerChecks(backend, cpu: cpu, depth: depth))
+            record(trainingChecks(backend, cpu: cpu, depth: depth))
+            if let times = try? backend.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
+        }
+        let tuned = device.with(.tuned).profiled()
+        record(elementwiseChecks(tuned, cpu: cpu, depth: depth))
+        record([determinismCheck(tuned, depth: depth)])
+        if let times = try? tuned.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
+        return VerificationReport(
+            device: device.device, families: families.map(\.familyName), depth: depth.rawValue, checks: checks,
+            kernelsRun: OpenCLContext.kernelNames.filter(launched.contains),
+            kernelsNotRun: OpenCLContext.kernelNames.filter { !launched.contains($0) },
+            seconds: monotonicSeconds() - start)
+    }
+
+    // MARK: Checks
+
+    /// Shapes (m, n, k) of the training products at odd sizes and batches 1, 10 and 1000.
+    public static func gemmShapes(_ depth: Depth) -> [(m: Int, n: Int, k: Int)] {
+        switch depth {
+        case .quick: return [(1, 1, 1), (3, 17, 1), (17, 3, 33), (33, 65, 17), (65, 1, 3)]
+        case .full:
+            return [
+                (1, 1, 1), (3, 17, 1), (17, 3, 100), (1, 100, 784), (10, 30, 784), (10, 784, 100), (100, 784, 10),
+                (784, 100, 1000), (1000, 10, 100), (30, 784, 1000), (33, 65, 129),
+            ]
+        }
+    }
+
+    /// C = α·op(A)·op(B) + β·C in all four transpose cases, against float64 and the CPU backend.
+    public static func gemmChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
+        var checks: [VerificationCheck] = []
+        for (index, (m, n, k)) in gemmShapes(depth).enumerated() {
+            for (transposeA, transposeB) in [(false, false), (false, true), (true, false), (true, true)] {
+                let tag = (transposeA ? "t" : "n") + (transposeB ? "t" : "n")
+                let name = "gemm \(device.family.familyName) \(tag) \(m)×\(n)×\(k)"
+                checks.append(check(name, tolerance: operationTolerance) {
+                    let a = uniform(m * k, seed: UInt64(index)), b = uniform(k * n, seed: UInt64(index + 100))
+                    let c0 = uniform(m * n, seed: UInt64(index + 200))
+                    let (alpha, beta): (Float, Float) = (0.75, index % 2 == 0 ? 0 : 0.5)
+                    let product = referenceProduct(
+                        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, b: b)
+                    let expected = zip(product, c0).map { Double(alpha) * $0 + Double(beta) * Double($1) }
+                    var results: [[Float]] = []
+                    for backend in [device as any Backend, cpu] {
+                        let c = try backend.makeBuffer(c0)
+                        try backend.gemm(
+                            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                            a: try backend.makeBuffer(a), b: try backend.makeBuffer(b), beta: beta, c: c)
+                        results.append(try backend.download(c))
+                    }
+                    return worst(["float64": relativeError(results[0], expected), "cpu": relativeError(results[0], results[1])])
+                })
+            }
+        }
+        return checks
+    }
+
+    /// One layer's fused forward, output and hidden deltas, weight and bias updates and batch
+    /// metrics, for both losses and with and without λ and μ, against the CPU backend.
+    public static func layerChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
+        let shapes: [(rows: Int, inputs: Int, outputs: Int, next: Int)] =
+            depth == .quick
+            ? [(1, 1, 1, 1), (3, 17, 5, 3), (10, 33, 17, 65)]
+            : [(1, 1, 1, 1), (10, 784, 30, 10), (1000, 100, 17, 3), (3, 17, 100, 784)]
+        let rates: [(decay: Float, momentum: Float)] =
+            depth == .quick ? [(0, 0), (0.003, 0.5)] : [(0, 0), (0.01, 0), (0, 0.9), (0.003, 0.5)]
+        var checks: [VerificationCheck] = []
+        for loss in Loss.allCases {
+            for shape in shapes {
+                for (decay, momentum) in rates {
+                    let name = "layer \(device.family.familyName) \(loss.rawValue) "
+                        + "\(shape.rows)×\(shape.inputs)→\(shape.outputs)→\(shape.next) λ=\(decay) μ=\(momentum)"
+                    checks.append(check(name, tolerance: operationTolerance) {
+                        let expected = try layerOutputs(cpu, loss: loss, shape: shape, decay: decay, momentum: momentum)
+                        let actual = try layerOutputs(device, loss: loss, shape: shape, decay: decay, momentum: momentum)
+                        var errors: [String: Double] = [:]
+                        // Without momentum the velocity is not state (the CPU backend skips it); W is.
+                        for (output, values) in expected where momentum != 0 || output != "velocity" {
+                            errors[output] = relativeError(actual[output] ?? [], values)
+                        }
+                        // Slots 0 and 2 must stay untouched; the correct count in slot 1 must match exactly.
+                        let (mine, theirs) = (actual["metrics"] ?? [], expected["metrics"] ?? [])
+                        if mine.count != 6 || mine[3] != theirs[3] || [mine[0], mine[1], mine[4], mine[5]] != [-1, -1, -1, -1] {
+                            return (.infinity, "metrics \(mine) vs \(theirs): correct counts or untouched slots differ")
+                        }
+                        return worst(errors)
+                    })
+                }
+            }
+        }
+        return checks
+    }
+
+    /// The fused (or, for the naive family, unfused) operations of one layer on `backend`.
+    static func layerOutputs(
+        _ backend: any Backend, loss: Loss, shape: (rows: Int, inputs: Int, outputs: Int, next: Int),
+        decay: Float, momentum: Float
+    ) throws -> [String: [Float]] {
+        let (rows, inputs, outputs, next) = shape
+        let x = try backend.makeBuffer(uniform(rows * inputs, seed: 1))
+        let w = try backend.makeBuffer(uniform(outputs * inputs, seed: 2, in: -0.5...0.5))
+        let b = try backend.makeBuffer(uniform(outputs, seed: 3))
+        let a = try backend.makeBuffer(count: rows * outputs)
+        try backend.linearSigmoid(input: x, weights: w, bias: b, output: a, rows: rows, inputs: inputs, outputs: outputs)
+        let y = try backend.makeBuffer(uniform(rows * outputs, seed: 4, in: 0...1))
+        let d = try backend.makeBuffer(count: rows * outputs)
+        try backend.outputDelta(loss, activation: a, target: y, delta: d, count: rows * outputs)
+        let outputDelta = try backend.download(d)
+        let deltaNext = try backend.makeBuffer(uniform(rows * next, seed: 5))
+        let wNext = try backend.makeBuffer(uniform(next * outputs, seed: 6))
+        let hidden = try backend.makeBuffer(count: rows * outputs)
+        try backend.hiddenDelta(
+            deltaNext: deltaNext, weightsNext: wNext, activation: a, delta: hidden, rows: rows, units: outputs, nextUnits: next)
+        let v = try backend.makeBuffer(uniform(outputs * inputs, seed: 7, in: -0.1...0.1))
+        let vb = try backend.makeBuffer(uniform(outputs, seed: 8, in: -0.1...0.1))
+        try backend.updateWeights(
+            weights: w, velocity: v, delta: d, input: x, rows: rows, outputs: outputs, inputs: inputs,
+            learningRate: 0.7, decay: decay, momentum: momentum)
+        try backend.updateBias(bias: b, velocity: vb, delta: d, rows: rows, outputs: outputs, learningRate: 0.7, momentum: momentum)
+        let metrics = try backend.makeBuffer([Float](repeating: -1, count: 6))
+        try backend.batchMetrics(loss, activation: a, target: y, rows: rows, columns: outputs, into: metrics, slot: 1)
+        return [
+            "activation": try backend.download(a), "outputDelta": outputDelta, "hiddenDelta": try backend.download(hidden),
+            "weights": try backend.download(w), "velocity": try backend.download(v), "bias": try backend.download(b),
+            "biasVelocity": try backend.download(vb), "metrics": try backend.download(metrics),
+        ]
+    }
+
+    /// The unfused bias + sigmoid (against float64 and the CPU) and the mini-batch gather (exact).
+    public static func elementwiseChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
+        let shapes = depth == .quick ? [(1, 1), (3, 17), (17, 33)] : [(1, 1), (3, 17), (100, 784), (1000, 10)]
+        var checks: [VerificationCheck] = []
+        for (rows, columns) in shapes {
+            let values = uniform(rows * columns, seed: 9, in: -30...30)
+            checks.append(check("bias+sigmoid \(rows)×\(columns)", tolerance: operationTolerance) {
+                let bias = uniform(columns, seed: 10)
+                var results: [[Float]] = []
+                for backend in [device as any Backend, cpu] {
+                    let x = try backend.makeBuffer(values)
+                    try backend.addBiasSigmoid(x, bias: try backend.makeBuffer(bias), rows: rows, columns: columns)
+                    results.append(try backend.download(x))
+                }
+                let expected = (0..<(rows * columns)).map { 1 / (1 + exp(-(Double(values[$0]) + Double(bias[$0 % columns])))) }
+                return worst(["float64": relativeError(results[0], expected), "cpu": relativeError(results[0], results[1])])
+            })
+            // Odd rows in reversed order, from the middle of the index buffer: a copy, so exact.
+            checks.append(check("gather \(rows)×\(columns)", tolerance: 0) {
+                let order: [Int32] = [0, 0] + (0..<Int32(rows)).reversed()
+                var gathered: [[Float]] = []
+                for backend in [device as any Backend, cpu] {
+                    let indices = try backend.makeIndexBuffer(count: order.count)
+                    try order.withUnsafeBufferPointer { try backend.uploadIndices($0, to: indices) }
+                    let destination = try backend.makeBuffer(count: rows * columns)
+                    try backend.gather(
+                        source: try backend.makeBuffer(values), rowLength: columns, indices: indices, offset: 2,
+                        rows: rows, into: destination)
+                    gathered.append(try backend.download(destination))
+                }
+                let expected = (0..<rows).reversed().flatMap { values[($0 * columns)..<(($0 + 1) * columns)] }
+                return gathered[0] == gathered[1] && gathered[0] == expected ? (0, nil) : (.infinity, "rows differ")
+            })
+        }
+        return checks
+    }
+
+    /// A short whole training run: its layers and options, on generated data.
+    public struct TrainingRun: Sendable {
+        public var sizes: [Int]
+        public var options: TrainingOptions
+
+        public init(sizes: [Int], options: TrainingOptions) {
+            self.sizes = sizes
+            self.options = options
+        }
+
+        public var name: String {
+            "\(sizes.map(String.init).joined(separator: "-")) \(options.loss.rawValue) batch \(options.batchSize)"
+                + " λ=\(options.l2) μ=\(options.momentum)"
+        }
+    }
+
+    /// Runs of both losses, with λ and μ, whose last batch is partial.
+    public static func trainingRuns(_ depth: Depth, inputs: Int) -> [TrainingRun] {
+        switch depth {
+        case .quick:
+            return [
+                TrainingRun(sizes: [inputs, 7, 3], options: TrainingOptions(epochs: 2, batchSize: 10, learningRate: 0.5)),
+                TrainingRun(
+                    sizes: [inputs, 9, 3],
+                    options: TrainingOptions(epochs: 2, batchSize: 8, learningRate: 0.3, loss: .crossEntropy, l2: 1, momentum: 0.5)),
+            ]
+        case .full:
+            return [
+                TrainingRun(sizes: [inputs, 30, 10], options: TrainingOptions(epochs: 3, batchSize: 10, learningRate: 0.5)),
+                TrainingRun(
+                    sizes: [inputs, 17, 10],
+                    options: TrainingOptions(epochs: 3, batchSize: 33, learningRate: 0.3, loss: .crossEntropy, l2: 1, momentum: 0.5)),
+                TrainingRun(
+                    sizes: [inputs, 100, 30, 10],
+                    options: TrainingOptions(epochs: 2, batchSize: 128, learningRate: 1, loss: .crossEntropy, seed: 4)),
+            ]
+        }
+    }
+
+    /// Generated classification data (train, test) for `trainingRuns(depth)`.
+    public static func trainingData(_ depth: Depth) throws -> (train: Dataset, test: Dataset, inputs: Int) {
+        let (count, inputs, classes) = depth == .quick ? (37, 5, 3) : (1_003, 784, 10)
+        let all = try generatedClassification(count: count + count / 5, inputs: inputs, classes: classes, seed: 12)
+        return (all.prefix(count), all.suffix(count / 5), inputs)
+    }
+
+    public static func trainingChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
+        do {
+            let (train, test, inputs) = try trainingData(depth)
+            return trainingRuns(depth, inputs: inputs).map {
+                trainingCheck($0, train: train, test: test, device: device, cpu: cpu, label: "generated")
+            }
+        } catch {
+            return [VerificationCheck(name: "training \(device.family.familyName)", tolerance: runTolerance, failure: error)]
+        }
+    }
+
+    /// One whole run from the same start on the device and the CPU: the weights within
+    /// `runTolerance`, the final train loss within it too, and the test accuracy within 0.5 pp.
+    public static func trainingCheck(
+        _ run: TrainingRun, train: Dataset, test: Dataset, device: OpenCLBackend, cpu: any Backend, label: String
+    ) -> VerificationCheck {
+        check("training \(device.family.familyName) \(label) \(run.name)", tolerance: runTolerance) {
+            let start = try Network(sizes: run.sizes, seed: 3)
+            var onCPU = start, onDevice = start
+            let cpuReports = try Trainer(run.options).train(&onCPU, on: train, test: test, backend: cpu)
+            let deviceReports = try Trainer(run.options).train(&onDevice, on: train, test: test, backend: device)
+            let moved = relativeError(onCPU.flatParameters, start.flatParameters)
+            guard moved > 1e-3 else { return (.infinity, "training moved the weights by only \(moved): nothing was compared") }
+            guard let mine = deviceReports.last, let theirs = cpuReports.last,
+                let accuracy = mine.testAccuracy, let expected = theirs.testAccuracy
+            else { return (.infinity, "no epoch reports") }
+            guard abs(accuracy - expected) <= 0.005 else {
+                return (.infinity, "test accuracy \(accuracy) vs \(expected) on the CPU, more than 0.5 pp apart")
+            }
+            return worst([
+                "weights": relativeError(onDevice.flatParameters, onCPU.flatParameters),
+                "train loss": abs(mine.trainLoss - theirs.trainLoss) / max(abs(theirs.trainLoss), .leastNormalMagnitude),
+            ])
+        }
+    }
+
+    /// The same seed on the same device twice: bit-identical weights.
+    public static func determinismCheck(_ device: OpenCLBackend, depth: Depth) -> VerificationCheck {
+        check("same seed, same bits (\(device.family.familyName))", tolerance: 0) {
+            let (train, _, inputs) = try trainingData(.quick)
+            let options = TrainingOptions(epochs: depth == .quick ? 2 : 3, batchSize: 16, learningRate: 1, l2: 0.5, momentum: 0.3, seed: 8)
+            func run() throws -> Network {
+                var network = try Network(sizes: [inputs, 17, 3], seed: 2)
+                try Trainer(options).train(&network, on: train, backend: device)
+                return network
+            }
+            let (first, second) = (try run(), try run())
+            if first == second { return (0, nil) }
+            return (max(relativeError(first.flatParameters, second.flatParameters), .leastNonzeroMagnitude), "two runs differ")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Runs `body`, which returns the error and the worst output's name; a throw fails the check.
+    static func check(_ name: String, tolerance: Double, _ body: () throws -> (Double, String?)) -> VerificationCheck {
+        do {
+            let (error, detail) = try body()
+            return VerificationCheck(name: name, maxRelativeError: error, tolerance: tolerance, detail: error > tolerance ? detail : nil)
+        } catch {
+            return VerificationCheck(name: name, tolerance: tolerance, failure: error)
+        }
+    }
+
+    /// The largest of several named errors, and its name.
+    static func worst(_ errors: [String: Double]) -> (Double, String?) {
+        guard let (name, error) = errors.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }) else {
+            return (0, nil)
+        }
+        return (error, "worst output: \(name)")
+    }
+
+    /// A one-line explanation of why a check could not run, with the fix where one is known.
+    static func explain(_ error: Error) -> String {
+        let text = (error as? BPNetError)?.description ?? "\(error)"
+        if text.contains("CL_INVALID_WORK_GROUP_SIZE") {
+            return text + "; the device rejects a work-group size: lower it with BPNET_GEMM_TUNING (TLX, TLY, VLX, VLY) and report it"
+        }
+        if case BPNetError.kernelBuild = error {
+            return text + "; the kernels do not compile with this driver: report it with the --json output attached"
+        }
+        return text
+    }
+
+    /// Uniform values in [lower, upper) from a seeded generator.
+    public static func uniform(_ count: Int, seed: UInt64, in range: ClosedRange<Float> = -1...1) -> [Float] {
+        var generator = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in range.lowerBound + Float(generator.nextUnit()) * (range.upperBound - range.lowerBound) }
+    }
+
+    /// `count` samples whose one-hot classes depend on the inputs (bands of a weighted mean), so
+    /// that a network can learn them; inputs in [0, 1].
+    public static func generatedClassification(count: Int, inputs: Int, classes: Int, seed: UInt64) throws -> Dataset {
+        let x = uniform(count * inputs, seed: seed, in: 0...1)
+        let labels = (0..<count).map { s -> Int in
+            var sum: Float = 0, weight: Float = 0
+            for i in 0..<inputs {
+                sum += x[s * inputs + i] * Float(i % 3 + 1)
+                weight += Float(i % 3 + 1)
+            }
+            return min(Int(sum / weight * Float(classes)), classes - 1)
+        }
+        return try Dataset(inputs: x, labels: labels, inputSize: inputs, classes: classes)
+    }
+
+    /// float64 C[m, n] = op(A)·op(B), row-major, straight from the definition.
+    public static func referenceProduct(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: [Float], b: [Float]
+    ) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k {
+                    let x = transposeA ? a[p * m + i] : a[i * k + p]
+                    let y = transposeB ? b[j * k + p] : b[p * n + j]
+                    sum += Double(x) * Double(y)
+                }
+                c[i * n + j] = sum
+            }
+        }
+        return c
+    }
+}
+
+extension Network {
+    /// All parameters, layer by layer, weights before biases, in double precision.
+    public var flatParameters: [Double] { layers.flatMap { $0.weights + $0.biases }.map(Double.init) }
+}
