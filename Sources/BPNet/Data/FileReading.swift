@@ -11,13 +11,23 @@ enum FileReading {
             let exists = FileManager.default.fileExists(atPath: path)
             throw BPNetError.data(file: path, problem: exists ? "cannot be read" : "no such file")
         }
-        return bytes.starts(with: [0x1F, 0x8B]) ? try gunzip(bytes, file: path) : bytes
+        return try decompressed(bytes, file: path)
     }
 
-    /// Inflates every gzip member of `compressed`, rejecting corrupt or truncated streams.
-    static func gunzip(_ compressed: [UInt8], file: String) throws -> [UInt8] {
+    /// `bytes` inflated when they start with the gzip magic, else as they are.
+    static func decompressed(_ bytes: [UInt8], file: String) throws -> [UInt8] {
+        bytes.starts(with: [0x1F, 0x8B]) ? try gunzip(bytes, file: file) : bytes
+    }
+
+    /// The most bytes a gzip file may inflate to: far above any data set BPNet reads, and a bound
+    /// on what a small hostile file (deflate reaches about 1000:1) can make us allocate.
+    static let maxInflatedBytes = 1 << 32
+
+    /// Inflates every gzip member of `compressed`, rejecting corrupt or truncated streams and
+    /// output past `limit` bytes.
+    static func gunzip(_ compressed: [UInt8], file: String, limit: Int = maxInflatedBytes) throws -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(compressed.count * 4)
+        output.reserveCapacity(min(compressed.count * 4, limit))
         var stream = z_stream()
         // 15 + 16: a gzip wrapper with the largest window.
         guard inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -26,27 +36,45 @@ enum FileReading {
         defer { inflateEnd(&stream) }
         var chunk = [UInt8](repeating: 0, count: 1 << 18)
         try compressed.withUnsafeBufferPointer { input in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-            stream.avail_in = UInt32(input.count)
+            guard let start = input.baseAddress else {
+                throw BPNetError.data(file: file, problem: "truncated gzip stream")
+            }
+            // zlib counts input in UInt32, so files past 4 GiB are fed in slices.
+            var fed = 0
+            func feed() {
+                let slice = min(input.count - fed, Int(UInt32.max))
+                stream.next_in = UnsafeMutablePointer(mutating: start + fed)
+                stream.avail_in = UInt32(slice)
+                fed += slice
+            }
             while true {
+                if stream.avail_in == 0 && fed < input.count { feed() }
                 let status = chunk.withUnsafeMutableBufferPointer { buffer -> Int32 in
                     stream.next_out = buffer.baseAddress
                     stream.avail_out = UInt32(buffer.count)
                     return inflate(&stream, Z_NO_FLUSH)
                 }
-                output.append(contentsOf: chunk[0..<(chunk.count - Int(stream.avail_out))])
+                let produced = chunk.count - Int(stream.avail_out)
+                guard produced <= limit - output.count else {
+                    throw BPNetError.data(file: file, problem: "inflates to more than \(limit) bytes, the most BPNet reads from a gzip file")
+                }
+                output.append(contentsOf: chunk[0..<produced])
+                let unread = Int(stream.avail_in) + input.count - fed
                 switch status {
                 case Z_STREAM_END:
                     // Concatenated members are valid gzip; anything else after the end is not.
-                    if stream.avail_in == 0 { return }
+                    if unread == 0 { return }
+                    if stream.avail_in == 0 { feed() }
                     if stream.next_in[0] != 0x1F { throw BPNetError.data(file: file, problem: "trailing bytes after the gzip stream") }
                     guard inflateReset(&stream) == Z_OK else {
                         throw BPNetError.data(file: file, problem: "zlib could not restart inflating")
                     }
                 case Z_OK:
                     continue
-                case Z_BUF_ERROR where stream.avail_in == 0:
+                case Z_BUF_ERROR where unread == 0:
                     throw BPNetError.data(file: file, problem: "truncated gzip stream")
+                case Z_BUF_ERROR where stream.avail_in == 0:
+                    continue  // the current slice is used up; the next one is fed above
                 default:
                     let message = stream.msg.map { String(cString: $0) } ?? "error \(status)"
                     throw BPNetError.data(file: file, problem: "corrupt gzip stream (\(message))")
