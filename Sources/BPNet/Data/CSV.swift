@@ -8,40 +8,59 @@ public enum CSV {
     /// `inputs + outputs` values (targets) or `inputs + 1` (a class label in `0..<outputs`).
     /// With them nil, the last column is a class label and the class count is the largest label + 1.
     public static func read(_ path: String, inputs: Int? = nil, outputs: Int? = nil) throws -> Dataset {
-        let table = try parse(path)
+        try dataset(parse(path), inputs: inputs, outputs: outputs)
+    }
+
+    /// `read` on a parsed file.
+    static func dataset(_ table: Table, inputs: Int?, outputs: Int?) throws -> Dataset {
         let columns = table.columns
         if let inputs, let outputs {
-            if columns == inputs + outputs {
+            let targetColumns = inputs.addingReportingOverflow(outputs), labelColumns = inputs.addingReportingOverflow(1)
+            guard !targetColumns.overflow, !labelColumns.overflow else {
+                throw BPNetError.invalidArgument("a \(inputs)-input, \(outputs)-output network cannot match a CSV row")
+            }
+            if columns == targetColumns.partialValue {
                 return try Dataset(
                     inputs: table.values(columns: 0..<inputs), targets: table.values(columns: inputs..<columns),
                     inputSize: inputs, outputSize: outputs)
             }
-            guard columns == inputs + 1 else {
+            guard columns == labelColumns.partialValue else {
                 throw BPNetError.data(
-                    file: path,
+                    file: table.file,
                     problem: "rows have \(columns) columns; a \(inputs)-input, \(outputs)-output network needs "
-                        + "\(inputs + outputs) (targets) or \(inputs + 1) (a class label)")
+                        + "\(targetColumns.partialValue) (targets) or \(labelColumns.partialValue) (a class label)")
             }
             let labels = try table.labels(column: inputs, classes: outputs)
+            try table.checkOneHotSize(classes: outputs)
             return try Dataset(inputs: table.values(columns: 0..<inputs), labels: labels, inputSize: inputs, classes: outputs)
         }
         guard columns >= 2 else {
-            throw BPNetError.data(file: path, problem: "rows need at least one input column and a label column")
+            throw BPNetError.data(file: table.file, problem: "rows need at least one input column and a label column")
         }
         let labels = try table.labels(column: columns - 1, classes: nil)
+        let classes = (labels.max() ?? 0) + 1
+        try table.checkOneHotSize(classes: classes)
         return try Dataset(
             inputs: table.values(columns: 0..<(columns - 1)), labels: labels,
-            inputSize: columns - 1, classes: (labels.max() ?? 0) + 1)
+            inputSize: columns - 1, classes: classes)
     }
 
     /// Reads rows of exactly `inputs` values, for prediction: `[rows, inputs]`.
     public static func readInputs(_ path: String, inputs: Int) throws -> [Float] {
-        let table = try parse(path)
+        try inputValues(parse(path), inputs: inputs)
+    }
+
+    /// `readInputs` on a parsed file.
+    static func inputValues(_ table: Table, inputs: Int) throws -> [Float] {
         guard table.columns == inputs else {
-            throw BPNetError.data(file: path, problem: "rows have \(table.columns) columns but the model takes \(inputs) inputs")
+            throw BPNetError.data(file: table.file, problem: "rows have \(table.columns) columns but the model takes \(inputs) inputs")
         }
         return table.cells
     }
+
+    /// The most values a label file's one-hot targets may hold: the whole matrix goes to the
+    /// device as one buffer, which kernels index with 32-bit integers.
+    static let maxOneHotValues = Network.maxElements
 
     /// Numeric cells of a file, row-major, with the source line of each row for error messages.
     struct Table {
@@ -58,6 +77,17 @@ public enum CSV {
             out.reserveCapacity(rows * range.count)
             for r in 0..<rows { out += cells[(r * columns + range.lowerBound)..<(r * columns + range.upperBound)] }
             return out
+        }
+
+        /// One-hot targets hold rows × classes values, and one label (up to 2²⁴ − 1) sets the class
+        /// count; a few short rows must not demand gigabytes, nor a matrix past 32-bit indexing.
+        func checkOneHotSize(classes: Int) throws {
+            let size = rows.multipliedReportingOverflow(by: classes)
+            guard !size.overflow, size.partialValue <= CSV.maxOneHotValues else {
+                throw BPNetError.data(
+                    file: file,
+                    problem: "\(rows) rows of \(classes) classes need more one-hot target values than the \(CSV.maxOneHotValues) a matrix may hold")
+            }
         }
 
         func labels(column: Int, classes: Int?) throws -> [Int] {
@@ -78,7 +108,11 @@ public enum CSV {
     }
 
     static func parse(_ path: String) throws -> Table {
-        let bytes = try FileReading.read(path)
+        try parse(bytes: FileReading.read(path), file: path)
+    }
+
+    /// The cells of a file's (decompressed) bytes; `path` names the file in errors.
+    static func parse(bytes: [UInt8], file path: String) throws -> Table {
         var cells: [Float] = []
         var lines: [Int] = []
         var columns = 0
