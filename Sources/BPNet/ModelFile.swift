@@ -63,6 +63,23 @@ public enum ModelFile {
         return out
     }
 
+    /// The integer a JSON number holds exactly, or nil. JSONSerialization gives NSNumbers whose
+    /// `intValue` silently truncates fractions (2.5 → 2) and wraps values past Int (1e300,
+    /// 18446744073709551615), so a header could otherwise smuggle in sizes it never wrote.
+    static func exactInteger(_ value: Any) -> Int? {
+        guard let number = value as? NSNumber else { return nil }
+        switch UInt8(bitPattern: number.objCType.pointee) {
+        case UInt8(ascii: "d"), UInt8(ascii: "f"):  // fractions, exponents, and integers past 64 bits
+            let real = number.doubleValue
+            guard real == real.rounded(), real >= -0x1p63, real < 0x1p63 else { return nil }
+            return Int(real)
+        case UInt8(ascii: "Q"), UInt8(ascii: "L"), UInt8(ascii: "I"), UInt8(ascii: "S"), UInt8(ascii: "C"):
+            return Int(exactly: number.uint64Value)
+        default:
+            return Int(exactly: number.int64Value)
+        }
+    }
+
     public static func decode(_ data: Data, file: String) throws -> (network: Network, metadata: Metadata) {
         func fail(_ problem: String) -> BPNetError { .model(file: file, problem: problem) }
         let bytes = [UInt8](data)
@@ -91,19 +108,27 @@ public enum ModelFile {
             guard let entry = header[name] as? [String: Any] else { throw fail("missing tensor \(name)") }
             guard let dtype = entry["dtype"] as? String else { throw fail("tensor \(name) has no dtype") }
             guard dtype == "F32" else { throw fail("tensor \(name) has dtype \(dtype), expected F32") }
-            guard let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                shape.count == (entry["shape"] as? [Any])?.count, shape.allSatisfy({ $0 > 0 })
-            else { throw fail("tensor \(name) has a bad shape") }
-            guard let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                offsets.count == 2
+            guard let shapeItems = entry["shape"] as? [Any] else { throw fail("tensor \(name) has a bad shape") }
+            let shape = shapeItems.compactMap(exactInteger)
+            guard shape.count == shapeItems.count, shape.allSatisfy({ $0 > 0 }) else { throw fail("tensor \(name) has a bad shape") }
+            guard let offsets = (entry["data_offsets"] as? [Any])?.compactMap(exactInteger), offsets.count == 2,
+                (entry["data_offsets"] as? [Any])?.count == 2
             else { throw fail("tensor \(name) has bad data_offsets") }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end, end <= payload else {
                 throw fail("tensor \(name) data_offsets [\(begin), \(end)] are out of range (data is \(payload) bytes)")
             }
-            let count = shape.reduce(1, *)
-            guard end - begin == count * 4 else {
-                throw fail("tensor \(name) shape \(shape) needs \(count * 4) bytes but data_offsets span \(end - begin)")
+            // Shapes come from the file: their product, or its byte count, may pass Int.max.
+            var count = 1
+            for dimension in shape {
+                let product = count.multipliedReportingOverflow(by: dimension)
+                guard !product.overflow else { throw fail("tensor \(name) shape \(shape) overflows") }
+                count = product.partialValue
+            }
+            let byteCount = count.multipliedReportingOverflow(by: 4)
+            guard !byteCount.overflow else { throw fail("tensor \(name) shape \(shape) overflows") }
+            guard end - begin == byteCount.partialValue else {
+                throw fail("tensor \(name) shape \(shape) needs \(byteCount.partialValue) bytes but data_offsets span \(end - begin)")
             }
             var values = [Float](repeating: 0, count: count)
             for i in 0..<count {
