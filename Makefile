@@ -3,7 +3,7 @@ APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers poc
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup build demo test bench bench-compare clean
+.PHONY: setup build demo test bench bench-compare clean fuzz
 
 # Installs the Debian packages that are missing (as root), or prints the command that would.
 setup:
@@ -58,3 +58,8 @@ bench-compare: build
 
 clean:
 	rm -rf .build
+
+# libFuzzer on every file reader (safetensors models, IDX plain and gzip, CSV), FUZZ_SECONDS
+# (default 60) each, under AddressSanitizer; crashing inputs land in .build-fuzz/crashes/.
+fuzz:
+	bash Fuzz/run.sh

@@ -1,0 +1,35 @@
+// libFuzzer target for the CSV reader (plain, or gzip when the file part starts with its magic).
+// Input layout:
+//   byte 0   mode % 3: 0 labels with inferred classes, 1 explicit sizes (inputs and outputs
+//            from byte 1's low and high nibble: targets or a label), 2 prediction inputs (byte 1 % 16)
+//   byte 1   sizes, as above
+//   then     the file
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let input = Array(UnsafeBufferPointer(start: data, count: size))
+    guard input.count >= 2 else { return 0 }
+    let mode = input[0] % 3, sizes = Int(input[1])
+    do {
+        let table = try CSV.parse(bytes: FileReading.decompressed(Array(input[2...]), file: "fuzz.csv"), file: "fuzz.csv")
+        precondition(table.cells.count == table.rows * table.columns, "cells do not fill the rows")
+        switch mode {
+        case 0:
+            // One-hot targets grow with the largest label by design (up to 2³¹ values); skip files
+            // that would allocate past 64 MiB, so libFuzzer's memory limit flags reader bugs only.
+            if table.columns >= 2 {
+                let labels = stride(from: table.columns - 1, to: table.cells.count, by: table.columns).map { table.cells[$0] }
+                if Double(labels.max() ?? 0) * Double(table.rows) > Double(1 << 24) { return 0 }
+            }
+            _ = try CSV.dataset(table, inputs: nil, outputs: nil)
+        case 1:
+            _ = try CSV.dataset(table, inputs: sizes & 0x0F, outputs: sizes >> 4)
+        default:
+            _ = try CSV.inputValues(table, inputs: sizes % 16)
+        }
+    } catch is BPNetError {
+        return 0
+    } catch {
+        fatalError("the CSV reader threw a non-BPNetError: \(error)")
+    }
+    return 0
+}

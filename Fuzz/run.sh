@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets in Fuzz/ (ModelFile, IDX, CSV) with AddressSanitizer and runs each
+# for FUZZ_SECONDS (default 60) on a scratch copy of its checked-in seed corpus. Prints the inputs
+# each target executed; exits non-zero if any target crashed, leaving the crashing inputs in
+# .build-fuzz/crashes/<target>/. A crash reproduces with: .build-fuzz/bin/fuzz-<target> <input>
+#
+# The targets compile the reader sources directly (not the BPNet package), so that only the
+# readers and what they need are instrumented; the OpenCL and BLAS backends stay out.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+TARGETS=${FUZZ_TARGETS:-"ModelFile IDX CSV"}
+OUT=.build-fuzz
+SWIFTC=${SWIFTC:-swiftc}
+
+# What the readers need: the errors, Dataset, and for models Network, Layer, Loss and the RNG.
+SOURCES=(
+    Sources/BPNet/Errors.swift Sources/BPNet/AtomicFile.swift Sources/BPNet/ModelFile.swift
+    Sources/BPNet/Network.swift Sources/BPNet/Loss.swift Sources/BPNet/Random.swift
+    Sources/BPNet/Data/FileReading.swift Sources/BPNet/Data/IDX.swift Sources/BPNet/Data/CSV.swift
+    Sources/BPNet/Data/Dataset.swift
+)
+
+mkdir -p "$OUT/bin"
+for target in $TARGETS; do
+    echo "== building fuzz-$target"
+    # The linker's "Cannot export local symbol '__asan_*'" warnings are harmless noise.
+    "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name BPNetFuzz \
+        -module-cache-path "$OUT/module-cache" -I Sources/CZlib -lz \
+        "${SOURCES[@]}" Fuzz/"$target"/*.swift -o "$OUT/bin/fuzz-$target" 2>&1 |
+        { grep -v -e "Cannot export local symbol '__asan" || true; }
+    [ -x "$OUT/bin/fuzz-$target" ] || { echo "fuzz-$target did not build"; exit 1; }
+done
+
+failed=()
+summary=()
+start=$SECONDS
+for target in $TARGETS; do
+    scratch="$OUT/run/$target"
+    crashes="$OUT/crashes/$target"
+    rm -rf "$scratch"
+    mkdir -p "$scratch/corpus" "$crashes"
+    cp Fuzz/"$target"/corpus/* "$scratch/corpus/"
+    dict=(Fuzz/"$target"/*.dict)
+    echo "== fuzzing $target for ${FUZZ_SECONDS}s"
+    status=0
+    # The Swift runtime's own backtracer would race libFuzzer's crash handler (and can hang).
+    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+        "$OUT/bin/fuzz-$target" "$scratch/corpus" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+        -timeout=20 -rss_limit_mb=2048 -dict="${dict[0]}" -artifact_prefix="$crashes/" \
+        >"$scratch/log" 2>&1 || status=$?
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/log" | tail -1)
+    summary+=("$(printf '%-10s %12s executions  exit %d' "$target" "${runs:-?}" "$status")")
+    if [ "$status" -ne 0 ]; then
+        failed+=("$target")
+        echo "!! $target crashed; log: $scratch/log; inputs:"
+        ls "$crashes"
+        grep -m 20 -E "ERROR|Fatal error|panic|SUMMARY|#[0-9]+ .* in " "$scratch/log" || tail -40 "$scratch/log"
+    fi
+done
+
+echo "== fuzz summary ($((SECONDS - start))s of fuzzing)"
+printf '%s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "crashed: ${failed[*]} (inputs under $OUT/crashes/)"
+    exit 1
+fi
