@@ -3,7 +3,7 @@ APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers poc
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup build demo test bench bench-compare clean fuzz
+.PHONY: setup build demo test test-sanitize verify bench bench-compare clean fuzz
 
 # Installs the Debian packages that are missing (as root), or prints the command that would.
 setup:
@@ -33,6 +33,19 @@ test: setup
 	$(SWIFT) build --build-tests
 	@d=$$(mktemp -d) && (cd $$d && $(CURDIR)/.build/debug/BPNetExample) && rm -rf $$d
 	$(SWIFT) test --skip-build
+
+# The tests again under AddressSanitizer, then under ThreadSanitizer, each in its own build folder.
+# ASan's leak check is off: the only leaks it reports are inside XCTest's harness at exit.
+# TSan builds cpu_kernels.c without its target clones (see the comment there).
+test-sanitize: setup
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+
+# The CPU/device parity checks on every OpenCL device that `bpnet devices` lists.
+verify: build
+	$(RELEASE_BIN) verify --device all
 
 # GEMM rates and seconds per epoch for every backend, measured side by side in one run.
 # The machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE pin OpenBLAS to its Haswell kernels; the

@@ -27,7 +27,15 @@ static inline float sigmoid(float z) {
     return 1.0f / (1.0f + exp_r * scale.f);
 }
 
-#if defined(__x86_64__) && defined(__linux__)
+// ThreadSanitizer builds go without the clones: their ifunc resolver runs at load time, before
+// TSan's runtime has started, and crashed there (`make test-sanitize`).
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BPNET_THREAD_SANITIZER 1
+#endif
+#endif
+
+#if defined(__x86_64__) && defined(__linux__) && !defined(BPNET_THREAD_SANITIZER)
 #define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define VECTOR_CLONES

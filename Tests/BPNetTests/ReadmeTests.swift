@@ -16,11 +16,23 @@ import Testing
         #expect(String(afterMarker[open.upperBound..<close.lowerBound]) == example)
     }
 
-    /// The quick start is the two commands, and CI runs the same `make test`.
+    /// The quick start is exactly the two commands, it names exactly the packages `make setup`
+    /// installs, and CI's last step is exactly `make test`.
     @Test func quickStartAndCIAgree() throws {
         let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
-        #expect(readme.contains("make demo") && readme.contains("make test"))
+        let quickStart = try #require(readme.components(separatedBy: "## Quick start\n").dropFirst().first)
+        let block = try #require(quickStart.components(separatedBy: "```").dropFirst().first)
+        let commands = block.split(separator: "\n").dropFirst().map { $0.split(separator: "#")[0].trimmingCharacters(in: .whitespaces) }
+        #expect(commands == ["make demo", "make test"])
+
+        let makefile = try String(contentsOf: Self.root.appendingPathComponent("Makefile"), encoding: .utf8)
+        let packagesLine = try #require(makefile.split(separator: "\n").first { $0.hasPrefix("APT_PACKAGES := ") })
+        let packages = packagesLine.dropFirst("APT_PACKAGES := ".count)
+        let listed = try #require(quickStart.components(separatedBy: "they need (`").dropFirst().first?.components(separatedBy: "`)").first)
+        #expect(listed.split(whereSeparator: \.isWhitespace) == packages.split(separator: " "))
+
         let ci = try String(contentsOf: Self.root.appendingPathComponent(".ci/run"), encoding: .utf8)
-        #expect(ci.contains("make test"))
+        let steps = ci.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        #expect(steps.contains("make test"))
     }
 }
