@@ -40,7 +40,8 @@ inline float loss_term(int loss, float a, float y) {
     return -(y * log(c) + (1.0f - y) * log(1.0f - c));
 }
 
-// a, y: [rows, cols] -> metrics[2·slot] = Σ loss, metrics[2·slot+1] = #rows with argmax a = argmax y.
+// a, y: [rows, cols] -> metrics[2·slot] = Σ loss, metrics[2·slot+1] = #rows with argmax a = argmax y
+// (with one column: #rows where a ≥ 0.5 exactly when y ≥ 0.5).
 // One work group of METRICS_WG items; a fixed tree order makes the sum reproducible.
 kernel void batch_metrics(global const float* a, global const float* y, const int rows, const int cols,
                           const int loss, global float* metrics, const int slot) {
@@ -58,7 +59,9 @@ kernel void batch_metrics(global const float* a, global const float* y, const in
             if (y[base + j] > y[base + best_y]) best_y = j;
         }
         my_loss += row_loss;
-        my_correct += best_a == best_y ? 1.0f : 0.0f;
+        // One output unit is a binary classifier: its class is whether it reaches 0.5.
+        const bool hit = cols == 1 ? (a[base] >= 0.5f) == (y[base] >= 0.5f) : best_a == best_y;
+        my_correct += hit ? 1.0f : 0.0f;
     }
     loss_sum[lid] = my_loss;
     correct_sum[lid] = my_correct;

@@ -65,7 +65,7 @@ public struct Evaluation: Sendable, Equatable {
     public var samples: Int
     /// Mean per-sample cost.
     public var loss: Double
-    /// Fraction of samples whose output argmax equals the target argmax.
+    /// Fraction of samples whose predicted class equals the target's (`predictedClass`).
     public var accuracy: Double
 }
 

@@ -27,7 +27,7 @@ struct Predict: ParsableCommand {
         for row in 0..<(outputs.count / width) {
             let values = outputs[(row * width)..<((row + 1) * width)]
             if classes {
-                text += "\(argmax(values))\n"
+                text += "\(predictedClass(values))\n"
             } else {
                 text += values.map { String(format: "%.6f", $0) }.joined(separator: ",") + "\n"
             }

@@ -124,6 +124,29 @@ import Testing
         #expect(abs(reports.last!.testAccuracy! - after.accuracy) < 1e-12)
     }
 
+    /// With one output unit, accuracy is binary (output ≥ 0.5 against target ≥ 0.5); an argmax
+    /// over one unit would call every sample right.
+    @Test func singleOutputAccuracyIsBinary() throws {
+        // XOR, the README's example, twice over, and an untrained 2-3-1 network.
+        let xor = try Dataset(
+            inputs: [0, 0, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 1, 0, 1, 1], targets: [0, 1, 1, 0, 0, 1, 1, 0], inputSize: 2, outputSize: 1)
+        for seed: UInt64 in 0..<5 {
+            let network = try Network(sizes: [2, 3, 1], seed: seed)
+            let reference = ReferenceNetwork(network)
+            var correct = 0
+            for s in 0..<xor.count {
+                let output = reference.activations([Double(xor.inputs[2 * s]), Double(xor.inputs[2 * s + 1])]).last![0]
+                if (output >= 0.5) == (xor.targets[s] >= 0.5) { correct += 1 }
+            }
+            let result = try network.evaluate(on: xor, backend: CPUBackend())
+            #expect(result.accuracy == Double(correct) / 8, "seed \(seed)")
+            // An untrained network cannot get XOR right: at most 3 of its 4 cases.
+            #expect(result.accuracy <= 0.75, "seed \(seed)")
+        }
+        #expect(predictedClass([Float(0.5)]) == 1 && predictedClass([Float(0.4999)]) == 0)
+        #expect(predictedClass([Float(0.2), 0.7, 0.7]) == 1, "the first of tied maxima")
+    }
+
     @Test func evaluationMatchesReference() throws {
         for loss in Loss.allCases {
             let data = try TestData.classification(count: 1_037, inputs: 17, classes: 3, seed: 2)

@@ -75,7 +75,8 @@ public protocol Backend: AnyObject, Sendable {
         rows: Int, into destination: any DeviceBuffer) throws
 
     /// activation, target: [rows, columns] -> metrics[2·slot] = Σ per-sample loss,
-    /// metrics[2·slot + 1] = number of rows whose argmax matches the target's argmax.
+    /// metrics[2·slot + 1] = number of rows whose predicted class matches the target's (see
+    /// `predictedClass`: the argmax, or with one column whether the value reaches 0.5).
     /// One slot per batch keeps the sum order, and so the result, independent of scheduling.
     func batchMetrics(
         _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,

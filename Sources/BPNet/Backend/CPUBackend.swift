@@ -224,7 +224,8 @@ public final class CPUBackend: Backend {
                 if yr[j] > yr[bestY] { bestY = j }
             }
             lossSum += rowLoss
-            if bestA == bestY { correct += 1 }
+            // One output unit is a binary classifier: its class is whether it reaches 0.5.
+            if columns == 1 ? (ar[0] >= 0.5) == (yr[0] >= 0.5) : bestA == bestY { correct += 1 }
         }
         out[2 * slot] = lossSum
         out[2 * slot + 1] = Float(correct)

@@ -61,10 +61,18 @@ public struct Dataset: Sendable {
             inputSize: inputSize, outputSize: outputSize)
     }
 
-    /// The class of each sample: the argmax of its target (first index on ties).
+    /// The class of each sample: `predictedClass` of its target (the argmax, first index on ties).
     public var labels: [Int] {
-        (0..<count).map { argmax(targets[($0 * outputSize)..<(($0 + 1) * outputSize)]) }
+        (0..<count).map { predictedClass(targets[($0 * outputSize)..<(($0 + 1) * outputSize)]) }
     }
+}
+
+/// The class that outputs (or a target row) stand for, the rule every backend's accuracy follows:
+/// the argmax of several units, or for a single unit 1 when it reaches 0.5 and 0 below, as binary
+/// accuracy is measured elsewhere (Keras, PyTorch).
+public func predictedClass<C: Collection>(_ values: C) -> Int where C.Element == Float {
+    if values.count == 1, let value = values.first { return value >= 0.5 ? 1 : 0 }
+    return argmax(values)
 }
 
 /// Index of the largest value, the first one on ties; the rule every backend follows.

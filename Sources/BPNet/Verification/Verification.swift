@@ -97,8 +97,8 @@ public enum Verification {
     public static func layerChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
         let shapes: [(rows: Int, inputs: Int, outputs: Int, next: Int)] =
             depth == .quick
-            ? [(1, 1, 1, 1), (3, 17, 5, 3), (10, 33, 17, 65)]
-            : [(1, 1, 1, 1), (10, 784, 30, 10), (1000, 100, 17, 3), (3, 17, 100, 784)]
+            ? [(1, 1, 1, 1), (3, 17, 5, 3), (10, 33, 17, 65), (33, 5, 1, 3)]
+            : [(1, 1, 1, 1), (10, 784, 30, 10), (1000, 100, 17, 3), (3, 17, 100, 784), (33, 5, 1, 3)]
         let rates: [(decay: Float, momentum: Float)] =
             depth == .quick ? [(0, 0), (0.003, 0.5)] : [(0, 0), (0.01, 0), (0, 0.9), (0.003, 0.5)]
         var checks: [VerificationCheck] = []
