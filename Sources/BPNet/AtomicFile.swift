@@ -48,3 +48,34 @@ enum AtomicFile {
         }
     }
 }
+
+/// Paths that a run will write when it ends (a model, later checkpoints and reports), checked
+/// before any work so that a long run never ends in a save that cannot happen.
+public enum OutputPath {
+    /// Throws, naming `option`, unless `path` names a file (new or existing) in an existing folder
+    /// where a file can be created: the check creates and removes a temporary file there.
+    public static func checkWritable(_ path: String, option: String) throws {
+        func fail(_ problem: String) -> BPNetError { .invalidArgument("\(option) \(problem)") }
+        guard !path.isEmpty else { throw fail("is empty; give a file path such as models/net.safetensors") }
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+        if path.hasSuffix("/") || (exists && isFolder.boolValue) {
+            throw fail("'\(path)' is a folder; give a file path in it, such as \((path as NSString).appendingPathComponent("net.safetensors"))")
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
+            throw fail("'\(path)': the folder \(folder) does not exist")
+        }
+        guard isFolder.boolValue else { throw fail("'\(path)': \(folder) is not a folder") }
+        var template = Array("\(folder)/.bpnet-write-check-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw fail("'\(path)': cannot create a file in \(folder) (\(String(cString: strerror(errno))))")
+        }
+        close(fd)
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        if exists, access(path, W_OK) != 0 {
+            throw fail("'\(path)' exists and cannot be replaced (\(String(cString: strerror(errno))))")
+        }
+    }
+}

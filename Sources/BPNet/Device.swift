@@ -60,7 +60,8 @@ public enum Device: Equatable, Sendable, CustomStringConvertible {
             if let index {
                 guard index < devices.count else {
                     throw BPNetError.device(
-                        "opencl:\(index) is out of range: there are \(devices.count) OpenCL devices (opencl:0 … opencl:\(devices.count - 1)); "
+                        "opencl:\(index) is out of range: there \(devices.count == 1 ? "is" : "are") \(counted(devices.count, "OpenCL device")) "
+                            + (devices.count == 1 ? "(opencl:0); " : "(opencl:0 … opencl:\(devices.count - 1)); ")
                             + "see 'bpnet devices'")
                 }
                 return try OpenCLBackend.shared(devices[index])

@@ -7,6 +7,7 @@ struct BPNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bpnet",
         abstract: "Train fully connected sigmoid networks by backpropagation, on the CPU or an OpenCL device.",
+        version: bpnetVersion,
         subcommands: [Train.self, Evaluate.self, Predict.self, Devices.self, Verify.self, Bench.self])
 
     /// Every failure ends as one line on stderr and a non-zero exit; help and version still print as usual.

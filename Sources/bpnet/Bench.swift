@@ -27,13 +27,13 @@ struct Bench: ParsableCommand {
     @Option(help: "Which configs to run (letters from ABC).")
     var configs = "ABC"
 
-    @Option(help: "Epochs timed per config, after one warm-up epoch.")
+    @Option(parsing: .unconditional, help: "Epochs timed per config, after one warm-up epoch.")
     var epochs = 3
 
     @Flag(help: "Only the GEMM rates.")
     var gemmOnly = false
 
-    @Option(help: "Use only the first N training samples.")
+    @Option(parsing: .unconditional, help: "Use only the first N training samples.")
     var limit: Int?
 
     @Option(help: "Where to write every figure as JSON.")

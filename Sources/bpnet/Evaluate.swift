@@ -11,13 +11,13 @@ struct Evaluate: ParsableCommand {
     @Option(help: "fashion-mnist, a folder of IDX files, or a CSV file.")
     var data = "fashion-mnist"
 
-    @Option(help: "The split of an IDX source: train or t10k.")
-    var split: DataSource.Split = .test
+    @Option(help: "The split of an IDX source: train or t10k. Default: t10k when the folder has it, else train.")
+    var split: DataSource.Split?
 
     @Option(help: "quadratic or cross-entropy. Default: the loss the model was trained with.")
     var loss: Loss?
 
-    @Option(help: "Use only the first N samples.")
+    @Option(parsing: .unconditional, help: "Use only the first N samples.")
     var limit: Int?
 
     @OptionGroup var deviceOptions: DeviceOptions
@@ -30,7 +30,20 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let backend = try deviceOptions.resolve().makeBackend()
         let (network, metadata) = try ModelFile.load(model)
-        var samples = try DataSource(parsing: data).load(split, inputs: network.inputSize, outputs: network.outputSize)
+        let source = try DataSource(parsing: data)
+        let chosen: DataSource.Split
+        switch (source, split) {
+        case (.csv, .some):
+            throw ValidationError("--split applies to IDX sources only: \(data) is a CSV file, which is one split")
+        case (_, let split?):
+            chosen = split
+        case (_, nil) where source.has(.test):
+            chosen = .test
+        case (_, nil):
+            chosen = .train
+            if case .idx = source { note("\(data) has no t10k files; evaluating on its train split") }
+        }
+        var samples = try source.load(chosen, inputs: network.inputSize, outputs: network.outputSize)
         if let limit { samples = samples.prefix(limit) }
         note("device: \(backend.description)")
         let result = try network.evaluate(on: samples, loss: loss ?? metadata.loss, backend: backend)

@@ -12,10 +12,17 @@ struct Predict: ParsableCommand {
     @Option(help: "A CSV file whose rows hold exactly the model's inputs.")
     var input: String
 
-    @Flag(help: "Print the index of the largest output instead of the outputs.")
+    @Flag(help: "Print each row's class instead of its outputs: the index of the largest output, or with one output 1 when it is at least 0.5, else 0.")
     var classes = false
 
+    @Option(parsing: .unconditional, help: "Significant digits of each printed output, 1 to 9 (9 shows every float32 exactly).")
+    var precision = 9
+
     @OptionGroup var deviceOptions: DeviceOptions
+
+    func validate() throws {
+        guard (1...9).contains(precision) else { throw ValidationError("--precision must be 1 to 9, got \(precision)") }
+    }
 
     func run() throws {
         let backend = try deviceOptions.resolve().makeBackend()
@@ -29,7 +36,7 @@ struct Predict: ParsableCommand {
             if classes {
                 text += "\(predictedClass(values))\n"
             } else {
-                text += values.map { String(format: "%.6f", $0) }.joined(separator: ",") + "\n"
+                text += values.map { String(format: "%.\(precision)g", $0) }.joined(separator: ",") + "\n"
             }
         }
         print(text, terminator: "")

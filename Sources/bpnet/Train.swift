@@ -20,25 +20,25 @@ struct Train: ParsableCommand {
     @Option(help: "Layer sizes, e.g. 784,30,10. Default: those of --init, else the data's inputs, 30, and its outputs.")
     var layers: String?
 
-    @Option(help: "Passes over the training data.")
+    @Option(parsing: .unconditional, help: "Passes over the training data.")
     var epochs = 30
 
-    @Option(help: "Samples per mini-batch (the last one of an epoch may be smaller).")
+    @Option(parsing: .unconditional, help: "Samples per mini-batch (the last one of an epoch may be smaller).")
     var batchSize = 10
 
-    @Option(help: "η, the learning rate.")
+    @Option(parsing: .unconditional, help: "η, the learning rate.")
     var learningRate: Float = 3.0
 
     @Option(help: "quadratic or cross-entropy.")
     var loss: Loss = .quadratic
 
-    @Option(help: "λ, the L2 strength (the weight term is λ/n·W).")
+    @Option(parsing: .unconditional, help: "λ, the L2 strength (the weight term is λ/n·W).")
     var l2: Float = 0
 
-    @Option(help: "μ, the momentum, in [0, 1).")
+    @Option(parsing: .unconditional, help: "μ, the momentum, in [0, 1).")
     var momentum: Float = 0
 
-    @Option(help: "Seed of the initial weights and of the shuffle.")
+    @Option(parsing: .unconditional, help: "Seed of the initial weights and of the shuffle.")
     var seed: UInt64 = 0
 
     @Flag(help: "Keep file order instead of shuffling every epoch.")
@@ -50,7 +50,7 @@ struct Train: ParsableCommand {
     @Option(help: "Save the trained model here (safetensors, written atomically).")
     var save: String?
 
-    @Option(help: "Use only the first N training samples.")
+    @Option(parsing: .unconditional, help: "Use only the first N training samples.")
     var limit: Int?
 
     @OptionGroup var deviceOptions: DeviceOptions
@@ -72,11 +72,11 @@ struct Train: ParsableCommand {
         if let layers { _ = try parseLayers(layers) }
         if let save {
             // Checked now, so a long run does not end in a save that cannot happen.
-            let folder = URL(fileURLWithPath: save).deletingLastPathComponent().path
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue,
-                FileManager.default.isWritableFile(atPath: folder)
-            else { throw ValidationError("--save: the folder \(folder) does not exist or is not writable") }
+            do {
+                try OutputPath.checkWritable(save, option: "--save")
+            } catch let error as BPNetError {
+                throw ValidationError(error.description)
+            }
         }
     }
 
@@ -110,29 +110,35 @@ struct Train: ParsableCommand {
         let layout = model.sizes.map(String.init).joined(separator: "-")
         note("device: \(backend.description)")
         note(
-            "network \(layout), \(trainingData.count) training and \(testData?.count ?? 0) test samples, "
-                + "\(epochs) epochs of batch \(batchSize), η \(learningRate), \(loss.rawValue) loss")
+            "network \(layout), \(trainingData.count) training and \(counted(testData?.count ?? 0, "test sample")), "
+                + "\(counted(epochs, "epoch")) of batch \(batchSize), η \(learningRate), \(loss.rawValue) loss")
         if !output.json {
-            print("epoch  train_loss  test_loss  test_acc  seconds  samples/s")
+            print("epoch  train_loss  train_acc  test_loss  test_acc  seconds  samples/s")
         }
         let reports = try Trainer(options).train(&model, on: trainingData, test: testData, backend: backend) { report in
             if output.json {
                 print(
                     "{\"epoch\":\(report.epoch),\"train_loss\":\(json(report.trainLoss)),"
+                        + "\"train_accuracy\":\(json(report.trainAccuracy)),"
                         + "\"test_loss\":\(json(report.testLoss)),\"test_accuracy\":\(json(report.testAccuracy)),"
                         + "\"seconds\":\(json(report.seconds)),\"samples_per_second\":\(json(report.samplesPerSecond))}")
             } else {
                 let testLoss = report.testLoss.map { String(format: "%.6f", $0) } ?? "-"
                 let testAccuracy = report.testAccuracy.map { String(format: "%.4f", $0) } ?? "-"
                 print(
-                    String(format: "%5d  %10.6f  ", report.epoch, report.trainLoss)
+                    String(format: "%5d  %10.6f  %9.4f  ", report.epoch, report.trainLoss, report.trainAccuracy)
                         + padded(testLoss, 9) + "  " + padded(testAccuracy, 8)
                         + String(format: "  %7.3f  %9.0f", report.seconds, report.samplesPerSecond))
             }
             fflush(nil)
         }
-        if let accuracy = reports.last?.testAccuracy, !output.json {
-            print(String(format: "final test accuracy: %.2f%%", accuracy * 100))
+        if let last = reports.last, !output.json {
+            // Without a test set, the last epoch's training accuracy (measured before each batch's update).
+            if let accuracy = last.testAccuracy {
+                print(String(format: "final test accuracy: %.2f%%", accuracy * 100))
+            } else {
+                print(String(format: "final train accuracy: %.2f%%", last.trainAccuracy * 100))
+            }
         }
         if let save {
             try ModelFile.save(model, metadata: ModelFile.Metadata(loss: loss), to: save)

@@ -79,7 +79,7 @@ struct Verify: ParsableCommand {
             let names = failed.flatMap(\.failures).prefix(3).map(\.name).joined(separator: "; ")
             let count = failed.map(\.failures.count).reduce(0, +)
             throw BPNetError.device(
-                "verification failed: \(count) \(count == 1 ? "check" : "checks") (\(names)\(count > 3 ? "; …" : "")); "
+                "verification failed: \(counted(count, "check")) (\(names)\(count > 3 ? "; …" : "")); "
                     + "please report it with the output of 'bpnet verify --json' attached")
         }
     }

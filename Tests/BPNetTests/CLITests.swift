@@ -162,7 +162,7 @@ struct CLI {
             (["train", "--layers", "3,0,2"], "layer sizes must be positive"),
             (["train", "--layers", "3"], "at least an input and an output size"),
             (["train", "--layers", "784,100000000,10"], "is too large"),
-            (["train", "--save", "/nonexistent-folder/m.safetensors"], "--save: the folder /nonexistent-folder"),
+            (["train", "--save", "/nonexistent-folder/m.safetensors"], "the folder /nonexistent-folder does not exist"),
             (["train", "--device", "gpu"], "unknown device 'gpu'"),
             (["train", "--loss", "hinge"], "hinge"),
             (["train", "--frobnicate"], "frobnicate"),
