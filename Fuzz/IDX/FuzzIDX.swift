@@ -11,6 +11,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let labelLength = min(Int(input[1]) | Int(input[2]) << 8, input.count - 3)
     let labelBytes = Array(input[3..<(3 + labelLength)])
     let imageBytes = Array(input[(3 + labelLength)...])
+    checkSlicedGunzip(imageBytes, slice: 1 + Int(mode >> 1))
     do {
         let labels = try FileReading.decompressed(labelBytes, file: "labels")
         let images = try FileReading.decompressed(imageBytes, file: "images")
@@ -24,4 +25,18 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         fatalError("the IDX reader threw a non-BPNetError: \(error)")
     }
     return 0
+}
+
+/// zlib must inflate the same whether the input comes whole or in small slices (as files past
+/// 4 GiB do), down to the error for a broken stream.
+private func checkSlicedGunzip(_ bytes: [UInt8], slice: Int) {
+    guard bytes.starts(with: [0x1F, 0x8B]) else { return }
+    func inflate(_ slice: Int) -> Result<[UInt8], BPNetError> {
+        Result { try FileReading.gunzip(bytes, file: "images", slice: slice) }.mapError { error in
+            guard let error = error as? BPNetError else { fatalError("gunzip threw a non-BPNetError: \(error)") }
+            return error
+        }
+    }
+    let whole = inflate(Int(UInt32.max)), sliced = inflate(slice)
+    precondition(whole == sliced, "gunzip in \(slice)-byte slices gave \(sliced), whole gave \(whole)")
 }

@@ -109,6 +109,21 @@ import Testing
         }
     }
 
+    /// Input past 4 GiB reaches zlib in slices; small slices take the same path, member
+    /// boundaries and broken ends included.
+    @Test(arguments: [1, 2, 3, 7, 64])
+    func gzipInSlices(slice: Int) throws {
+        let text = Array(String(repeating: "0.25,1,0\n", count: 50).utf8)
+        let member = FileReading.gzip(text)
+        #expect(try FileReading.gunzip(member + member, file: "z", slice: slice) == text + text)
+        #expect(throws: BPNetError.data(file: "z", problem: "truncated gzip stream")) {
+            try FileReading.gunzip(member + member.dropLast(3), file: "z", slice: slice)
+        }
+        #expect(throws: BPNetError.data(file: "z", problem: "trailing bytes after the gzip stream")) {
+            try FileReading.gunzip(member + [0x20], file: "z", slice: slice)
+        }
+    }
+
     // MARK: safetensors
 
     /// Found by `make fuzz` (fuzz-ModelFile, before the fix): a bias shape of

@@ -24,8 +24,10 @@ enum FileReading {
     static let maxInflatedBytes = 1 << 32
 
     /// Inflates every gzip member of `compressed`, rejecting corrupt or truncated streams and
-    /// output past `limit` bytes.
-    static func gunzip(_ compressed: [UInt8], file: String, limit: Int = maxInflatedBytes) throws -> [UInt8] {
+    /// output past `limit` bytes. zlib takes input in `slice`-byte pieces (tests make them small).
+    static func gunzip(
+        _ compressed: [UInt8], file: String, limit: Int = maxInflatedBytes, slice: Int = Int(UInt32.max)
+    ) throws -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(min(compressed.count * 4, limit))
         var stream = z_stream()
@@ -40,12 +42,13 @@ enum FileReading {
                 throw BPNetError.data(file: file, problem: "truncated gzip stream")
             }
             // zlib counts input in UInt32, so files past 4 GiB are fed in slices.
+            let sliceLength = min(max(slice, 1), Int(UInt32.max))
             var fed = 0
             func feed() {
-                let slice = min(input.count - fed, Int(UInt32.max))
+                let length = min(input.count - fed, sliceLength)
                 stream.next_in = UnsafeMutablePointer(mutating: start + fed)
-                stream.avail_in = UInt32(slice)
-                fed += slice
+                stream.avail_in = UInt32(length)
+                fed += length
             }
             while true {
                 if stream.avail_in == 0 && fed < input.count { feed() }
