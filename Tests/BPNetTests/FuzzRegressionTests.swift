@@ -69,6 +69,20 @@ import Testing
         }
     }
 
+    /// A class count from the caller (the network's output size) times the samples bounds the
+    /// one-hot targets; past the matrix limit it used to be one enormous allocation.
+    @Test func idxOneHotTargetsPastTheMatrixLimit() throws {
+        let images = Self.idxHeader([3, 1, 1]) + [1, 2, 3], labels = Self.idxHeader([3]) + [0, 0, 0]
+        #expect(throws: BPNetError.data(
+            file: "labels", problem: "3 labels of 1073741824 classes need more one-hot target values than the 2147483647 a matrix may hold")) {
+            try IDX.decode(images: images, labels: labels, classes: 1 << 30, imagesFile: "images", labelsFile: "labels")
+        }
+        #expect(throws: BPNetError.invalidArgument("the class count must be positive, got 0")) {
+            try IDX.decode(images: images, labels: labels, classes: 0, imagesFile: "images", labelsFile: "labels")
+        }
+        #expect(try IDX.decode(images: images, labels: labels, classes: 2, imagesFile: "images", labelsFile: "labels").count == 3)
+    }
+
     /// The same header through the public path, plain and gzip.
     @Test(arguments: [false, true])
     func idxOverflowFromFiles(gzip: Bool) throws {

@@ -23,9 +23,12 @@ public enum IDX {
         guard !width.overflow else { throw overflow(imageDims, file: imagesFile) }
         guard width.partialValue > 0 else { throw BPNetError.data(file: imagesFile, problem: "images have zero size") }
         guard classes > 0 else { throw BPNetError.invalidArgument("the class count must be positive, got \(classes)") }
+        // The one-hot targets go to the device whole, as one matrix indexed with 32-bit integers.
         let targetCount = count.multipliedReportingOverflow(by: classes)
-        guard !targetCount.overflow else {
-            throw BPNetError.invalidArgument("\(count) samples × \(classes) classes overflow a target matrix")
+        guard !targetCount.overflow, targetCount.partialValue <= Network.maxElements else {
+            throw BPNetError.data(
+                file: labelsFile,
+                problem: "\(count) labels of \(classes) classes need more one-hot target values than the \(Network.maxElements) a matrix may hold")
         }
         let pixels = images[16...]
         let inputs = pixels.map { Float($0) / 255 }
