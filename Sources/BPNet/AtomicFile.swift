@@ -52,6 +52,11 @@ enum AtomicFile {
 /// Paths that a run will write when it ends (a model, later checkpoints and reports), checked
 /// before any work so that a long run never ends in a save that cannot happen.
 public enum OutputPath {
+    /// Writes `data` atomically: the file at `path` is replaced only once the new one is on disk.
+    public static func write(_ data: Data, to path: String) throws {
+        try AtomicFile.write(data, to: path)
+    }
+
     /// Throws, naming `option`, unless `path` names a file (new or existing) in an existing folder
     /// where a file can be created: the check creates and removes a temporary file there.
     public static func checkWritable(_ path: String, option: String) throws {

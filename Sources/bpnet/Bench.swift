@@ -45,6 +45,11 @@ struct Bench: ParsableCommand {
             throw ValidationError("--configs takes letters from ABC, got '\(configs)'")
         }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
+        do {
+            try OutputPath.checkWritable(output, option: "--output")
+        } catch let error as BPNetError {
+            throw ValidationError(error.description)
+        }
     }
 
     /// The report, as `bench.json` holds it.
@@ -137,7 +142,7 @@ struct Bench: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        try encoder.encode(report).write(to: URL(fileURLWithPath: output), options: .atomic)
+        try OutputPath.write(try encoder.encode(report), to: output)
         note("wrote \(output)")
     }
 

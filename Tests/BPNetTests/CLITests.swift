@@ -77,7 +77,7 @@ struct CLI {
         let epochs = try train.stdoutLines.map(json)
         #expect(epochs.count == 3)
         for (i, epoch) in epochs.enumerated() {
-            #expect(Set(epoch.keys) == ["epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "samples_per_second"])
+            #expect(Set(epoch.keys) == ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "samples_per_second"])
             #expect(epoch["epoch"] as? Int == i + 1)
             let accuracy = try #require(epoch["test_accuracy"] as? Double)
             #expect((0...1).contains(accuracy))
@@ -129,7 +129,7 @@ struct CLI {
         }
         let result = try CLI.run(["train", "--data", idx, "--epochs", "2", "--device", "cpu"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdoutLines.first?.hasPrefix("epoch  train_loss  test_loss  test_acc") == true)
+        #expect(result.stdoutLines.first == "epoch  train_loss  train_acc  test_loss  test_acc  seconds  samples/s")
         #expect(result.stdoutLines.count == 4)
         #expect(result.stdoutLines.last?.hasPrefix("final test accuracy: ") == true)
         #expect(result.stderr.contains("network 9-30-4, 30 training and 11 test samples"))

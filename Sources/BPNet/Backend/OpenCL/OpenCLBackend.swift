@@ -91,9 +91,18 @@ final class OpenCLContext: @unchecked Sendable {
     static func source(_ tuning: OpenCLTuning) throws -> String {
         var files = EmbeddedKernels.sources
         if let folder = ProcessInfo.processInfo.environment["BPNET_KERNELS"], !folder.isEmpty {
-            let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".cl") }.sorted()
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue,
+                let entries = try? FileManager.default.contentsOfDirectory(atPath: folder)
+            else { throw BPNetError.device("BPNET_KERNELS=\(folder): no such folder, or it cannot be read") }
+            let names = entries.filter { $0.hasSuffix(".cl") }.sorted()
             guard !names.isEmpty else { throw BPNetError.device("BPNET_KERNELS=\(folder) holds no .cl files") }
-            files = try names.map { ($0, try String(contentsOfFile: "\(folder)/\($0)", encoding: .utf8)) }
+            files = try names.map { name in
+                guard let text = try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8) else {
+                    throw BPNetError.device("BPNET_KERNELS=\(folder): \(name) cannot be read as UTF-8 text")
+                }
+                return (name, text)
+            }
         }
         return tuning.defines + files.map { "// ---- \($0.name)\n\($0.source)\n" }.joined()
     }
@@ -107,7 +116,9 @@ final class OpenCLContext: @unchecked Sendable {
         }
         guard let program else { throw BPNetError.openCL(call: "clCreateProgramWithSource", code: clErrorName(status)) }
         var id: cl_device_id? = device.id
-        let built = clBuildProgram(program, 1, &id, "", nil, nil)
+        // Some compilers (PoCL's) print their diagnostics to stderr as well; they belong in the
+        // build log, which a failure carries, and not on the user's terminal.
+        let built = withStandardErrorSilenced { clBuildProgram(program, 1, &id, "", nil, nil) }
         if built != CL_SUCCESS {
             let log = (try? OpenCLDeviceInfo.string {
                 clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), $0, $1, $2)
@@ -453,4 +464,25 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             "batch_metrics", global: (group, 1), local: (group, 1),
             memory(activation), memory(target), Int32(rows), Int32(columns), loss.code, memory(metrics), Int32(slot))
     }
+}
+
+/// Runs `body` with file descriptor 2 pointed at /dev/null, then restores it. Process-wide: only
+/// for short calls, such as a program build, whose own stderr output duplicates what they return.
+private func withStandardErrorSilenced<T>(_ body: () -> T) -> T {
+    fflush(nil)
+    let saved = dup(2)
+    let null = open("/dev/null", O_WRONLY)
+    guard saved >= 0, null >= 0 else {
+        if saved >= 0 { close(saved) }
+        if null >= 0 { close(null) }
+        return body()
+    }
+    dup2(null, 2)
+    close(null)
+    defer {
+        fflush(nil)
+        dup2(saved, 2)
+        close(saved)
+    }
+    return body()
 }
