@@ -80,6 +80,13 @@ struct OpenCLParityTests {
             })
     }
 
+    /// The parity contract at the defaults (η 3, batch 10): from equal weights, each of 100 steps
+    /// agrees within the per-operation tolerance.
+    @Test(arguments: OpenCLBackend.Kernels.families)
+    func perStepContractHoldsAtTheDefaults(family: OpenCLBackend.Kernels) throws {
+        expectAllPass([Verification.stepCheck(try Self.device().with(family), cpu: cpu, depth: .full)])
+    }
+
     /// `bpnet verify --quick`'s run: every check passes and every kernel of the program runs.
     @Test func quickVerificationRunsEveryKernel() throws {
         let report = Verification.run(on: try Self.device(), depth: .quick)

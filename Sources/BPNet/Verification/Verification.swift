@@ -36,6 +36,7 @@ public enum Verification {
             record(gemmChecks(backend, cpu: cpu, depth: depth))
             record(layerChecks(backend, cpu: cpu, depth: depth))
             record(trainingChecks(backend, cpu: cpu, depth: depth))
+            record([stepCheck(backend, cpu: cpu, depth: depth)])
             if let times = try? backend.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
         }
         let tuned = device.with(.tuned).profiled()
@@ -279,6 +280,31 @@ public enum Verification {
                 "weights": relativeError(onDevice.flatParameters, onCPU.flatParameters),
                 "train loss": abs(mine.trainLoss - theirs.trainLoss) / max(abs(theirs.trainLoss), .leastNormalMagnitude),
             ])
+        }
+    }
+
+    /// The per-step contract at the seed's defaults (η 3, batch 10): from identical weights, one
+    /// SGD step on the device and on the CPU agree within `operationTolerance`, step after step,
+    /// each step starting again from the CPU's weights. (Run freely for thousands of steps at
+    /// η 3, the two drift apart: float rounding differences grow chaotically.)
+    public static func stepCheck(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> VerificationCheck {
+        let steps = depth == .quick ? 10 : 100
+        return check("steps \(device.family.familyName) η=3 batch 10 ×\(steps) from equal weights", tolerance: operationTolerance) {
+            let (train, _, inputs) = try trainingData(depth)
+            let options = TrainingOptions(epochs: 1, batchSize: 10, learningRate: 3, shuffle: false)
+            var current = try Network(sizes: [inputs, 30, train.outputSize], seed: 5)
+            var worstError = 0.0, worstStep = 0
+            for step in 0..<steps {
+                let first = (step * 10) % (train.count - 9)
+                let batch = train.prefix(first + 10).suffix(10)
+                var onCPU = current, onDevice = current
+                try Trainer(options).train(&onCPU, on: batch, backend: cpu)
+                try Trainer(options).train(&onDevice, on: batch, backend: device)
+                let error = relativeError(onDevice.flatParameters, onCPU.flatParameters)
+                if error > worstError { (worstError, worstStep) = (error, step) }
+                current = onCPU
+            }
+            return (worstError, "worst at step \(worstStep + 1)")
         }
     }
 
