@@ -9,7 +9,7 @@ struct Predict: ParsableCommand {
     @Option(help: "The model file (safetensors).")
     var model: String
 
-    @Option(help: "A CSV file whose rows hold exactly the model's inputs.")
+    @Option(help: "A CSV file whose rows hold exactly the model's inputs, or - for standard input. One output line per row.")
     var input: String
 
     @Flag(help: "Print each row's class instead of its outputs: the index of the largest output, or with one output 1 when it is at least 0.5, else 0.")
@@ -27,7 +27,11 @@ struct Predict: ParsableCommand {
     func run() throws {
         let backend = try deviceOptions.resolve().makeBackend()
         let network = try ModelFile.load(model).network
-        let inputs = try CSV.readInputs(input, inputs: network.inputSize)
+        let inputs =
+            input == "-"
+            ? try CSV.readInputs(
+                bytes: [UInt8](FileHandle.standardInput.readDataToEndOfFile()), name: "standard input", inputs: network.inputSize)
+            : try CSV.readInputs(input, inputs: network.inputSize)
         let outputs = try network.predict(inputs, backend: backend)
         let width = network.outputSize
         var text = ""

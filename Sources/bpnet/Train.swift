@@ -20,6 +20,9 @@ struct Train: ParsableCommand {
     @Option(help: "Layer sizes, e.g. 784,30,10. Default: those of --init, else the data's inputs, 30, and its outputs.")
     var layers: String?
 
+    @Option(parsing: .unconditional, help: "How many last columns of a CSV are target values (the rest are inputs). Default: from --layers, else the last column is a class label.")
+    var targets: Int?
+
     @Option(parsing: .unconditional, help: "Passes over the training data.")
     var epochs = 30
 
@@ -69,6 +72,7 @@ struct Train: ParsableCommand {
             throw ValidationError(error.description)
         }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
+        if let targets, targets <= 0 { throw ValidationError("--targets must be positive, got \(targets)") }
         if let layers { _ = try parseLayers(layers) }
         if let save {
             // Checked now, so a long run does not end in a save that cannot happen.
@@ -96,12 +100,13 @@ struct Train: ParsableCommand {
         }
 
         let source = try DataSource(parsing: data)
-        var trainingData = try source.load(.train, inputs: sizes?.first, outputs: sizes?.last)
+        var trainingData = try source.load(.train, inputs: sizes?.first, outputs: sizes?.last, targets: targets)
+        note("data: \(trainingData.layout ?? "\(trainingData.inputSize) inputs, \(trainingData.outputSize) outputs")")
         if let limit { trainingData = trainingData.prefix(limit) }
         let sizesUsed = sizes ?? [trainingData.inputSize, 30, trainingData.outputSize]
         let testData: Dataset? =
             if let test {
-                try DataSource(parsing: test).load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last)
+                try DataSource(parsing: test).load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last, targets: targets)
             } else if source.has(.test) {
                 try source.load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last)
             } else { nil }

@@ -1,4 +1,4 @@
-import BPNet
+@testable import BPNet
 import BPNetTestSupport
 import Foundation
 import Testing
@@ -131,5 +131,79 @@ import Testing
         let lines = build.stderr.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("error: OpenCL kernels failed to build") && lines[0].contains("undefined_name"),
                 "the compiler's own '1 error generated.' stays out: \(build.stderr)")
+    }
+
+    /// A first row with a typo is data with an error, not a header; predict keeps one line per row.
+    @Test func csvHeaderIsARowWithoutNumbers() throws {
+        let model = folder + "/h.safetensors"
+        try ModelFile.save(try Network(sizes: [2, 3, 1], seed: 1), to: model)
+        let typo = folder + "/typo.csv"
+        try "1,O\n0,1\n1,1\n".write(toFile: typo, atomically: true, encoding: .utf8)
+        try expectError(["predict", "--model", model, "--input", typo], "typo.csv: line 1, column 2: 'O' is not a number")
+        let headed = folder + "/headed.csv"
+        try "x,y\n1,0\n0,1\n1,1\n".write(toFile: headed, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["predict", "--model", model, "--input", headed, "--device", "cpu"])
+        #expect(result.status == 0 && result.stdoutLines.count == 3, "one output line per data row: \(result.stdout)")
+        let table = try CSV.parse(headed)
+        #expect(table.rows == 3 && table.lines == [2, 3, 4])
+    }
+
+    /// predict reads standard input with --input -, and prints what the file gives.
+    @Test func predictReadsStandardInput() throws {
+        let model = folder + "/s.safetensors"
+        try ModelFile.save(try Network(sizes: [2, 3, 2], seed: 1), to: model)
+        let rows = "0.25,0.5\n1,0\n0,0\n"
+        let file = folder + "/rows.csv"
+        try rows.write(toFile: file, atomically: true, encoding: .utf8)
+        let fromFile = try CLI.run(["predict", "--model", model, "--input", file, "--device", "cpu"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["predict", "--model", model, "--input", "-", "--device", "cpu"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(rows.utf8))
+        try input.fileHandleForWriting.close()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(printed == fromFile.stdout && fromFile.stdoutLines.count == 3)
+    }
+
+    /// One-hot target columns without --layers are ambiguous: an error names the ways to say it,
+    /// and every run says which split it used.
+    @Test func ambiguousCSVColumnsAreAnError() throws {
+        // trainCSV holds 4 inputs then 3 one-hot target columns, as CSV.write writes them.
+        try expectError(
+            ["train", "--data", trainCSV, "--epochs", "1", "--device", "cpu"],
+            "the last 3 columns look like one-hot targets, but without --layers the last column alone is taken as a class label; "
+                + "say how the 7 columns split with --targets 3 or --layers 4,30,3")
+        let targets = try CLI.run(["train", "--data", trainCSV, "--epochs", "1", "--device", "cpu", "--targets", "3"])
+        #expect(targets.status == 0, "\(targets.stderr)")
+        #expect(targets.stderr.contains("data: 4 inputs, 3 target values from the last 3 columns"))
+        #expect(targets.stderr.contains("network 4-30-3"))
+        let labelled = folder + "/labels.csv"
+        try "0.5,0.25,2\n0.1,0.9,0\n0.3,0.3,1\n".write(toFile: labelled, atomically: true, encoding: .utf8)
+        let labels = try CLI.run(["train", "--data", labelled, "--epochs", "1", "--device", "cpu"])
+        #expect(labels.status == 0, "\(labels.stderr)")
+        #expect(labels.stderr.contains("data: 2 inputs, class labels in column 3 (3 classes, one-hot)"))
+        try expectError(["train", "--data", trainCSV, "--targets", "7", "--device", "cpu"], "so --targets 7 leaves no input columns")
+        try expectError(
+            ["train", "--data", trainCSV, "--targets", "2", "--layers", "4,5,3", "--device", "cpu"],
+            "rows have 7 columns: 5 inputs and 2 targets, but the input layer has 4 units")
+    }
+
+    /// A model of the wrong input width is told about the width, not about the labels.
+    @Test func inputWidthIsCheckedBeforeLabels() throws {
+        let idx = folder + "/wide"
+        try FileManager.default.createDirectory(atPath: idx, withIntermediateDirectories: true)
+        try IDX.write((0..<(7 * 9)).map { UInt8($0 % 256) }, dimensions: [7, 3, 3], to: idx + "/train-images-idx3-ubyte")
+        try IDX.write((0..<7).map { UInt8($0 % 10) }, dimensions: [7], to: idx + "/train-labels-idx1-ubyte")
+        let model = folder + "/narrow.safetensors"
+        try ModelFile.save(try Network(sizes: [4, 3, 3], seed: 1), to: model)
+        try expectError(
+            ["evaluate", "--model", model, "--data", idx, "--split", "train", "--device", "cpu"],
+            "train-images-idx3-ubyte: images have 3×3 = 9 pixels but the input layer has 4 units")
     }
 }

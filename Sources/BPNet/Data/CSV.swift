@@ -1,28 +1,56 @@
 import Foundation
 
 /// Comma-separated samples: each row holds the inputs, then either the target values or one
-/// integer class label (stored one-hot). A header line is detected and skipped; blank lines
-/// are ignored; NaN and infinite cells are rejected with their line and column.
+/// integer class label (stored one-hot). A first line in which no cell is a number is a header
+/// and is skipped; blank lines are ignored; a cell that is not a number, NaN or infinite is an
+/// error with its line and column.
 public enum CSV {
     /// Reads a data file. With `inputs` and `outputs` given, each row must hold
     /// `inputs + outputs` values (targets) or `inputs + 1` (a class label in `0..<outputs`).
-    /// With them nil, the last column is a class label and the class count is the largest label + 1.
-    public static func read(_ path: String, inputs: Int? = nil, outputs: Int? = nil) throws -> Dataset {
-        try dataset(parse(path), inputs: inputs, outputs: outputs)
+    /// With `targets` given, the last `targets` columns are target values.
+    /// With none given, the last column is a class label and the class count is the largest
+    /// label + 1, unless the last columns look one-hot: then the split is ambiguous, and an error
+    /// asks for `targets` or the layer sizes.
+    public static func read(_ path: String, inputs: Int? = nil, outputs: Int? = nil, targets: Int? = nil) throws -> Dataset {
+        var data = try dataset(parse(path), inputs: inputs, outputs: outputs, targets: targets)
+        if data.layout == nil { data.layout = "\(data.inputSize) inputs, \(data.outputSize) outputs" }
+        return data
     }
 
     /// `read` on a parsed file.
-    static func dataset(_ table: Table, inputs: Int?, outputs: Int?) throws -> Dataset {
+    static func dataset(_ table: Table, inputs: Int?, outputs: Int?, targets: Int? = nil) throws -> Dataset {
         let columns = table.columns
+        if let targets {
+            guard targets > 0, targets < columns else {
+                throw BPNetError.data(
+                    file: table.file, problem: "rows have \(columns) columns, so --targets \(targets) leaves no input columns")
+            }
+            if let inputs, inputs != columns - targets {
+                throw BPNetError.data(
+                    file: table.file,
+                    problem: "rows have \(columns) columns: \(columns - targets) inputs and \(targets) targets, but the input layer has \(inputs) units")
+            }
+            if let outputs, outputs != targets {
+                throw BPNetError.data(
+                    file: table.file, problem: "--targets \(targets) does not match an output layer of \(outputs) units")
+            }
+            var data = try Dataset(
+                inputs: table.values(columns: 0..<(columns - targets)), targets: table.values(columns: (columns - targets)..<columns),
+                inputSize: columns - targets, outputSize: targets)
+            data.layout = "\(columns - targets) inputs, \(counted(targets, "target value")) from the last \(counted(targets, "column"))"
+            return data
+        }
         if let inputs, let outputs {
             let targetColumns = inputs.addingReportingOverflow(outputs), labelColumns = inputs.addingReportingOverflow(1)
             guard !targetColumns.overflow, !labelColumns.overflow else {
                 throw BPNetError.invalidArgument("a \(inputs)-input, \(outputs)-output network cannot match a CSV row")
             }
             if columns == targetColumns.partialValue {
-                return try Dataset(
+                var data = try Dataset(
                     inputs: table.values(columns: 0..<inputs), targets: table.values(columns: inputs..<columns),
                     inputSize: inputs, outputSize: outputs)
+                data.layout = "\(inputs) inputs, \(counted(outputs, "target value")) from the last \(counted(outputs, "column"))"
+                return data
             }
             guard columns == labelColumns.partialValue else {
                 throw BPNetError.data(
@@ -32,22 +60,38 @@ public enum CSV {
             }
             let labels = try table.labels(column: inputs, classes: outputs)
             try table.checkOneHotSize(classes: outputs)
-            return try Dataset(inputs: table.values(columns: 0..<inputs), labels: labels, inputSize: inputs, classes: outputs)
+            var data = try Dataset(inputs: table.values(columns: 0..<inputs), labels: labels, inputSize: inputs, classes: outputs)
+            data.layout = "\(inputs) inputs, class labels in column \(columns) (\(counted(outputs, "class", plural: "classes")), one-hot)"
+            return data
         }
         guard columns >= 2 else {
             throw BPNetError.data(file: table.file, problem: "rows need at least one input column and a label column")
         }
+        if let width = table.oneHotSuffixWidth() {
+            throw BPNetError.data(
+                file: table.file,
+                problem: "the last \(width) columns look like one-hot targets, but without --layers the last column alone is "
+                    + "taken as a class label; say how the \(columns) columns split with --targets \(width) or --layers "
+                    + "\(columns - width),30,\(width)")
+        }
         let labels = try table.labels(column: columns - 1, classes: nil)
         let classes = (labels.max() ?? 0) + 1
         try table.checkOneHotSize(classes: classes)
-        return try Dataset(
+        var data = try Dataset(
             inputs: table.values(columns: 0..<(columns - 1)), labels: labels,
             inputSize: columns - 1, classes: classes)
+        data.layout = "\(columns - 1) inputs, class labels in column \(columns) (\(counted(classes, "class", plural: "classes")), one-hot)"
+        return data
     }
 
     /// Reads rows of exactly `inputs` values, for prediction: `[rows, inputs]`.
     public static func readInputs(_ path: String, inputs: Int) throws -> [Float] {
         try inputValues(parse(path), inputs: inputs)
+    }
+
+    /// `readInputs` on bytes already read, such as standard input; `name` names them in errors.
+    public static func readInputs(bytes: [UInt8], name: String, inputs: Int) throws -> [Float] {
+        try inputValues(parse(bytes: FileReading.decompressed(bytes, file: name), file: name), inputs: inputs)
     }
 
     /// `readInputs` on a parsed file.
@@ -90,6 +134,20 @@ public enum CSV {
             }
         }
 
+        /// The width of the widest run of last columns (two or more, leaving an input) that is
+        /// one-hot in every row: only 0s and 1s, exactly one 1. Nil when there is none.
+        func oneHotSuffixWidth() -> Int? {
+            guard columns >= 3, rows > 0 else { return nil }
+            for width in stride(from: columns - 1, through: 2, by: -1) {
+                let oneHot = (0..<rows).allSatisfy { r in
+                    let tail = cells[(r * columns + columns - width)..<((r + 1) * columns)]
+                    return tail.allSatisfy { $0 == 0 || $0 == 1 } && tail.reduce(0, +) == 1
+                }
+                if oneHot { return width }
+            }
+            return nil
+        }
+
         func labels(column: Int, classes: Int?) throws -> [Int] {
             try (0..<rows).map { r in
                 let value = cells[r * columns + column]
@@ -125,7 +183,9 @@ public enum CSV {
             }
             if fields.count == 1 && fields[0].isEmpty { continue }
             let parsed = fields.map { Float($0) }
-            if lines.isEmpty && columns == 0 && parsed.contains(where: { $0 == nil }) {
+            // A header is a first row in which no cell is a number. A row with some numbers and
+            // some words is a typo in the data, and fails below with its line and column.
+            if lines.isEmpty && columns == 0 && parsed.allSatisfy({ $0 == nil }) {
                 columns = -fields.count  // a header; its width is not binding
                 continue
             }

@@ -49,10 +49,11 @@ public enum DataSource: Equatable, Sendable, CustomStringConvertible {
 
     /// Reads one split. `inputs`/`outputs` are the network's sizes when known; they decide how a
     /// CSV row divides into inputs and targets, and how many classes IDX labels are spread over.
-    public func load(_ split: Split = .train, inputs: Int? = nil, outputs: Int? = nil) throws -> Dataset {
+    /// `targets` says that a CSV's last `targets` columns are target values (see `CSV.read`).
+    public func load(_ split: Split = .train, inputs: Int? = nil, outputs: Int? = nil, targets: Int? = nil) throws -> Dataset {
         switch self {
         case .csv(let file):
-            return try CSV.read(file, inputs: inputs, outputs: outputs)
+            return try CSV.read(file, inputs: inputs, outputs: outputs, targets: targets)
         case .fashionMNIST:
             guard FileManager.default.fileExists(atPath: DataSource.fashionMNISTFolder) else {
                 throw BPNetError.data(
@@ -63,12 +64,18 @@ public enum DataSource: Equatable, Sendable, CustomStringConvertible {
         case .idx(let folder):
             let images = try DataSource.file(in: folder, "\(split.rawValue)-images-idx3-ubyte")
             let labels = try DataSource.file(in: folder, "\(split.rawValue)-labels-idx1-ubyte")
-            let classes = try outputs ?? max(IDX.maxLabel(labels: labels) + 1, 2)
-            let data = try IDX.read(images: images, labels: labels, classes: classes)
-            if let inputs, inputs != data.inputSize {
+            let imageBytes = try FileReading.read(images), labelBytes = try FileReading.read(labels)
+            // The input width first: a model of the wrong width must not be told about its labels.
+            let dims = try IDX.header(imageBytes, rank: 3, file: images)
+            let width = dims[1].multipliedReportingOverflow(by: dims[2])
+            if let inputs, !width.overflow, inputs != width.partialValue {
                 throw BPNetError.data(
-                    file: images, problem: "images have \(data.inputSize) pixels but the input layer has \(inputs) units")
+                    file: images,
+                    problem: "images have \(dims[1])×\(dims[2]) = \(width.partialValue) pixels but the input layer has \(inputs) units")
             }
+            let classes = try outputs ?? max(IDX.maxLabel(labelBytes, file: labels) + 1, 2)
+            var data = try IDX.decode(images: imageBytes, labels: labelBytes, classes: classes, imagesFile: images, labelsFile: labels)
+            data.layout = "\(data.inputSize) pixels, labels over \(counted(classes, "class", plural: "classes")) (one-hot)"
             return data
         }
     }

@@ -5,6 +5,9 @@ public struct Dataset: Sendable {
     public let targets: [Float]
     public let inputSize: Int
     public let outputSize: Int
+    /// How a reader split its file into inputs and targets, such as "4 inputs, class labels in
+    /// column 5 (3 classes)", so a front end can show which split it chose.
+    public internal(set) var layout: String?
 
     public var count: Int { inputs.count / inputSize }
 
