@@ -1,0 +1,28 @@
+import BPNet
+import BPNetTestSupport
+import Foundation
+import Testing
+
+/// The seed's rule at its defaults (784-30-10, sigmoid, quadratic, SGD, η 3, batch 10, seed 0)
+/// must stay bit-identical on the CPU through every refactor. The checksum was recorded from
+/// `bpnet train --limit 2000 --epochs 2 --device cpu --save m.safetensors` before the model grew
+/// past the seed. A deliberate numerical change must say so in its commit and update it here.
+@Suite struct SeedDefaultTests {
+    static let recordedChecksum: UInt64 = 0x91b9_d978_2ed0_a672
+
+    /// FNV-1a, 64 bits: a checksum that needs no library.
+    static func fnv1a(_ bytes: Data) -> UInt64 {
+        bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    }
+
+    @Test(.enabled(
+        if: ProcessInfo.processInfo.environment["CI"] == "true" || FileManager.default.fileExists(atPath: DataSource.fashionMNISTFolder),
+        "dataset-fashion-mnist is not installed"))
+    func defaultRunIsBitIdentical() throws {
+        let data = try #require(try TestData.fashionMNIST(count: 2_000), "CI must install dataset-fashion-mnist")
+        var network = try Network(sizes: [784, 30, 10], seed: 0)
+        try Trainer(TrainingOptions(epochs: 2)).train(&network, on: data, backend: CPUBackend())
+        let file = ModelFile.encode(network, metadata: ModelFile.Metadata(loss: .quadratic))
+        #expect(String(Self.fnv1a(file), radix: 16) == String(Self.recordedChecksum, radix: 16))
+    }
+}
