@@ -1,34 +1,74 @@
-// Element-wise sigmoid work, output deltas and the per-batch loss/accuracy reduction.
-// Loss codes match the host's `Loss.code`.
-#define LOSS_QUADRATIC 0
-#define LOSS_CROSS_ENTROPY 1
+// Activations and their derivatives, output deltas, the per-batch loss/accuracy reduction and
+// the mini-batch gather. The ACTIVATION_*, LOSS_*, EPILOGUE_* and OPTIMIZER_* codes and
+// LOSS_EPSILON are #defines that the host generates from its Swift enums (KernelConstants.swift).
+// This file comes first in the program (files are joined in name order), so gemm.cl uses these.
 
 #ifndef METRICS_WG
 #define METRICS_WG 64   // work-group size of batch_metrics; the host sets it from the device's limits
 #endif
-#ifndef CROSS_ENTROPY_EPSILON
-#define CROSS_ENTROPY_EPSILON 1e-7f
-#endif
 
-// X: [rows, cols], bias: [cols] -> X = σ(X + bias). global: (cols, rows)
-kernel void add_bias_sigmoid(global float* X, global const float* bias, const int rows, const int cols) {
+// f(z), element-wise; softmax is a row operation (softmax_rows), and identity here.
+inline float activate(int f, float z) {
+    switch (f) {
+    case ACTIVATION_SIGMOID: return 1.0f / (1.0f + exp(-z));
+    case ACTIVATION_TANH: return tanh(z);
+    case ACTIVATION_RELU: return z > 0.0f ? z : 0.0f;
+    default: return z;
+    }
+}
+
+// f′ from the output a = f(z).
+inline float derivative_from_output(int f, float a) {
+    switch (f) {
+    case ACTIVATION_SIGMOID: return a * (1.0f - a);
+    case ACTIVATION_TANH: return 1.0f - a * a;
+    case ACTIVATION_RELU: return a > 0.0f ? 1.0f : 0.0f;
+    default: return 1.0f;
+    }
+}
+
+// X: [rows, cols], bias: [cols] -> X = f(X + bias) for an element-wise f. global: (cols, rows)
+kernel void add_bias_activation(global float* X, global const float* bias, const int rows, const int cols,
+                                const int f) {
     const int j = get_global_id(0), r = get_global_id(1);
     if (j >= cols || r >= rows) return;
-    X[r * cols + j] = 1.0f / (1.0f + exp(-(X[r * cols + j] + bias[j])));
+    X[r * cols + j] = activate(f, X[r * cols + j] + bias[j]);
 }
 
-// a: [n], d: [n] -> d = d ⊙ a(1−a), σ′ written through the activation. global: (n)
-kernel void sigmoid_backward(global float* d, global const float* a, const int n) {
+// X: [rows, cols], bias: [cols] -> each row X = softmax(X + bias), stable: the row maximum is
+// subtracted before exp. One work item per row, in column order, as the CPU does. global: (rows)
+kernel void softmax_rows(global float* X, global const float* bias, const int rows, const int cols) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    global float* row = X + r * cols;
+    float top = -INFINITY;
+    for (int j = 0; j < cols; ++j) {
+        row[j] += bias[j];
+        top = fmax(top, row[j]);
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < cols; ++j) {
+        row[j] = exp(row[j] - top);
+        sum += row[j];
+    }
+    for (int j = 0; j < cols; ++j) row[j] /= sum;
+}
+
+// d, a: [n] -> d = d ⊙ f′(a). global: (n)
+kernel void activation_backward(global float* d, global const float* a, const int n, const int f) {
     const int i = get_global_id(0);
-    if (i < n) d[i] *= a[i] * (1.0f - a[i]);
+    if (i < n) d[i] *= derivative_from_output(f, a[i]);
 }
 
-// a, y: [n] -> d: [n] = δ_L. global: (n)
+// a, y: [n] -> d: [n] = δ_L: (a − y) ⊙ f′(a) for the quadratic loss, a − y for cross-entropy
+// (sigmoid outputs) and log-likelihood (softmax outputs). global: (n)
 kernel void output_delta(global const float* a, global const float* y, global float* d,
-                         const int n, const int loss) {
+                         const int n, const int loss, const int f) {
     const int i = get_global_id(0);
     if (i >= n) return;
-    d[i] = loss == LOSS_QUADRATIC ? (a[i] - y[i]) * a[i] * (1.0f - a[i]) : a[i] - y[i];
+    if (loss != LOSS_QUADRATIC) d[i] = a[i] - y[i];
+    else if (f == ACTIVATION_SIGMOID) d[i] = (a[i] - y[i]) * a[i] * (1.0f - a[i]);
+    else d[i] = (a[i] - y[i]) * derivative_from_output(f, a[i]);
 }
 
 inline float loss_term(int loss, float a, float y) {
@@ -36,7 +76,8 @@ inline float loss_term(int loss, float a, float y) {
         const float d = a - y;
         return 0.5f * d * d;
     }
-    const float c = clamp(a, CROSS_ENTROPY_EPSILON, 1.0f - CROSS_ENTROPY_EPSILON);
+    if (loss == LOSS_LOG_LIKELIHOOD) return y == 0.0f ? 0.0f : -y * log(clamp(a, LOSS_EPSILON, 1.0f));
+    const float c = clamp(a, LOSS_EPSILON, 1.0f - LOSS_EPSILON);
     return -(y * log(c) + (1.0f - y) * log(1.0f - c));
 }
 

@@ -1,15 +1,12 @@
 // Matrix products of training, row-major: C[M,N] = op(A)[M,K] · op(B)[K,N], with the
-// result passed through one of these epilogues (C's element is c, aux's is x):
-//   EPILOGUE_NONE          c = alpha·acc + beta·c                        (plain GEMM; beta = 0 ignores c)
-//   EPILOGUE_BIAS_SIGMOID  c = σ(acc + aux[j])                           forward:  A_l = σ(A_{l−1}·Wᵀ + b)
-//   EPILOGUE_SIGMOID_GRAD  c = acc · x(1−x)                              backward: δ_l = (δ_{l+1}·W) ⊙ a(1−a)
-//   EPILOGUE_SGD           v = beta·c + alpha·acc − gamma·x; c = v; x += v   update: V = μV − η(ΔᵀA/m + λ/n·W); W += V
+// result passed through one of these epilogues (C's element is c, aux's is x, f the activation):
+//   EPILOGUE_NONE             c = alpha·acc + beta·c                     (plain GEMM; beta = 0 ignores c)
+//   EPILOGUE_BIAS_ACTIVATION  c = f(acc + aux[j])                        forward:  A_l = f(A_{l−1}·Wᵀ + b)
+//   EPILOGUE_ACTIVATION_GRAD  c = acc · f′(x)                            backward: δ_l = (δ_{l+1}·W) ⊙ f′(a)
+//   EPILOGUE_SGD              v = beta·c + alpha·acc − gamma·x; c = v; x += v   update: V = μV − η(ΔᵀA/m + λ/n·W); W += V
 // The SGD epilogue keeps the gradient in registers: no gradient matrix goes through memory.
-
-#define EPILOGUE_NONE 0
-#define EPILOGUE_BIAS_SIGMOID 1
-#define EPILOGUE_SIGMOID_GRAD 2
-#define EPILOGUE_SGD 3
+// The EPILOGUE_* and ACTIVATION_* codes come from the host; activate and derivative_from_output
+// from activation.cl.
 
 // Tunables; the host prepends per-device values (see OpenCLTuning.swift).
 #ifndef GEMM_TM
@@ -19,21 +16,17 @@
 #define GEMM_TN 4      // columns of C per work item
 #endif
 
-inline float sigmoid_of(float z) { return 1.0f / (1.0f + exp(-z)); }
-
-inline void store_epilogue(int epilogue, int i, int j, int N, float acc,
+inline void store_epilogue(int epilogue, int f, int i, int j, int N, float acc,
                            float alpha, float beta, float gamma,
                            global float* C, global float* aux) {
     const int at = i * N + j;
     switch (epilogue) {
-    case EPILOGUE_BIAS_SIGMOID:
-        C[at] = sigmoid_of(acc + aux[j]);
+    case EPILOGUE_BIAS_ACTIVATION:
+        C[at] = activate(f, acc + aux[j]);
         break;
-    case EPILOGUE_SIGMOID_GRAD: {
-        const float a = aux[at];
-        C[at] = acc * (a * (1.0f - a));
+    case EPILOGUE_ACTIVATION_GRAD:
+        C[at] = acc * derivative_from_output(f, aux[at]);
         break;
-    }
     case EPILOGUE_SGD: {
         const float v = beta * C[at] + alpha * acc - gamma * aux[at];
         C[at] = v;
@@ -51,7 +44,7 @@ kernel void gemm_naive(const int M, const int N, const int K,
                        const int transA, const int transB,
                        const float alpha, const float beta, const float gamma,
                        global const float* A, global const float* B,
-                       global float* C, global float* aux, const int epilogue) {
+                       global float* C, global float* aux, const int epilogue, const int f) {
     const int j = get_global_id(0);
     const int i = get_global_id(1);
     if (i >= M || j >= N) return;
@@ -61,7 +54,7 @@ kernel void gemm_naive(const int M, const int N, const int K,
         const float b = transB ? B[j * K + k] : B[k * N + j];
         acc += a * b;
     }
-    store_epilogue(epilogue, i, j, N, acc, alpha, beta, gamma, C, aux);
+    store_epilogue(epilogue, f, i, j, N, acc, alpha, beta, gamma, C, aux);
 }
 
 // Register-blocked GEMM: each work item owns a GEMM_TM × GEMM_TN block of C and keeps it in
@@ -69,11 +62,11 @@ kernel void gemm_naive(const int M, const int N, const int K,
 // fixed at compile time. Interior blocks run without bounds checks; edge blocks take the
 // checked path, which zero-fills what lies outside.
 // global: (ceil(N / GEMM_TN), ceil(M / GEMM_TM)), rounded up to the work-group size.
-#define DEFINE_GEMM_TILED(NAME, LOAD_A, LOAD_B)                                                 \
+#define DEFINE_GEMM_BLOCKED(NAME, LOAD_A, LOAD_B)                                                 \
 kernel void NAME(const int M, const int N, const int K,                                         \
                  const float alpha, const float beta, const float gamma,                        \
                  global const float* restrict A, global const float* restrict B,                \
-                 global float* C, global float* aux, const int epilogue) {                      \
+                 global float* C, global float* aux, const int epilogue, const int f) {       \
     const int j0 = get_global_id(0) * GEMM_TN;                                                  \
     const int i0 = get_global_id(1) * GEMM_TM;                                                  \
     if (i0 >= M || j0 >= N) return;                                                             \
@@ -112,7 +105,7 @@ kernel void NAME(const int M, const int N, const int K,                         
         _Pragma("unroll")                                                                       \
         for (int c = 0; c < GEMM_TN; ++c)                                                       \
             if (i0 + r < M && j0 + c < N)                                                       \
-                store_epilogue(epilogue, i0 + r, j0 + c, N, acc[r][c], alpha, beta, gamma, C, aux); \
+                store_epilogue(epilogue, f, i0 + r, j0 + c, N, acc[r][c], alpha, beta, gamma, C, aux); \
 }
 
 #define A_ROWS(i, k) A[(i) * K + (k)]   // A is [M, K]
@@ -120,10 +113,10 @@ kernel void NAME(const int M, const int N, const int K,                         
 #define B_ROWS(k, j) B[(k) * N + (j)]   // B is [K, N]
 #define B_COLS(k, j) B[(j) * K + (k)]   // B is [N, K], used transposed
 
-DEFINE_GEMM_TILED(gemm_tiled_nn, A_ROWS, B_ROWS)   // backward:  δ·W
-DEFINE_GEMM_TILED(gemm_tiled_nt, A_ROWS, B_COLS)   // forward:   A·Wᵀ
-DEFINE_GEMM_TILED(gemm_tiled_tn, A_COLS, B_ROWS)   // gradient:  Δᵀ·A
-DEFINE_GEMM_TILED(gemm_tiled_tt, A_COLS, B_COLS)
+DEFINE_GEMM_BLOCKED(gemm_blocked_nn, A_ROWS, B_ROWS)   // backward:  δ·W
+DEFINE_GEMM_BLOCKED(gemm_blocked_nt, A_ROWS, B_COLS)   // forward:   A·Wᵀ
+DEFINE_GEMM_BLOCKED(gemm_blocked_tn, A_COLS, B_ROWS)   // gradient:  Δᵀ·A
+DEFINE_GEMM_BLOCKED(gemm_blocked_tt, A_COLS, B_COLS)
 
 // ---- Vector kernels for CPU devices (PoCL): explicit float vectors of GEMM_VW lanes map onto
 // SIMD registers, which PoCL's implicit vectorizer over work items does not reach on its own.
@@ -150,19 +143,36 @@ DEFINE_GEMM_TILED(gemm_tiled_tt, A_COLS, B_COLS)
 // The epilogues on GEMM_VW consecutive columns j..j+GEMM_VW−1 of row i, all inside C: the same
 // arithmetic as store_epilogue, lane by lane, without extracting lanes. It matters when K is short
 // (the gradient's K is the batch), where a scalar epilogue costs as much as the products.
-inline void store_epilogue_vector(int epilogue, int i, int j, int N, floatV acc,
+// activate and derivative_from_output on GEMM_VW lanes at once, with the scalar versions' arithmetic.
+inline floatV activate_vector(int f, floatV z) {
+    switch (f) {
+    case ACTIVATION_SIGMOID: return (floatV)(1.0f) / ((floatV)(1.0f) + exp(-z));
+    case ACTIVATION_TANH: return tanh(z);
+    case ACTIVATION_RELU: return select((floatV)(0.0f), z, z > (floatV)(0.0f));
+    default: return z;
+    }
+}
+
+inline floatV derivative_from_output_vector(int f, floatV a) {
+    switch (f) {
+    case ACTIVATION_SIGMOID: return a * ((floatV)(1.0f) - a);
+    case ACTIVATION_TANH: return (floatV)(1.0f) - a * a;
+    case ACTIVATION_RELU: return select((floatV)(0.0f), (floatV)(1.0f), a > (floatV)(0.0f));
+    default: return (floatV)(1.0f);
+    }
+}
+
+inline void store_epilogue_vector(int epilogue, int f, int i, int j, int N, floatV acc,
                                   float alpha, float beta, float gamma,
                                   global float* C, global float* aux) {
     const int at = i * N + j;
     switch (epilogue) {
-    case EPILOGUE_BIAS_SIGMOID:
-        vstoreV((floatV)(1.0f) / ((floatV)(1.0f) + exp(-(acc + vloadV(0, aux + j)))), 0, C + at);
+    case EPILOGUE_BIAS_ACTIVATION:
+        vstoreV(activate_vector(f, acc + vloadV(0, aux + j)), 0, C + at);
         break;
-    case EPILOGUE_SIGMOID_GRAD: {
-        const floatV a = vloadV(0, aux + at);
-        vstoreV(acc * (a * ((floatV)(1.0f) - a)), 0, C + at);
+    case EPILOGUE_ACTIVATION_GRAD:
+        vstoreV(acc * derivative_from_output_vector(f, vloadV(0, aux + at)), 0, C + at);
         break;
-    }
     case EPILOGUE_SGD: {
         const floatV v = beta * vloadV(0, C + at) + alpha * acc - gamma * vloadV(0, aux + at);
         vstoreV(v, 0, C + at);
@@ -188,7 +198,7 @@ inline void store_epilogue_vector(int epilogue, int i, int j, int N, floatV acc,
 kernel void NAME(const int M, const int N, const int K,                                         \
                  const float alpha, const float beta, const float gamma,                        \
                  global const float* restrict A, global const float* restrict B,                \
-                 global float* C, global float* aux, const int epilogue) {                      \
+                 global float* C, global float* aux, const int epilogue, const int f) {       \
     const int j0 = get_global_id(0) * (GEMM_VC * GEMM_VW);                                      \
     const int i0 = get_global_id(1) * GEMM_VM;                                                  \
     if (i0 >= M || j0 >= N) return;                                                             \
@@ -198,7 +208,7 @@ kernel void NAME(const int M, const int N, const int K,                         
             for (int j = j0; j < N; ++j) {                                                      \
                 float sum = 0.0f;                                                               \
                 for (int k = 0; k < K; ++k) sum = fma(LOAD_A(i0 + r, k), B[k * N + j], sum);    \
-                store_epilogue(epilogue, i0 + r, j, N, sum, alpha, beta, gamma, C, aux);        \
+                store_epilogue(epilogue, f, i0 + r, j, N, sum, alpha, beta, gamma, C, aux);     \
             }                                                                                   \
         return;                                                                                 \
     }                                                                                           \
@@ -229,7 +239,7 @@ kernel void NAME(const int M, const int N, const int K,                         
         for (int v = 0; v < GEMM_VC; ++v) {                                                     \
             const int first_new = j0 + v * GEMM_VW;                                             \
             if (starts[v] == first_new) {                                                       \
-                store_epilogue_vector(epilogue, i0 + r, first_new, N, acc[r][v],                \
+                store_epilogue_vector(epilogue, f, i0 + r, first_new, N, acc[r][v],             \
                                       alpha, beta, gamma, C, aux);                              \
                 continue;                                                                       \
             }                                                                                   \
@@ -239,7 +249,7 @@ kernel void NAME(const int M, const int N, const int K,                         
             for (int c = 0; c < GEMM_VW; ++c) {                                                 \
                 const int j = starts[v] + c;                                                    \
                 if (j >= first_new && j < N)                                                    \
-                    store_epilogue(epilogue, i0 + r, j, N, lanes[c], alpha, beta, gamma, C, aux); \
+                    store_epilogue(epilogue, f, i0 + r, j, N, lanes[c], alpha, beta, gamma, C, aux); \
             }                                                                                   \
         }                                                                                       \
 }
@@ -255,7 +265,7 @@ DEFINE_GEMM_ROWVEC(gemm_rowvec_tn, A_COLS)   // gradient:  Δᵀ·A
 kernel void gemm_dot_nt(const int M, const int N, const int K,
                         const float alpha, const float beta, const float gamma,
                         global const float* restrict A, global const float* restrict B,
-                        global float* C, global float* aux, const int epilogue) {
+                        global float* C, global float* aux, const int epilogue, const int f) {
     const int j0 = get_global_id(0) * GEMM_DN;
     const int i0 = get_global_id(1) * GEMM_DM;
     if (i0 >= M || j0 >= N) return;
@@ -292,6 +302,6 @@ kernel void gemm_dot_nt(const int M, const int N, const int K,
             #pragma unroll
             for (int l = 0; l < GEMM_VW; ++l) sum += lanes[l];
             for (int k = vector_end; k < K; ++k) sum = fma(a_row[r][k], b_row[c][k], sum);
-            store_epilogue(epilogue, i0 + r, j0 + c, N, sum, alpha, beta, gamma, C, aux);
+            store_epilogue(epilogue, f, i0 + r, j0 + c, N, sum, alpha, beta, gamma, C, aux);
         }
 }

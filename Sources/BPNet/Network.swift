@@ -1,4 +1,4 @@
-/// One fully connected sigmoid layer: `a = σ(W·a_prev + b)`.
+/// One fully connected layer: `a = f(W·a_prev + b)`.
 public struct Layer: Equatable, Sendable {
     /// Row-major `[outputs, inputs]`.
     public var weights: [Float]
@@ -6,8 +6,9 @@ public struct Layer: Equatable, Sendable {
     public var biases: [Float]
     public let inputs: Int
     public let outputs: Int
+    public var activation: Activation
 
-    public init(inputs: Int, outputs: Int, weights: [Float], biases: [Float]) throws {
+    public init(inputs: Int, outputs: Int, weights: [Float], biases: [Float], activation: Activation = .sigmoid) throws {
         guard inputs > 0, outputs > 0 else {
             throw BPNetError.invalidArgument("layer sizes must be positive, got \(inputs)→\(outputs)")
         }
@@ -20,21 +21,24 @@ public struct Layer: Equatable, Sendable {
         self.outputs = outputs
         self.weights = weights
         self.biases = biases
+        self.activation = activation
     }
 
-    /// Forward pass for one sample, on the host: `σ(W·x + b)`. For inspection and small jobs;
+    /// Forward pass for one sample, on the host: `f(W·x + b)`. For inspection and small jobs;
     /// training and batch evaluation go through a `Backend`.
     public func callAsFunction(_ x: [Float]) -> [Float] {
         precondition(x.count == inputs, "layer expects \(inputs) inputs, got \(x.count)")
-        return (0..<outputs).map { o in
+        let z = (0..<outputs).map { o in
             var z = biases[o]
             for i in 0..<inputs { z += weights[o * inputs + i] * x[i] }
-            return 1 / (1 + expf(-z))
+            return z
         }
+        return activation == .softmax ? Activation.softmax(z) : z.map { activation($0) }
     }
 }
 
-/// A layered sigmoid network: its sizes `[n0, n1, …, nL]` and its parameters, on the host.
+/// A layered network: its sizes `[n0, n1, …, nL]`, each layer's activation, and its parameters,
+/// on the host.
 /// Training and evaluation copy it onto a backend and back (see `Trainer`).
 public struct Network: Equatable, Sendable {
     public var layers: [Layer]
@@ -44,16 +48,38 @@ public struct Network: Equatable, Sendable {
     public var inputSize: Int { layers[0].inputs }
     public var outputSize: Int { layers[layers.count - 1].outputs }
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.weights.count + $1.biases.count } }
+    /// One activation per weight layer.
+    public var activations: [Activation] { layers.map(\.activation) }
 
-    /// Weights drawn from N(0, 1/n_{l−1}) and biases from N(0, 1), from `seed` alone.
-    public init(sizes: [Int], seed: UInt64 = 0) throws {
+    /// Parameters drawn by `initializer` from `seed` alone; `activations` holds one per weight
+    /// layer (all sigmoid by default).
+    public init(sizes: [Int], activations: [Activation]? = nil, initializer: Initializer = .normal, seed: UInt64 = 0) throws {
         try Network.validate(sizes: sizes)
+        let activations = activations ?? Array(repeating: .sigmoid, count: sizes.count - 1)
+        guard activations.count == sizes.count - 1 else {
+            throw BPNetError.invalidArgument(
+                "\(counted(activations.count, "activation")) given for \(counted(sizes.count - 1, "weight layer"))")
+        }
+        try Activation.validate(activations)
         var generator = SeededGenerator(seed: seed)
-        layers = try zip(sizes.dropLast(), sizes.dropFirst()).map { inputs, outputs in
-            let scale = 1 / Double(inputs).squareRoot()
-            let weights = (0..<(inputs * outputs)).map { _ in Float(generator.nextGaussian() * scale) }
-            let biases = (0..<outputs).map { _ in Float(generator.nextGaussian()) }
-            return try Layer(inputs: inputs, outputs: outputs, weights: weights, biases: biases)
+        layers = try zip(zip(sizes.dropLast(), sizes.dropFirst()), activations).map { shape, activation in
+            let (inputs, outputs) = shape
+            let weights: [Float], biases: [Float]
+            switch initializer {
+            case .normal:
+                let scale = 1 / Double(inputs).squareRoot()
+                weights = (0..<(inputs * outputs)).map { _ in Float(generator.nextGaussian() * scale) }
+                biases = (0..<outputs).map { _ in Float(generator.nextGaussian()) }
+            case .xavier:
+                let limit = (6 / Double(inputs + outputs)).squareRoot()
+                weights = (0..<(inputs * outputs)).map { _ in Float((2 * generator.nextUnit() - 1) * limit) }
+                biases = [Float](repeating: 0, count: outputs)
+            case .he:
+                let scale = (2 / Double(inputs)).squareRoot()
+                weights = (0..<(inputs * outputs)).map { _ in Float(generator.nextGaussian() * scale) }
+                biases = [Float](repeating: 0, count: outputs)
+            }
+            return try Layer(inputs: inputs, outputs: outputs, weights: weights, biases: biases, activation: activation)
         }
     }
 
@@ -64,6 +90,7 @@ public struct Network: Equatable, Sendable {
             throw BPNetError.invalidArgument(
                 "layers do not chain: \(previous.outputs) outputs feed \(next.inputs) inputs")
         }
+        try Activation.validate(layers.map(\.activation))
         self.layers = layers
     }
 

@@ -1,36 +1,75 @@
-/// A network's parameters and working memory held on a backend, with the forward and backward
-/// passes written once against `Backend`. Everything a step touches is allocated here, up front.
+/// A network's parameters, optimizer state and working memory held on a backend, with the
+/// forward and backward passes written once against `Backend`. Everything a step touches is
+/// allocated here, up front.
 final class ResidentNetwork {
+    /// What training needs beyond the forward pass.
+    struct Training {
+        var optimizer: Optimizer
+        var momentum: Float
+        /// The probability of dropping a hidden unit; 0 for none.
+        var dropout: Float
+        /// The fused SGD update (the gradient stays in registers) instead of gradient buffers and
+        /// an optimizer pass.
+        var fused: Bool
+    }
+
     let backend: any Backend
     let sizes: [Int]
+    let functions: [Activation]
     /// The most rows one pass handles.
     let capacity: Int
 
     private let weights: [any DeviceBuffer]
     private let biases: [any DeviceBuffer]
-    private let weightVelocities: [any DeviceBuffer]
-    private let biasVelocities: [any DeviceBuffer]
+    /// The optimizer's state per parameter buffer (`Optimizer.stateBuffers`; the fused SGD
+    /// update always has its velocity, which its epilogue writes).
+    private let weightState: [[any DeviceBuffer]]
+    private let biasState: [[any DeviceBuffer]]
+    /// gW_l and gb_l, for the unfused path only.
+    let weightGradients: [any DeviceBuffer]
+    let biasGradients: [any DeviceBuffer]
     /// activations[0] is the input batch `[capacity, n0]`; activations[l] is `[capacity, n_l]`.
     let activations: [any DeviceBuffer]
+    /// For hidden layers under dropout: masks[l] and dropped[l] = activations[l] ⊙ masks[l],
+    /// the next layer's input; empty placeholders elsewhere.
+    private let masks: [any DeviceBuffer]
+    private let dropped: [any DeviceBuffer]
     /// deltas[l − 1] is δ_l, `[capacity, n_l]`.
     private let deltas: [any DeviceBuffer]
     /// The targets of the current batch, `[capacity, nL]`.
     let targets: any DeviceBuffer
+    /// Per-batch loss sums and correct counts of one epoch: `[2 · slots]`.
+    let metrics: any DeviceBuffer
+    /// The shuffled order of one epoch.
+    let order: any DeviceBuffer
 
     var layerCount: Int { sizes.count - 1 }
     var output: any DeviceBuffer { activations[layerCount] }
 
-    init(_ network: Network, backend: any Backend, capacity: Int) throws {
+    init(_ network: Network, backend: any Backend, capacity: Int, training: Training? = nil, metricSlots: Int = 1, samples: Int = 1)
+        throws
+    {
         self.backend = backend
-        self.sizes = network.sizes
+        sizes = network.sizes
+        functions = network.activations
         self.capacity = capacity
         weights = try network.layers.map { try backend.makeBuffer($0.weights) }
         biases = try network.layers.map { try backend.makeBuffer($0.biases) }
-        weightVelocities = try network.layers.map { try backend.makeBuffer([Float](repeating: 0, count: $0.weights.count)) }
-        biasVelocities = try network.layers.map { try backend.makeBuffer([Float](repeating: 0, count: $0.biases.count)) }
+        let stateCount = training.map { $0.fused ? 1 : $0.optimizer.stateBuffers(momentum: $0.momentum) } ?? 0
+        weightState = try network.layers.map { layer in try (0..<stateCount).map { _ in try backend.makeBuffer(count: layer.weights.count) } }
+        biasState = try network.layers.map { layer in try (0..<stateCount).map { _ in try backend.makeBuffer(count: layer.biases.count) } }
+        let unfused = training.map { !$0.fused } ?? false
+        weightGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.weights.count : 0) }
+        biasGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.biases.count : 0) }
         activations = try sizes.map { try backend.makeBuffer(count: capacity * $0) }
+        let dropout = (training?.dropout ?? 0) > 0
+        let hidden = { (l: Int) in dropout && l > 0 && l < network.sizes.count - 1 }
+        masks = try sizes.indices.map { try backend.makeBuffer(count: hidden($0) ? capacity * network.sizes[$0] : 0) }
+        dropped = try sizes.indices.map { try backend.makeBuffer(count: hidden($0) ? capacity * network.sizes[$0] : 0) }
         deltas = try sizes.dropFirst().map { try backend.makeBuffer(count: capacity * $0) }
         targets = try backend.makeBuffer(count: capacity * sizes[sizes.count - 1])
+        metrics = try backend.makeBuffer(count: 2 * max(metricSlots, 1))
+        order = try backend.makeIndexBuffer(count: max(samples, 1))
     }
 
     /// Loads `rows` samples of `data` into the input and target batches.
@@ -43,38 +82,82 @@ final class ResidentNetwork {
             rows: rows, into: targets)
     }
 
-    // A_{l−1}: [rows, n_{l−1}], W_l: [n_l, n_{l−1}] -> A_l: [rows, n_l] = σ(A_{l−1}·W_lᵀ + b_l)
-    func forward(rows: Int) throws {
+    /// This step's dropout draw: the rate, the kept units' scale 1/(1 − p), and the generator's
+    /// seed and step.
+    struct DropoutDraw {
+        var rate: Float
+        var seed: UInt64
+        var step: UInt64
+        var scale: Float { 1 / (1 - rate) }
+    }
+
+    /// The input of weight layer l: the previous layer's activations, or under dropout their
+    /// masked copy.
+    private func input(of l: Int, dropout: Bool) -> any DeviceBuffer {
+        dropout && l > 0 ? dropped[l] : activations[l]
+    }
+
+    // A_{l−1}: [rows, n_{l−1}], W_l: [n_l, n_{l−1}] -> A_l: [rows, n_l] = f_l(A_{l−1}·W_lᵀ + b_l);
+    // under dropout, a hidden A_l is then masked into dropped[l].
+    func forward(rows: Int, dropout: DropoutDraw? = nil) throws {
         for l in 0..<layerCount {
-            try backend.linearSigmoid(
-                input: activations[l], weights: weights[l], bias: biases[l], output: activations[l + 1],
-                rows: rows, inputs: sizes[l], outputs: sizes[l + 1])
+            try backend.linear(
+                input: input(of: l, dropout: dropout != nil), weights: weights[l], bias: biases[l],
+                output: activations[l + 1], rows: rows, inputs: sizes[l], outputs: sizes[l + 1], activation: functions[l])
+            if let dropout, l + 1 < layerCount {
+                let count = rows * sizes[l + 1]
+                try backend.dropoutMask(
+                    masks[l + 1], count: count, rate: dropout.rate, scale: dropout.scale, seed: dropout.seed,
+                    step: dropout.step, layer: l + 1)
+                try backend.multiply(activations[l + 1], by: masks[l + 1], into: dropped[l + 1], count: count)
+            }
         }
     }
 
-    // A_L, Y: [rows, nL] -> δ_L; then δ_l: [rows, n_l] = (δ_{l+1}·W_{l+1}) ⊙ A_l(1−A_l)
-    func backward(_ loss: Loss, rows: Int) throws {
+    // A_L, Y: [rows, nL] -> δ_L; then δ_l: [rows, n_l] = (δ_{l+1}·W_{l+1}) ⊙ f_l′(A_l) (⊙ mask_l under dropout)
+    func backward(_ loss: Loss, rows: Int, dropout: Bool = false) throws {
         let last = layerCount
         try backend.outputDelta(
-            loss, activation: activations[last], target: targets, delta: deltas[last - 1],
+            loss, output: functions[last - 1], activation: activations[last], target: targets, delta: deltas[last - 1],
             count: rows * sizes[last])
         for l in stride(from: last - 1, through: 1, by: -1) {
             try backend.hiddenDelta(
                 deltaNext: deltas[l], weightsNext: weights[l], activation: activations[l],
-                delta: deltas[l - 1], rows: rows, units: sizes[l], nextUnits: sizes[l + 1])
+                delta: deltas[l - 1], rows: rows, units: sizes[l], nextUnits: sizes[l + 1], function: functions[l - 1])
+            if dropout { try backend.multiply(deltas[l - 1], by: masks[l], into: deltas[l - 1], count: rows * sizes[l]) }
         }
     }
 
-    // δ_l: [rows, n_l], A_{l−1}: [rows, n_{l−1}] -> W_l, b_l updated by the SGD rule.
-    func update(rows: Int, learningRate: Float, decay: Float, momentum: Float) throws {
+    // δ_l: [rows, n_l], A_{l−1}: [rows, n_{l−1}] -> W_l, b_l updated by the fused SGD rule.
+    func updateFused(rows: Int, learningRate: Float, l2: Float, momentum: Float, dropout: Bool) throws {
         for l in 0..<layerCount {
             try backend.updateWeights(
-                weights: weights[l], velocity: weightVelocities[l], delta: deltas[l], input: activations[l],
-                rows: rows, outputs: sizes[l + 1], inputs: sizes[l],
-                learningRate: learningRate, decay: decay, momentum: momentum)
+                weights: weights[l], velocity: weightState[l][0], delta: deltas[l], input: input(of: l, dropout: dropout),
+                rows: rows, outputs: sizes[l + 1], inputs: sizes[l], learningRate: learningRate, l2: l2, momentum: momentum)
             try backend.updateBias(
-                bias: biases[l], velocity: biasVelocities[l], delta: deltas[l], rows: rows,
+                bias: biases[l], velocity: biasState[l][0], delta: deltas[l], rows: rows,
                 outputs: sizes[l + 1], learningRate: learningRate, momentum: momentum)
+        }
+    }
+
+    // δ_l, A_{l−1} -> gW_l: [n_l, n_{l−1}] = (1/rows)·δ_lᵀ·A_{l−1}, gb_l: [n_l] = (1/rows)·Σ δ_l.
+    func gradients(rows: Int, dropout: Bool) throws {
+        for l in 0..<layerCount {
+            try backend.weightGradient(
+                delta: deltas[l], input: input(of: l, dropout: dropout), gradient: weightGradients[l],
+                rows: rows, outputs: sizes[l + 1], inputs: sizes[l])
+            try backend.biasGradient(delta: deltas[l], gradient: biasGradients[l], rows: rows, outputs: sizes[l + 1])
+        }
+    }
+
+    /// One optimizer pass per parameter buffer, from the gradients: `weightStep` for weights and
+    /// `biasStep` (no L2, no decoupled decay) for biases.
+    func applyOptimizer(weightStep: OptimizerStep, biasStep: OptimizerStep) throws {
+        for l in 0..<layerCount {
+            try backend.optimizerStep(
+                weightStep, parameters: weights[l], gradient: weightGradients[l], state: weightState[l], count: sizes[l] * sizes[l + 1])
+            try backend.optimizerStep(
+                biasStep, parameters: biases[l], gradient: biasGradients[l], state: biasState[l], count: sizes[l + 1])
         }
     }
 
@@ -116,7 +199,7 @@ final class ResidentNetwork {
             layers: (0..<layerCount).map { l in
                 try Layer(
                     inputs: sizes[l], outputs: sizes[l + 1],
-                    weights: backend.download(weights[l]), biases: backend.download(biases[l]))
+                    weights: backend.download(weights[l]), biases: backend.download(biases[l]), activation: functions[l])
             })
     }
 }

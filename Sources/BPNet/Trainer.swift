@@ -1,35 +1,37 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// The hyper-parameters of mini-batch SGD. Defaults are Nielsen's.
+/// The hyper-parameters of training. Defaults are Nielsen's: SGD, η 3, batch 10, 30 epochs.
 public struct TrainingOptions: Sendable, Equatable {
     public var epochs = 30
     public var batchSize = 10
-    /// η
+    /// η, before the schedule.
     public var learningRate: Float = 3.0
     public var loss = Loss.quadratic
-    /// λ, the L2 strength; the weight term is (λ/n)·W with n the training-set size.
+    /// λ, the L2 strength; the weight term of g is (λ/n)·W with n the training-set size.
     public var l2: Float = 0
-    /// μ; 0 is plain SGD.
+    /// μ, for SGD and Nesterov; 0 is plain SGD.
     public var momentum: Float = 0
-    /// Drives the per-epoch shuffle.
+    /// Drives the per-epoch shuffle and the dropout masks.
     public var seed: UInt64 = 0
     /// false keeps file order in every epoch.
     public var shuffle = true
+    public var optimizer = Optimizer.sgd
+    public var schedule = Schedule.constant
+    /// The probability of dropping each hidden unit in training (inverted dropout); 0 for none.
+    public var dropout: Float = 0
 
     public init(
-        epochs: Int = 30, batchSize: Int = 10, learningRate: Float = 3.0, loss: Loss = .quadratic,
-        l2: Float = 0, momentum: Float = 0, seed: UInt64 = 0, shuffle: Bool = true
+        epochs: Int = 30, batchSize: Int = 10, learningRate: Float? = nil, optimizer: Optimizer = .sgd,
+        loss: Loss = .quadratic, l2: Float = 0, momentum: Float = 0, schedule: Schedule = .constant,
+        dropout: Float = 0, seed: UInt64 = 0, shuffle: Bool = true
     ) {
         self.epochs = epochs
         self.batchSize = batchSize
-        self.learningRate = learningRate
+        self.learningRate = learningRate ?? optimizer.defaultLearningRate
+        self.optimizer = optimizer
         self.loss = loss
         self.l2 = l2
         self.momentum = momentum
+        self.schedule = schedule
+        self.dropout = dropout
         self.seed = seed
         self.shuffle = shuffle
     }
@@ -44,6 +46,10 @@ public struct TrainingOptions: Sendable, Equatable {
         guard momentum.isFinite, momentum >= 0, momentum < 1 else {
             throw BPNetError.invalidArgument("momentum must be in [0, 1), got \(momentum)")
         }
+        guard dropout.isFinite, dropout >= 0, dropout < 1 else {
+            throw BPNetError.invalidArgument("dropout must be in [0, 1), got \(dropout)")
+        }
+        try optimizer.validate()
     }
 }
 
@@ -79,6 +85,11 @@ public struct Evaluation: Sendable, Equatable {
 public struct Trainer: Sendable {
     public var options: TrainingOptions
 
+    /// The seam between gradient and update: it sees every gW_l, then every gb_l, in buffers on
+    /// the backend, after the backward pass and before the optimizer runs. An allreduce across
+    /// processes goes here. With it set, the trainer never takes the fused SGD update.
+    public var betweenGradientAndUpdate: (@Sendable ([any DeviceBuffer], any Backend) throws -> Void)?
+
     public init(_ options: TrainingOptions = TrainingOptions()) { self.options = options }
 
     /// Trains `network` in place on `backend`, calling `progress` after every epoch.
@@ -93,6 +104,7 @@ public struct Trainer: Sendable {
         try Trainer.check(data, fits: network, role: "training data")
         if let test { try Trainer.check(test, fits: network, role: "test data") }
 
+        try options.loss.validate(output: network.activations[network.activations.count - 1])
         let n = data.count
         let batch = min(options.batchSize, n)
         guard batch * (network.sizes.max() ?? 1) <= Network.maxElements else {
@@ -101,32 +113,55 @@ public struct Trainer: Sendable {
                     + "a batch matrix holds at most \(Network.maxElements) values")
         }
         let evaluationRows = test == nil ? 0 : min(test!.count, 1024)
-        let resident = try ResidentNetwork(network, backend: backend, capacity: max(batch, evaluationRows))
+        let batches = (n + batch - 1) / batch
+        // The fused SGD update when nothing needs the gradient in a buffer.
+        let fused = options.optimizer == .sgd && betweenGradientAndUpdate == nil
+        let resident = try ResidentNetwork(
+            network, backend: backend, capacity: max(batch, evaluationRows),
+            training: .init(optimizer: options.optimizer, momentum: options.momentum, dropout: options.dropout, fused: fused),
+            metricSlots: batches, samples: n)
         let train = try ResidentDataset(data, backend: backend)
         let testResident = try test.map { try ResidentDataset($0, backend: backend) }
-        let batches = (n + batch - 1) / batch
-        let metrics = try backend.makeBuffer(count: 2 * batches)
-        let order = try backend.makeIndexBuffer(count: n)
         var permutation = (0..<Int32(n)).map { $0 }
         var generator = Trainer.shuffleGenerator(seed: options.seed)
-        let decay = options.l2 / Float(n)
+        let l2 = options.l2 / Float(n)
+        let totalSteps = options.epochs * batches
+        let dropout = options.dropout > 0
 
         var reports: [EpochReport] = []
+        var step = 0
         for epoch in 1...options.epochs {
             let start = monotonicSeconds()
             if options.shuffle { generator.shuffle(&permutation) }
-            try permutation.withUnsafeBufferPointer { try backend.uploadIndices($0, to: order) }
+            try permutation.withUnsafeBufferPointer { try backend.uploadIndices($0, to: resident.order) }
             for b in 0..<batches {
+                step += 1
                 let offset = b * batch
                 let rows = min(batch, n - offset)
-                try resident.gather(train, indices: order, offset: offset, rows: rows)
-                try resident.forward(rows: rows)
-                try resident.measure(options.loss, rows: rows, into: metrics, slot: b)
-                try resident.backward(options.loss, rows: rows)
-                try resident.update(
-                    rows: rows, learningRate: options.learningRate, decay: decay, momentum: options.momentum)
+                let eta = options.schedule.learningRate(options.learningRate, step: step, epoch: epoch, totalSteps: totalSteps)
+                try resident.gather(train, indices: resident.order, offset: offset, rows: rows)
+                try resident.forward(
+                    rows: rows,
+                    dropout: dropout ? .init(rate: options.dropout, seed: Trainer.dropoutSeed(options.seed), step: UInt64(step)) : nil)
+                try resident.measure(options.loss, rows: rows, into: resident.metrics, slot: b)
+                try resident.backward(options.loss, rows: rows, dropout: dropout)
+                if fused {
+                    try resident.updateFused(rows: rows, learningRate: eta, l2: l2, momentum: options.momentum, dropout: dropout)
+                    continue
+                }
+                try resident.gradients(rows: rows, dropout: dropout)
+                try betweenGradientAndUpdate?(resident.weightGradients + resident.biasGradients, backend)
+                var weightStep = OptimizerStep(
+                    optimizer: options.optimizer, learningRate: eta, momentum: options.momentum, l2: l2, decoupledDecay: 0, step: step)
+                if case .adamw(_, _, _, let decay) = options.optimizer {
+                    weightStep.l2 = 0
+                    weightStep.decoupledDecay = eta * decay
+                }
+                var biasStep = weightStep
+                (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
+                try resident.applyOptimizer(weightStep: weightStep, biasStep: biasStep)
             }
-            let (lossSum, correct) = try ResidentNetwork.sum(metrics, backend: backend)
+            let (lossSum, correct) = try ResidentNetwork.sum(resident.metrics, backend: backend)
             let seconds = monotonicSeconds() - start
             var report = EpochReport(
                 epoch: epoch, trainLoss: lossSum / Double(n), trainAccuracy: Double(correct) / Double(n),
@@ -142,6 +177,9 @@ public struct Trainer: Sendable {
         network = try resident.download()
         return reports
     }
+
+    /// The dropout masks' key: their own stream of the run's seed.
+    public static func dropoutSeed(_ seed: UInt64) -> UInt64 { seed ^ 0x4452_4F50_4F55_5431 }  // "DROPOUT1"
 
     /// The generator behind the per-epoch shuffle: its own stream, so that `--init` with the same seed still shuffles the same way.
     public static func shuffleGenerator(seed: UInt64) -> SeededGenerator {
@@ -161,43 +199,3 @@ public struct Trainer: Sendable {
     }
 }
 
-extension Network {
-    /// Mean loss and accuracy on `data`, computed on `backend`.
-    public func evaluate(on data: Dataset, loss: Loss = .quadratic, backend: any Backend) throws -> Evaluation {
-        try Trainer.check(data, fits: self, role: "evaluation data")
-        let resident = try ResidentNetwork(self, backend: backend, capacity: min(data.count, 1024))
-        let (lossSum, correct) = try resident.evaluate(ResidentDataset(data, backend: backend), loss: loss)
-        return Evaluation(
-            samples: data.count, loss: lossSum / Double(data.count), accuracy: Double(correct) / Double(data.count))
-    }
-
-    /// Outputs `[count, outputSize]` for inputs `[count, inputSize]`, computed on `backend`.
-    public func predict(_ inputs: [Float], backend: any Backend) throws -> [Float] {
-        guard !inputs.isEmpty, inputs.count % inputSize == 0 else {
-            throw BPNetError.invalidArgument("inputs must be a non-empty multiple of \(inputSize) values")
-        }
-        let data = try Dataset(
-            inputs: inputs, targets: [Float](repeating: 0, count: inputs.count / inputSize * outputSize),
-            inputSize: inputSize, outputSize: outputSize)
-        let resident = try ResidentNetwork(self, backend: backend, capacity: min(data.count, 1024))
-        let residentData = try ResidentDataset(data, backend: backend)
-        var outputs = [Float](repeating: 0, count: data.count * outputSize)
-        for offset in stride(from: 0, to: data.count, by: resident.capacity) {
-            let rows = min(resident.capacity, data.count - offset)
-            try resident.gather(residentData, indices: residentData.identity, offset: offset, rows: rows)
-            try resident.forward(rows: rows)
-            try outputs.withUnsafeMutableBufferPointer { all in
-                try backend.download(
-                    resident.output,
-                    into: UnsafeMutableBufferPointer(rebasing: all[(offset * outputSize)..<((offset + rows) * outputSize)]))
-            }
-        }
-        return outputs
-    }
-}
-
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
-}

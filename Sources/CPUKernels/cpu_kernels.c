@@ -58,3 +58,37 @@ void bpnet_gather_bytes_over_255(float *restrict destination, const uint8_t *res
         for (long j = 0; j < row_length; ++j) out[j] = (float)row[j] / 255.0f;
     }
 }
+
+// Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011): a
+// counter-based generator, so any draw is a pure function of (key, counter). Kernels/dropout.cl
+// holds the same rounds; the CPU and the device therefore draw identical dropout masks.
+void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]) {
+    uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int round = 0; round < 10; ++round) {
+        const uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c1 = (uint32_t)p1;
+        c3 = (uint32_t)p0;
+        c0 = n0;
+        c2 = n2;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+// mask: [count] = scale where the draw u ≥ rate, else 0; the draw for element i is the first
+// word of Philox(counter = (i, step low, step high, layer), key = (seed low, seed high)), as
+// u = (word >> 8)·2⁻²⁴.
+void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64_t seed, uint64_t step,
+                        uint32_t layer) {
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    for (long i = 0; i < count; ++i) {
+        const uint32_t counter[4] = {(uint32_t)i, (uint32_t)step, (uint32_t)(step >> 32), layer};
+        uint32_t out[4];
+        bpnet_philox4x32(counter, key, out);
+        const float u = (float)(out[0] >> 8) * 0x1.0p-24f;
+        mask[i] = u >= rate ? scale : 0.0f;
+    }
+}

@@ -2,51 +2,89 @@ import BPNet
 import Foundation
 
 /// The float64 reference, written straight from the equations, one sample at a time, in plain
-/// loops. It shares nothing with the library but the parameters it starts from.
+/// loops. It shares nothing with the library but the parameters it starts from, the sample order
+/// (`Trainer.shuffleGenerator`) and the dropout masks (`DropoutMask`, a pure function that the
+/// tests check against known Philox outputs).
 public struct ReferenceNetwork {
     public var sizes: [Int]
+    public var functions: [Activation]
     /// weights[l][o * n_l + i] is W_{l+1}[o, i].
     public var weights: [[Double]]
     public var biases: [[Double]]
-    private var weightVelocities: [[Double]]
-    private var biasVelocities: [[Double]]
+    /// Optimizer state per parameter: [layer][state index][element].
+    private var weightState: [[[Double]]]
+    private var biasState: [[[Double]]]
+    private var step = 0
 
     public init(_ network: Network) {
         sizes = network.sizes
+        functions = network.activations
         weights = network.layers.map { $0.weights.map(Double.init) }
         biases = network.layers.map { $0.biases.map(Double.init) }
-        weightVelocities = weights.map { [Double](repeating: 0, count: $0.count) }
-        biasVelocities = biases.map { [Double](repeating: 0, count: $0.count) }
+        weightState = weights.map { w in [w.map { _ in 0.0 }, w.map { _ in 0.0 }] }
+        biasState = biases.map { b in [b.map { _ in 0.0 }, b.map { _ in 0.0 }] }
     }
 
-    static func sigmoid(_ z: Double) -> Double { 1 / (1 + exp(-z)) }
+    /// f(z) for one layer's pre-activations.
+    static func activate(_ f: Activation, _ z: [Double]) -> [Double] {
+        switch f {
+        case .sigmoid: return z.map { 1 / (1 + exp(-$0)) }
+        case .tanh: return z.map { tanh($0) }
+        case .relu: return z.map { max($0, 0) }
+        case .identity: return z
+        case .softmax:
+            let top = z.max() ?? 0
+            let e = z.map { exp($0 - top) }
+            let sum = e.reduce(0, +)
+            return e.map { $0 / sum }
+        }
+    }
 
-    /// a_0 = x; z_l = W_l·a_{l−1} + b_l; a_l = σ(z_l). Returns every a_l.
-    public func activations(_ x: [Double]) -> [[Double]] {
-        var all = [x]
+    /// f′(z) from z, element-wise (softmax's Jacobian is handled by its loss).
+    static func derivative(_ f: Activation, _ z: Double) -> Double {
+        switch f {
+        case .sigmoid:
+            let s = 1 / (1 + exp(-z))
+            return s * (1 - s)
+        case .tanh: return 1 - tanh(z) * tanh(z)
+        case .relu: return z > 0 ? 1 : 0
+        case .identity, .softmax: return 1
+        }
+    }
+
+    /// a_0 = x; z_l = W_l·a_{l−1} + b_l; a_l = f_l(z_l) (times the dropout mask for hidden layers
+    /// when `masks` is given). Returns every z_l and a_l.
+    public func pass(_ x: [Double], masks: [[Double]]? = nil) -> (z: [[Double]], a: [[Double]]) {
+        var all = [x], zs: [[Double]] = [[]]
         for l in 0..<(sizes.count - 1) {
             let previous = all[l]
-            var next = [Double](repeating: 0, count: sizes[l + 1])
+            var z = [Double](repeating: 0, count: sizes[l + 1])
             for o in 0..<sizes[l + 1] {
-                var z = biases[l][o]
-                for i in 0..<sizes[l] { z += weights[l][o * sizes[l] + i] * previous[i] }
-                next[o] = ReferenceNetwork.sigmoid(z)
+                z[o] = biases[l][o]
+                for i in 0..<sizes[l] { z[o] += weights[l][o * sizes[l] + i] * previous[i] }
             }
-            all.append(next)
+            var a = ReferenceNetwork.activate(functions[l], z)
+            if let masks, l + 1 < sizes.count - 1 { a = zip(a, masks[l + 1]).map { $0 * $1 } }
+            zs.append(z)
+            all.append(a)
         }
-        return all
+        return (zs, all)
     }
 
-    /// The cost of one sample. Cross-entropy uses the same clamp as the library's value.
+    public func activations(_ x: [Double]) -> [[Double]] { pass(x).a }
+
+    /// The cost of one sample. The logarithmic losses use the same clamp as the library's values.
     public static func cost(_ loss: Loss, output a: [Double], target y: [Double]) -> Double {
+        let e = Double(Loss.epsilon)
         var total = 0.0
         for j in 0..<a.count {
             switch loss {
             case .quadratic: total += 0.5 * (a[j] - y[j]) * (a[j] - y[j])
             case .crossEntropy:
-                let e = Double(Loss.crossEntropyEpsilon)
                 let c = min(max(a[j], e), 1 - e)
                 total -= y[j] * log(c) + (1 - y[j]) * log(1 - c)
+            case .logLikelihood:
+                if y[j] != 0 { total -= y[j] * log(min(max(a[j], e), 1)) }
             }
         }
         return total
@@ -56,25 +94,32 @@ public struct ReferenceNetwork {
         ReferenceNetwork.cost(loss, output: activations(x).last!, target: y)
     }
 
-    /// Backpropagation for one sample: δ_L = ∇_a C ⊙ σ′(z_L), δ_l = (W_{l+1}ᵀ·δ_{l+1}) ⊙ σ′(z_l),
-    /// ∂C/∂W_l = δ_l·a_{l−1}ᵀ, ∂C/∂b_l = δ_l.
-    public func gradients(_ loss: Loss, x: [Double], y: [Double]) -> (weights: [[Double]], biases: [[Double]]) {
-        let a = activations(x)
+    /// Backpropagation for one sample, from ∂C/∂a_L and the chain rule through z:
+    /// δ_L = ∂C/∂z_L, δ_l = (W_{l+1}ᵀ·δ_{l+1}) ⊙ mask_l ⊙ f_l′(z_l), ∂C/∂W_l = δ_l·a_{l−1}ᵀ, ∂C/∂b_l = δ_l.
+    public func gradients(
+        _ loss: Loss, x: [Double], y: [Double], masks: [[Double]]? = nil
+    ) -> (weights: [[Double]], biases: [[Double]]) {
+        let (z, a) = pass(x, masks: masks)
         let L = sizes.count - 1
         var deltas = [[Double]](repeating: [], count: L + 1)
         let output = a[L]
-        deltas[L] = (0..<output.count).map { j in
-            let gradient = loss == .quadratic
-                ? output[j] - y[j]
-                : (output[j] - y[j]) / (output[j] * (1 - output[j]))  // ∂C/∂a of cross-entropy
-            return gradient * output[j] * (1 - output[j])
+        switch (loss, functions[L - 1]) {
+        case (.logLikelihood, .softmax), (.crossEntropy, .sigmoid):
+            // ∂C/∂z of these pairs, derived through the softmax Jacobian or σ′: a − y.
+            deltas[L] = (0..<output.count).map { output[$0] - y[$0] }
+        default:
+            deltas[L] = (0..<output.count).map { j in
+                let dCda = loss == .quadratic ? output[j] - y[j] : (output[j] - y[j]) / (output[j] * (1 - output[j]))
+                return dCda * ReferenceNetwork.derivative(functions[L - 1], z[L][j])
+            }
         }
         if L >= 2 {
             for l in stride(from: L - 1, through: 1, by: -1) {
                 deltas[l] = (0..<sizes[l]).map { i in
                     var sum = 0.0
                     for o in 0..<sizes[l + 1] { sum += weights[l][o * sizes[l] + i] * deltas[l + 1][o] }
-                    return sum * a[l][i] * (1 - a[l][i])
+                    let mask = masks?[l][i] ?? 1
+                    return sum * mask * ReferenceNetwork.derivative(functions[l - 1], z[l][i])
                 }
             }
         }
@@ -90,50 +135,97 @@ public struct ReferenceNetwork {
         return (gW, gb)
     }
 
-    /// One step of the SGD rule on a batch, from the per-sample gradients.
+    /// One optimizer step on a batch, from the per-sample gradients, with the rules exactly as
+    /// the README states them. `masks[s]` are sample s's dropout masks.
     public mutating func step(
-        _ loss: Loss, batch: [(x: [Double], y: [Double])], n: Int, eta: Double, lambda: Double, mu: Double
+        _ options: TrainingOptions, batch: [(x: [Double], y: [Double])], masks: [[[Double]]]?, n: Int, eta: Double
     ) {
+        step += 1
         let m = Double(batch.count)
         var sumW = weights.map { [Double](repeating: 0, count: $0.count) }
         var sumB = biases.map { [Double](repeating: 0, count: $0.count) }
-        for sample in batch {
-            let g = gradients(loss, x: sample.x, y: sample.y)
+        for (s, sample) in batch.enumerated() {
+            let g = gradients(options.loss, x: sample.x, y: sample.y, masks: masks?[s])
             for l in 0..<weights.count {
                 for k in 0..<sumW[l].count { sumW[l][k] += g.weights[l][k] }
                 for k in 0..<sumB[l].count { sumB[l][k] += g.biases[l][k] }
             }
         }
+        let lambda = Double(options.l2) / Double(n), mu = Double(options.momentum)
         for l in 0..<weights.count {
             for k in 0..<weights[l].count {
-                weightVelocities[l][k] = mu * weightVelocities[l][k] - eta * (sumW[l][k] / m + lambda / Double(n) * weights[l][k])
-                weights[l][k] += weightVelocities[l][k]
+                var decay = 0.0, l2 = lambda
+                if case .adamw(_, _, _, let wd) = options.optimizer { (decay, l2) = (eta * Double(wd), 0) }
+                update(&weights[l][k], &weightState[l], k, g: sumW[l][k] / m, l2: l2, decay: decay, options, eta: eta, mu: mu)
             }
             for k in 0..<biases[l].count {
-                biasVelocities[l][k] = mu * biasVelocities[l][k] - eta * sumB[l][k] / m
-                biases[l][k] += biasVelocities[l][k]
+                update(&biases[l][k], &biasState[l], k, g: sumB[l][k] / m, l2: 0, decay: 0, options, eta: eta, mu: mu)
             }
         }
     }
 
+    private func update(
+        _ p: inout Double, _ state: inout [[Double]], _ k: Int, g gradient: Double, l2: Double, decay: Double,
+        _ options: TrainingOptions, eta: Double, mu: Double
+    ) {
+        switch options.optimizer {
+        case .sgd:
+            let g = gradient + l2 * p
+            state[0][k] = mu * state[0][k] - eta * g
+            p += state[0][k]
+        case .nesterov:
+            let g = gradient + l2 * p
+            state[0][k] = mu * state[0][k] - eta * g
+            p += mu * state[0][k] - eta * g
+        case .adam(let b1, let b2, let eps), .adamw(let b1, let b2, let eps, _):
+            let (beta1, beta2, epsilon) = (Double(b1), Double(b2), Double(eps))
+            p -= decay * p
+            let g = gradient + l2 * p
+            state[0][k] = beta1 * state[0][k] + (1 - beta1) * g
+            state[1][k] = beta2 * state[1][k] + (1 - beta2) * g * g
+            let mHat = state[0][k] / (1 - pow(beta1, Double(step)))
+            let sHat = state[1][k] / (1 - pow(beta2, Double(step)))
+            p -= eta * mHat / (sHat.squareRoot() + epsilon)
+        }
+    }
+
     /// Trains as `Trainer` does: the same per-epoch order (shuffled by the same generator), the
-    /// same batches, the same rule.
+    /// same batches, the same schedule, the same dropout masks, the same rule.
     public mutating func train(_ data: Dataset, options: TrainingOptions) {
         let n = data.count
         var order = (0..<Int32(n)).map { $0 }
         var generator = Trainer.shuffleGenerator(seed: options.seed)
-        for _ in 0..<options.epochs {
+        let batches = (n + options.batchSize - 1) / options.batchSize
+        var t = 0
+        for epoch in 1...options.epochs {
             if options.shuffle { generator.shuffle(&order) }
             for start in stride(from: 0, to: n, by: options.batchSize) {
-                let batch = order[start..<min(start + options.batchSize, n)].map { index in
+                t += 1
+                let rows = order[start..<min(start + options.batchSize, n)]
+                let batch = rows.map { index in
                     let s = Int(index)
                     return (
                         x: data.inputs[(s * data.inputSize)..<((s + 1) * data.inputSize)].map(Double.init),
                         y: data.targets[(s * data.outputSize)..<((s + 1) * data.outputSize)].map(Double.init))
                 }
-                step(
-                    options.loss, batch: batch, n: n, eta: Double(options.learningRate),
-                    lambda: Double(options.l2), mu: Double(options.momentum))
+                var masks: [[[Double]]]?
+                if options.dropout > 0 {
+                    // Batch row r's mask for layer l is elements [r·n_l, (r+1)·n_l) of the layer's draw.
+                    let layerMasks = sizes.indices.map { l -> [Float] in
+                        guard l > 0, l < sizes.count - 1 else { return [] }
+                        return DropoutMask.values(
+                            count: rows.count * sizes[l], rate: options.dropout, seed: Trainer.dropoutSeed(options.seed),
+                            step: UInt64(t), layer: l)
+                    }
+                    masks = (0..<rows.count).map { r in
+                        sizes.indices.map { l in
+                            layerMasks[l].isEmpty ? [] : layerMasks[l][(r * sizes[l])..<((r + 1) * sizes[l])].map(Double.init)
+                        }
+                    }
+                }
+                let eta = Double(
+                    options.schedule.learningRate(options.learningRate, step: t, epoch: epoch, totalSteps: options.epochs * batches))
+                step(options, batch: batch, masks: masks, n: n, eta: eta)
             }
         }
     }

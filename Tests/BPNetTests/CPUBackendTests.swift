@@ -27,7 +27,7 @@ import Testing
             let values = TestData.uniform(rows * columns, seed: 3, in: -90...90)
             let bias = TestData.uniform(columns, seed: 4)
             let x = try backend.makeBuffer(values)
-            try backend.addBiasSigmoid(x, bias: try backend.makeBuffer(bias), rows: rows, columns: columns)
+            try backend.addBiasActivation(x, bias: try backend.makeBuffer(bias), rows: rows, columns: columns, activation: .sigmoid)
             // z = x + b is formed in float32 on every backend; σ(z) is what is compared.
             let expected = (0..<(rows * columns)).map { 1 / (1 + exp(-Double(values[$0] + bias[$0 % columns]))) }
             let actual = try backend.download(x)

@@ -9,10 +9,13 @@ import Testing
 
     struct Case: CustomTestStringConvertible, Sendable {
         var sizes: [Int]
+        var activations: [Activation]? = nil
         var samples: Int
         var options: TrainingOptions
         var testDescription: String {
-            "\(sizes) n=\(samples) batch=\(options.batchSize) \(options.loss.rawValue) λ=\(options.l2) μ=\(options.momentum)"
+            "\(sizes) \(activations?.map(\.rawValue).joined(separator: ",") ?? "sigmoid") n=\(samples) batch=\(options.batchSize) "
+                + "\(options.loss.rawValue) \(options.optimizer.name) λ=\(options.l2) μ=\(options.momentum) "
+                + "\(options.schedule) dropout=\(options.dropout)"
         }
     }
 
@@ -25,29 +28,56 @@ import Testing
             epochs: 4, batchSize: 100, learningRate: 1, loss: .crossEntropy, l2: 0.5, momentum: 0.5, seed: 9)),
         Case(sizes: [17, 100, 10], samples: 31, options: TrainingOptions(
             epochs: 3, batchSize: 10, learningRate: 0.3, loss: .crossEntropy, l2: 1, momentum: 0.7, seed: 3, shuffle: false)),
+        // Past the seed: every activation, the log-likelihood, every optimizer (Adam past t = 1),
+        // both schedules, dropout.
+        Case(sizes: [5, 17, 3], activations: [.relu, .softmax], samples: 23, options: TrainingOptions(
+            epochs: 4, batchSize: 5, learningRate: 0.01, optimizer: .adam(), loss: .logLikelihood, l2: 0.5)),
+        Case(sizes: [7, 9, 5, 3], activations: [.tanh, .relu, .softmax], samples: 23, options: TrainingOptions(
+            epochs: 3, batchSize: 4, optimizer: .adamw(weightDecay: 0.1), loss: .logLikelihood, schedule: .cosine, seed: 2)),
+        Case(sizes: [4, 6, 2], activations: [.tanh, .identity], samples: 17, options: TrainingOptions(
+            epochs: 4, batchSize: 3, learningRate: 0.05, optimizer: .nesterov, l2: 1, momentum: 0.9, schedule: .step(every: 2, factor: 0.5))),
+        Case(sizes: [6, 11, 7, 3], activations: [.relu, .sigmoid, .sigmoid], samples: 29, options: TrainingOptions(
+            epochs: 3, batchSize: 6, learningRate: 0.5, loss: .crossEntropy, momentum: 0.5, dropout: 0.3, seed: 5)),
+        Case(sizes: [5, 13, 3], activations: [.relu, .softmax], samples: 19, options: TrainingOptions(
+            epochs: 3, batchSize: 4, optimizer: .adam(beta1: 0.8, beta2: 0.99, epsilon: 1e-6), loss: .logLikelihood,
+            dropout: 0.5, seed: 7)),
     ]
 
     @Test(arguments: cases)
     func cpuMatchesReference(_ c: Case) throws {
-        let data = try TestData.regression(count: c.samples, inputs: c.sizes[0], outputs: c.sizes.last!, seed: 11)
-        var network = try Network(sizes: c.sizes, seed: 5)
+        // Softmax outputs learn distributions: one-hot classes.
+        let data = c.options.loss == .logLikelihood
+            ? try TestData.classification(count: c.samples, inputs: c.sizes[0], classes: c.sizes.last!, seed: 11)
+            : try TestData.regression(count: c.samples, inputs: c.sizes[0], outputs: c.sizes.last!, seed: 11)
+        var network = try Network(sizes: c.sizes, activations: c.activations, seed: 5)
         var reference = ReferenceNetwork(network)
         try Trainer(c.options).train(&network, on: data, backend: CPUBackend())
         reference.train(data, options: c.options)
         let error = relativeError(network.flatParameters, reference.flatParameters)
         #expect(error < Self.tolerance, "relative error \(error)")
         // The parameters really moved, so the comparison is not of two untouched copies.
-        let start = try Network(sizes: c.sizes, seed: 5)
+        let start = try Network(sizes: c.sizes, activations: c.activations, seed: 5)
         #expect(relativeError(network.flatParameters, start.flatParameters) > 1e-3)
     }
 
-    @Test(arguments: Loss.allCases)
-    func referenceGradientsMatchFiniteDifferences(_ loss: Loss) throws {
-        for sizes in [[3, 4, 2], [1, 3, 5, 2], [6, 1, 3]] {
-            let network = try Network(sizes: sizes, seed: 21)
+    /// Every output activation with every loss it fits.
+    static let pairs: [(Activation, Loss)] = Activation.allCases.flatMap { f in
+        Loss.allCases.filter { (try? $0.validate(output: f)) != nil }.map { (f, $0) }
+    }
+
+    /// For every allowed activation × loss pair, with every hidden activation.
+    @Test(arguments: pairs.map { "\($0.0.rawValue) \($0.1.rawValue)" })
+    func referenceGradientsMatchFiniteDifferences(_ pair: String) throws {
+        let (output, loss) = try #require(Self.pairs.first { "\($0.0.rawValue) \($0.1.rawValue)" == pair })
+        let hidden: [Activation] = [.sigmoid, .tanh, .relu, .identity]
+        for (index, sizes) in [[3, 4, 2], [1, 3, 5, 2], [6, 1, 3]].enumerated() {
+            let functions = (0..<(sizes.count - 2)).map { hidden[($0 + index) % hidden.count] } + [output]
+            let network = try Network(sizes: sizes, activations: functions, seed: 21)
             var reference = ReferenceNetwork(network)
             let x = TestData.uniform(sizes[0], seed: 1).map(Double.init)
-            let y = TestData.uniform(sizes.last!, seed: 2, in: 0.1...0.9).map(Double.init)
+            // A distribution for softmax, values inside (0, 1) for the others.
+            var y = TestData.uniform(sizes.last!, seed: 2, in: 0.1...0.9).map(Double.init)
+            if output == .softmax { y = y.map { $0 / y.reduce(0, +) } }
             let analytic = reference.gradients(loss, x: x, y: y)
             let h = 1e-6
             var numeric: [Double] = [], exact: [Double] = []
@@ -67,7 +97,7 @@ import Testing
                 }
             }
             let error = relativeError(exact, numeric)
-            #expect(error < 1e-6, "\(sizes) \(loss): relative error \(error)")
+            #expect(error < 1e-6, "\(sizes) \(functions) \(loss): relative error \(error)")
         }
     }
 

@@ -116,7 +116,7 @@ struct OpenCLParityTests {
             try OpenCLTuning(for: device, environment: ["BPNET_GEMM_TUNING": "VW=3"])
         }
         let tuned = try OpenCLTuning(for: device, environment: ["BPNET_GEMM_TUNING": "VW=8, VM=2,TM=3"])
-        #expect((tuned.vectorLanes, tuned.rowVectorRows, tuned.tiledTM) == (8, 2, 3))
+        #expect((tuned.vectorLanes, tuned.rowVectorRows, tuned.blockedTM) == (8, 2, 3))
     }
 
     @Test func tunedMatchesReferenceKernelsAndIsDeterministic() throws {
@@ -182,7 +182,7 @@ struct OpenCLParityTests {
             maxWorkGroupSize: 256, maxWorkItemSizes: [256, 256, 64], openCLCVersion: d.openCLCVersion, deviceBits: d.deviceBits)
         let tuning = try OpenCLTuning(for: gpu, environment: [:])
         #expect(tuning.family == .registerBlocked && tuning.gatherSpan == 1 && tuning.vectorLanes == 4)
-        #expect(tuning.tiledLocal.0 * tuning.tiledLocal.1 <= 256)
+        #expect(tuning.blockedLocal.0 * tuning.blockedLocal.1 <= 256)
         let program = try OpenCLContext.build(try OpenCLContext.source(tuning), context: device.runtime.context, device: d)
         clReleaseProgram(program)
     }

@@ -11,8 +11,10 @@ public protocol DeviceBuffer: AnyObject {
 /// `[m, n]` matrix, which is the column-major `[n, m]` matrix `A` of the textbook equations.
 /// So the equations' `W·A` is computed here as `A·Wᵀ`, `Wᵀ·Δ` as `Δ·W`, and `Δ·Aᵀ` as `Δᵀ·A`.
 ///
-/// Operations are enqueued in order; a device backend may run them asynchronously, and only
-/// `download` and `synchronize` wait.
+/// Operations are enqueued in order; a device backend may run them asynchronously. Downloads and
+/// `synchronize` wait for them; uploads wait only until their host values are copied.
+///
+/// The model (activations, losses, optimizers) reaches a backend as values, never as method names.
 public protocol Backend: AnyObject, Sendable {
     /// One line naming the backend and the device it runs on.
     var description: String { get }
@@ -35,38 +37,70 @@ public protocol Backend: AnyObject, Sendable {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, a: any DeviceBuffer, b: any DeviceBuffer, beta: Float, c: any DeviceBuffer) throws
 
-    /// X: [rows, columns], bias: [columns] -> X = σ(X + bias), in place.
-    func addBiasSigmoid(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int) throws
+    // The forward step of a layer, and its backward step beside it.
+
+    /// X: [rows, columns], bias: [columns] -> X = f(X + bias), in place; softmax acts on each row.
+    func addBiasActivation(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int, activation: Activation) throws
 
     /// input: [rows, inputs], weights: [outputs, inputs], bias: [outputs]
-    /// -> output: [rows, outputs] = σ(input·weightsᵀ + bias). The forward step of one layer.
-    func linearSigmoid(
-        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
-        output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int) throws
-
-    /// activation, target: [count] -> delta: [count], the output error δ_L of `loss`.
-    func outputDelta(
-        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
-        delta: any DeviceBuffer, count: Int) throws
+    /// -> output: [rows, outputs] = f(input·weightsᵀ + bias). The forward step of one layer.
+    func linear(
+        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer, output: any DeviceBuffer,
+        rows: Int, inputs: Int, outputs: Int, activation: Activation) throws
 
     /// deltaNext: [rows, nextUnits], weightsNext: [nextUnits, units], activation: [rows, units]
-    /// -> delta: [rows, units] = (deltaNext·weightsNext) ⊙ a(1−a). The backward step of one layer.
+    /// -> delta: [rows, units] = (deltaNext·weightsNext) ⊙ f′(a), f′ taken from the output a.
+    /// The backward step of one hidden layer.
     func hiddenDelta(
         deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
-        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int) throws
+        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int, function: Activation) throws
 
+    /// activation, target: [count] -> delta: [count], the output error δ_L of `loss` for an
+    /// output layer of activation `output`: (a − y) ⊙ f′(a) (quadratic) or a − y.
+    func outputDelta(
+        _ loss: Loss, output: Activation, activation: any DeviceBuffer, target: any DeviceBuffer,
+        delta: any DeviceBuffer, count: Int) throws
+
+    // The gradient, then the optimizer: two passes with the gradient in buffers between them,
+    // where a step such as an allreduce across processes can run.
+
+    /// delta: [rows, outputs], input: [rows, inputs] -> gradient: [outputs, inputs] = (1/rows)·deltaᵀ·input.
+    func weightGradient(
+        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int) throws
+
+    /// delta: [rows, outputs] -> gradient: [outputs] = (1/rows)·Σ_rows delta.
+    func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int) throws
+
+    /// One optimizer step over a parameter buffer of `count` values, in one fused pass:
+    /// parameters, gradient and each state buffer (`Optimizer.stateBuffers`) are `[count]`.
+    func optimizerStep(
+        _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int
+    ) throws
+
+    /// The fused SGD update, for when nothing needs the gradient in a buffer.
     /// delta: [rows, outputs], input: [rows, inputs], weights, velocity: [outputs, inputs]
-    /// -> velocity = μ·velocity − η·((1/rows)·deltaᵀ·input + decay·weights); weights += velocity.
+    /// -> velocity = μ·velocity − η·((1/rows)·deltaᵀ·input + l2·weights); weights += velocity.
+    /// With μ = 0 the velocity is not state: a backend may leave it unread and unwritten.
     func updateWeights(
         weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
         input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
-        learningRate: Float, decay: Float, momentum: Float) throws
+        learningRate: Float, l2: Float, momentum: Float) throws
 
-    /// delta: [rows, outputs], bias, velocity: [outputs]
+    /// The fused SGD update of a bias. delta: [rows, outputs], bias, velocity: [outputs]
     /// -> velocity = μ·velocity − η·(1/rows)·Σ_rows delta; bias += velocity.
     func updateBias(
         bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
         rows: Int, outputs: Int, learningRate: Float, momentum: Float) throws
+
+    // Dropout: a mask drawn by a counter-based generator, so every backend draws the same.
+
+    /// mask: [count] = scale where element i's Philox draw for (seed, step, layer) is at least
+    /// `rate`, else 0 (see `bpnet_dropout_mask` in CPUKernels and Kernels/dropout.cl).
+    func dropoutMask(
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int) throws
+
+    /// output: [count] = x ⊙ mask (output may be x).
+    func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws
 
     /// source: [*, rowLength], indices: int32 -> destination: [rows, rowLength] with
     /// row i = source row indices[offset + i]. Gathers a shuffled mini-batch on the backend.
@@ -85,14 +119,22 @@ public protocol Backend: AnyObject, Sendable {
 
 extension Backend {
     /// The unfused form, for backends without a fused kernel.
-    public func linearSigmoid(
-        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
-        output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int
+    public func linear(
+        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer, output: any DeviceBuffer,
+        rows: Int, inputs: Int, outputs: Int, activation: Activation
     ) throws {
         try gemm(
             transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
             alpha: 1, a: input, b: weights, beta: 0, c: output)
-        try addBiasSigmoid(output, bias: bias, rows: rows, columns: outputs)
+        try addBiasActivation(output, bias: bias, rows: rows, columns: outputs, activation: activation)
+    }
+
+    public func weightGradient(
+        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try gemm(
+            transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
+            alpha: 1 / Float(rows), a: delta, b: input, beta: 0, c: gradient)
     }
 
     public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer { try makeBuffer(values) }

@@ -118,42 +118,133 @@ public final class CPUBackend: Backend {
             beta, cpu(c).floats, Int32(n))
     }
 
-    public func addBiasSigmoid(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int) throws {
+    public func addBiasActivation(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int, activation: Activation) throws {
         let values = cpu(x).floats, b = cpu(bias).floats
-        bpnet_bias_sigmoid(values, b, rows, columns)
+        switch activation {
+        case .sigmoid:
+            bpnet_bias_sigmoid(values, b, rows, columns)
+        case .softmax:
+            for r in 0..<rows {
+                let row = values + r * columns
+                var top = -Float.infinity
+                for j in 0..<columns {
+                    row[j] += b[j]
+                    top = max(top, row[j])
+                }
+                var sum: Float = 0
+                for j in 0..<columns {
+                    row[j] = expf(row[j] - top)
+                    sum += row[j]
+                }
+                for j in 0..<columns { row[j] /= sum }
+            }
+        case .tanh, .relu, .identity:
+            for r in 0..<rows {
+                let row = values + r * columns
+                for j in 0..<columns { row[j] = activation(row[j] + b[j]) }
+            }
+        }
     }
 
+    // activation, target: [count] -> delta: [count] = δ_L.
     public func outputDelta(
-        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
+        _ loss: Loss, output: Activation, activation: any DeviceBuffer, target: any DeviceBuffer,
         delta: any DeviceBuffer, count: Int
     ) throws {
         let a = cpu(activation).floats, y = cpu(target).floats, d = cpu(delta).floats
-        switch loss {
-        case .quadratic:
+        switch (loss, output) {
+        case (.quadratic, .sigmoid):
             for i in 0..<count { d[i] = (a[i] - y[i]) * a[i] * (1 - a[i]) }
-        case .crossEntropy:
+        case (.quadratic, _):
+            for i in 0..<count { d[i] = (a[i] - y[i]) * output.derivative(fromOutput: a[i]) }
+        case (.crossEntropy, _), (.logLikelihood, _):
             for i in 0..<count { d[i] = a[i] - y[i] }
         }
     }
 
     public func hiddenDelta(
         deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
-        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int
+        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int, function: Activation
     ) throws {
         try gemm(
             transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
             alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)
         let a = cpu(activation).floats, d = cpu(delta).floats
-        for i in 0..<(rows * units) { d[i] *= a[i] * (1 - a[i]) }
+        switch function {
+        case .sigmoid: for i in 0..<(rows * units) { d[i] *= a[i] * (1 - a[i]) }
+        case .identity, .softmax: return
+        case .tanh, .relu: for i in 0..<(rows * units) { d[i] *= function.derivative(fromOutput: a[i]) }
+        }
+    }
+
+    public func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int) throws {
+        let d = cpu(delta).floats, g = cpu(gradient).floats
+        columnSums(d, rows: rows, columns: outputs, into: g)
+        for j in 0..<outputs { g[j] /= Float(rows) }
+    }
+
+    /// sums[j] = Σ_r x[r, j], added row by row so that memory is read in order.
+    private func columnSums(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Float>) {
+        sums.update(from: x, count: columns)
+        for r in 1..<max(rows, 1) {
+            let row = x + r * columns
+            for j in 0..<columns { sums[j] += row[j] }
+        }
+    }
+
+    public func optimizerStep(
+        _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int
+    ) throws {
+        let p = cpu(parameters).floats, g = cpu(gradient).floats
+        let eta = step.learningRate, l2 = step.l2, mu = step.momentum
+        switch step.optimizer {
+        case .sgd where state.isEmpty:
+            for i in 0..<count { p[i] -= eta * (g[i] + l2 * p[i]) }
+        case .sgd:
+            let v = cpu(state[0]).floats
+            for i in 0..<count {
+                v[i] = mu * v[i] - eta * (g[i] + l2 * p[i])
+                p[i] += v[i]
+            }
+        case .nesterov:
+            let v = cpu(state[0]).floats
+            for i in 0..<count {
+                let change = eta * (g[i] + l2 * p[i])
+                v[i] = mu * v[i] - change
+                p[i] += mu * v[i] - change
+            }
+        case .adam, .adamw:
+            let m = cpu(state[0]).floats, s = cpu(state[1]).floats
+            let (beta1, beta2, epsilon, correction1, correction2) = step.adam
+            let decay = step.decoupledDecay
+            for i in 0..<count {
+                p[i] -= decay * p[i]
+                let gi = g[i] + l2 * p[i]
+                m[i] = beta1 * m[i] + (1 - beta1) * gi
+                s[i] = beta2 * s[i] + (1 - beta2) * gi * gi
+                p[i] -= eta * (m[i] / correction1) / ((s[i] / correction2).squareRoot() + epsilon)
+            }
+        }
+    }
+
+    public func dropoutMask(
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int
+    ) throws {
+        bpnet_dropout_mask(cpu(mask).floats, count, rate, scale, seed, step, UInt32(layer))
+    }
+
+    public func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws {
+        let a = cpu(x).floats, m = cpu(mask).floats, out = cpu(output).floats
+        for i in 0..<count { out[i] = a[i] * m[i] }
     }
 
     public func updateWeights(
         weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
         input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
-        learningRate: Float, decay: Float, momentum: Float
+        learningRate: Float, l2: Float, momentum: Float
     ) throws {
         let count = outputs * inputs
-        let shrink = learningRate * decay
+        let shrink = learningRate * l2
         if momentum == 0 {
             // Without momentum the velocity is just this step's change, so one GEMM applies the
             // whole rule in place: W = (1 − η·decay)·W − (η/m)·Δᵀ·A.
@@ -176,14 +267,9 @@ public final class CPUBackend: Backend {
     ) throws {
         let b = cpu(bias).floats, v = cpu(velocity).floats, d = cpu(delta).floats
         let scale = learningRate / Float(rows)
-        // Column sums row by row, so memory is read in order.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: outputs) { sums in
             let sum = sums.baseAddress!
-            sum.update(from: d, count: outputs)
-            for r in 1..<max(rows, 1) {
-                let row = d + r * outputs
-                for j in 0..<outputs { sum[j] += row[j] }
-            }
+            columnSums(d, rows: rows, columns: outputs, into: sum)
             for j in 0..<outputs {
                 v[j] = momentum * v[j] - scale * sum[j]
                 b[j] += v[j]

@@ -42,42 +42,74 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
                 transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c)
         }
     }
-    public func addBiasSigmoid(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int) throws {
-        try timed("bias + sigmoid") { try inner.addBiasSigmoid(x, bias: bias, rows: rows, columns: columns) }
+    public func addBiasActivation(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int, activation: Activation) throws {
+        try timed("bias + \(activation.rawValue)") {
+            try inner.addBiasActivation(x, bias: bias, rows: rows, columns: columns, activation: activation)
+        }
     }
-    public func linearSigmoid(
-        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
-        output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int
+    public func linear(
+        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer, output: any DeviceBuffer,
+        rows: Int, inputs: Int, outputs: Int, activation: Activation
     ) throws {
-        try timed("forward: A·Wᵀ + b, σ") {
-            try inner.linearSigmoid(
-                input: input, weights: weights, bias: bias, output: output, rows: rows, inputs: inputs, outputs: outputs)
+        try timed("forward: A·Wᵀ + b, \(activation.rawValue)") {
+            try inner.linear(
+                input: input, weights: weights, bias: bias, output: output, rows: rows, inputs: inputs, outputs: outputs,
+                activation: activation)
         }
     }
     public func outputDelta(
-        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer, delta: any DeviceBuffer, count: Int
+        _ loss: Loss, output: Activation, activation: any DeviceBuffer, target: any DeviceBuffer, delta: any DeviceBuffer, count: Int
     ) throws {
-        try timed("output delta") { try inner.outputDelta(loss, activation: activation, target: target, delta: delta, count: count) }
+        try timed("output delta") {
+            try inner.outputDelta(loss, output: output, activation: activation, target: target, delta: delta, count: count)
+        }
     }
     public func hiddenDelta(
         deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
-        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int
+        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int, function: Activation
     ) throws {
-        try timed("backward: δ·W ⊙ σ′") {
+        try timed("backward: δ·W ⊙ \(function.rawValue)′") {
             try inner.hiddenDelta(
                 deltaNext: deltaNext, weightsNext: weightsNext, activation: activation, delta: delta,
-                rows: rows, units: units, nextUnits: nextUnits)
+                rows: rows, units: units, nextUnits: nextUnits, function: function)
         }
+    }
+    public func weightGradient(
+        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try timed("weight gradient: Δᵀ·A") {
+            try inner.weightGradient(delta: delta, input: input, gradient: gradient, rows: rows, outputs: outputs, inputs: inputs)
+        }
+    }
+    public func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int) throws {
+        try timed("bias gradient") { try inner.biasGradient(delta: delta, gradient: gradient, rows: rows, outputs: outputs) }
+    }
+    public func optimizerStep(
+        _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int
+    ) throws {
+        try timed("\(step.optimizer.name) step") {
+            try inner.optimizerStep(step, parameters: parameters, gradient: gradient, state: state, count: count)
+        }
+    }
+    public func dropoutMask(
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int
+    ) throws {
+        try timed("dropout mask") {
+            try inner.dropoutMask(mask, count: count, rate: rate, scale: scale, seed: seed, step: step, layer: layer)
+        }
+    }
+    public func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws {
+        try timed("dropout multiply") { try inner.multiply(x, by: mask, into: output, count: count) }
     }
     public func updateWeights(
         weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
         input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
-        learningRate: Float, decay: Float, momentum: Float
+        learningRate: Float, l2: Float, momentum: Float
     ) throws {
         try timed("weight update: Δᵀ·A, SGD") {
             try inner.updateWeights(
                 weights: weights, velocity: velocity, delta: delta, input: input, rows: rows, outputs: outputs,
-                inputs: inputs, learningRate: learningRate, decay: decay, momentum: momentum)
+                inputs: inputs, learningRate: learningRate, l2: l2, momentum: momentum)
         }
     }
     public func updateBias(

@@ -35,12 +35,14 @@ public enum Verification {
             let backend = device.with(family).profiled()
             record(gemmChecks(backend, cpu: cpu, depth: depth))
             record(layerChecks(backend, cpu: cpu, depth: depth))
+            record(optimizerChecks(backend, cpu: cpu, depth: depth))
             record(trainingChecks(backend, cpu: cpu, depth: depth))
             record([stepCheck(backend, cpu: cpu, depth: depth)])
             if let times = try? backend.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
         }
         let tuned = device.with(.tuned).profiled()
         record(elementwiseChecks(tuned, cpu: cpu, depth: depth))
+        record(dropoutChecks(tuned, cpu: cpu, depth: depth))
         record([determinismCheck(tuned, depth: depth)])
         if let times = try? tuned.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
         return VerificationReport(
@@ -93,94 +95,28 @@ public enum Verification {
         return checks
     }
 
-    /// One layer's fused forward, output and hidden deltas, weight and bias updates and batch
-    /// metrics, for both losses and with and without λ and μ, against the CPU backend.
-    public static func layerChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
-        let shapes: [(rows: Int, inputs: Int, outputs: Int, next: Int)] =
-            depth == .quick
-            ? [(1, 1, 1, 1), (3, 17, 5, 3), (10, 33, 17, 65), (33, 5, 1, 3)]
-            : [(1, 1, 1, 1), (10, 784, 30, 10), (1000, 100, 17, 3), (3, 17, 100, 784), (33, 5, 1, 3)]
-        let rates: [(decay: Float, momentum: Float)] =
-            depth == .quick ? [(0, 0), (0.003, 0.5)] : [(0, 0), (0.01, 0), (0, 0.9), (0.003, 0.5)]
-        var checks: [VerificationCheck] = []
-        for loss in Loss.allCases {
-            for shape in shapes {
-                for (decay, momentum) in rates {
-                    let name = "layer \(device.family.familyName) \(loss.rawValue) "
-                        + "\(shape.rows)×\(shape.inputs)→\(shape.outputs)→\(shape.next) λ=\(decay) μ=\(momentum)"
-                    checks.append(check(name, tolerance: operationTolerance) {
-                        let expected = try layerOutputs(cpu, loss: loss, shape: shape, decay: decay, momentum: momentum)
-                        let actual = try layerOutputs(device, loss: loss, shape: shape, decay: decay, momentum: momentum)
-                        var errors: [String: Double] = [:]
-                        // Without momentum the velocity is not state (the CPU backend skips it); W is.
-                        for (output, values) in expected where momentum != 0 || output != "velocity" {
-                            errors[output] = relativeError(actual[output] ?? [], values)
-                        }
-                        // Slots 0 and 2 must stay untouched; the correct count in slot 1 must match exactly.
-                        let (mine, theirs) = (actual["metrics"] ?? [], expected["metrics"] ?? [])
-                        if mine.count != 6 || mine[3] != theirs[3] || [mine[0], mine[1], mine[4], mine[5]] != [-1, -1, -1, -1] {
-                            return (.infinity, "metrics \(mine) vs \(theirs): correct counts or untouched slots differ")
-                        }
-                        return worst(errors)
-                    })
-                }
-            }
-        }
-        return checks
-    }
-
-    /// The fused (or, for the naive family, unfused) operations of one layer on `backend`.
-    static func layerOutputs(
-        _ backend: any Backend, loss: Loss, shape: (rows: Int, inputs: Int, outputs: Int, next: Int),
-        decay: Float, momentum: Float
-    ) throws -> [String: [Float]] {
-        let (rows, inputs, outputs, next) = shape
-        let x = try backend.makeBuffer(uniform(rows * inputs, seed: 1))
-        let w = try backend.makeBuffer(uniform(outputs * inputs, seed: 2, in: -0.5...0.5))
-        let b = try backend.makeBuffer(uniform(outputs, seed: 3))
-        let a = try backend.makeBuffer(count: rows * outputs)
-        try backend.linearSigmoid(input: x, weights: w, bias: b, output: a, rows: rows, inputs: inputs, outputs: outputs)
-        let y = try backend.makeBuffer(uniform(rows * outputs, seed: 4, in: 0...1))
-        let d = try backend.makeBuffer(count: rows * outputs)
-        try backend.outputDelta(loss, activation: a, target: y, delta: d, count: rows * outputs)
-        let outputDelta = try backend.download(d)
-        let deltaNext = try backend.makeBuffer(uniform(rows * next, seed: 5))
-        let wNext = try backend.makeBuffer(uniform(next * outputs, seed: 6))
-        let hidden = try backend.makeBuffer(count: rows * outputs)
-        try backend.hiddenDelta(
-            deltaNext: deltaNext, weightsNext: wNext, activation: a, delta: hidden, rows: rows, units: outputs, nextUnits: next)
-        let v = try backend.makeBuffer(uniform(outputs * inputs, seed: 7, in: -0.1...0.1))
-        let vb = try backend.makeBuffer(uniform(outputs, seed: 8, in: -0.1...0.1))
-        try backend.updateWeights(
-            weights: w, velocity: v, delta: d, input: x, rows: rows, outputs: outputs, inputs: inputs,
-            learningRate: 0.7, decay: decay, momentum: momentum)
-        try backend.updateBias(bias: b, velocity: vb, delta: d, rows: rows, outputs: outputs, learningRate: 0.7, momentum: momentum)
-        let metrics = try backend.makeBuffer([Float](repeating: -1, count: 6))
-        try backend.batchMetrics(loss, activation: a, target: y, rows: rows, columns: outputs, into: metrics, slot: 1)
-        return [
-            "activation": try backend.download(a), "outputDelta": outputDelta, "hiddenDelta": try backend.download(hidden),
-            "weights": try backend.download(w), "velocity": try backend.download(v), "bias": try backend.download(b),
-            "biasVelocity": try backend.download(vb), "metrics": try backend.download(metrics),
-        ]
-    }
-
-    /// The unfused bias + sigmoid (against float64 and the CPU) and the mini-batch gather (exact).
+    /// The unfused bias + activation for every activation (against float64 and the CPU) and the
+    /// mini-batch gather (exact).
     public static func elementwiseChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
         let shapes = depth == .quick ? [(1, 1), (3, 17), (17, 33)] : [(1, 1), (3, 17), (100, 784), (1000, 10)]
         var checks: [VerificationCheck] = []
         for (rows, columns) in shapes {
             let values = uniform(rows * columns, seed: 9, in: -30...30)
-            checks.append(check("bias+sigmoid \(rows)×\(columns)", tolerance: operationTolerance) {
-                let bias = uniform(columns, seed: 10)
-                var results: [[Float]] = []
-                for backend in [device as any Backend, cpu] {
-                    let x = try backend.makeBuffer(values)
-                    try backend.addBiasSigmoid(x, bias: try backend.makeBuffer(bias), rows: rows, columns: columns)
-                    results.append(try backend.download(x))
-                }
-                let expected = (0..<(rows * columns)).map { 1 / (1 + exp(-(Double(values[$0]) + Double(bias[$0 % columns])))) }
-                return worst(["float64": relativeError(results[0], expected), "cpu": relativeError(results[0], results[1])])
-            })
+            for function in Activation.allCases {
+                checks.append(check("bias+\(function.rawValue) \(rows)×\(columns)", tolerance: operationTolerance) {
+                    let bias = uniform(columns, seed: 10)
+                    var results: [[Float]] = []
+                    for backend in [device as any Backend, cpu] {
+                        let x = try backend.makeBuffer(values)
+                        try backend.addBiasActivation(x, bias: try backend.makeBuffer(bias), rows: rows, columns: columns, activation: function)
+                        results.append(try backend.download(x))
+                    }
+                    let expected = referenceActivation(function, rows: rows, columns: columns) {
+                        Double(values[$0 * columns + $1] + bias[$1])
+                    }
+                    return worst(["float64": relativeError(results[0], expected), "cpu": relativeError(results[0], results[1])])
+                })
+            }
             // Odd rows in reversed order, from the middle of the index buffer: a copy, so exact.
             checks.append(check("gather \(rows)×\(columns)", tolerance: 0) {
                 let order: [Int32] = [0, 0] + (0..<Int32(rows)).reversed()
@@ -204,17 +140,50 @@ public enum Verification {
     /// A short whole training run: its layers and options, on generated data.
     public struct TrainingRun: Sendable {
         public var sizes: [Int]
+        public var activations: [Activation]?
+        public var initializer: Initializer
         public var options: TrainingOptions
 
-        public init(sizes: [Int], options: TrainingOptions) {
+        public init(sizes: [Int], activations: [Activation]? = nil, initializer: Initializer = .normal, options: TrainingOptions) {
             self.sizes = sizes
+            self.activations = activations
+            self.initializer = initializer
             self.options = options
         }
 
         public var name: String {
-            "\(sizes.map(String.init).joined(separator: "-")) \(options.loss.rawValue) batch \(options.batchSize)"
-                + " λ=\(options.l2) μ=\(options.momentum)"
+            let functions = activations.map { " " + $0.map(\.rawValue).joined(separator: ",") } ?? ""
+            let extras = (options.optimizer == .sgd ? "" : " \(options.optimizer.name)")
+                + (options.schedule == .constant ? "" : " \(options.schedule)")
+                + (options.dropout == 0 ? "" : " dropout \(options.dropout)")
+            return "\(sizes.map(String.init).joined(separator: "-"))\(functions) \(options.loss.rawValue) batch \(options.batchSize)"
+                + " λ=\(options.l2) μ=\(options.momentum)" + extras
         }
+    }
+
+    /// Runs of the model past the seed: ReLU, tanh and softmax layers, every optimizer, both
+    /// schedules, dropout and the other initializers.
+    static func modernRuns(_ depth: Depth, inputs: Int, classes: Int) -> [TrainingRun] {
+        let epochs = depth == .quick ? 2 : 3
+        let hidden = depth == .quick ? 9 : 33
+        return [
+            TrainingRun(
+                sizes: [inputs, hidden, classes], activations: [.relu, .softmax], initializer: .he,
+                options: TrainingOptions(
+                    epochs: epochs, batchSize: 8, optimizer: .adam(), loss: .logLikelihood, l2: 0.5, schedule: .cosine,
+                    dropout: 0.2, seed: 3)),
+            TrainingRun(
+                sizes: [inputs, hidden, hidden, classes], activations: [.relu, .relu, .softmax], initializer: .xavier,
+                options: TrainingOptions(
+                    epochs: epochs, batchSize: 10, optimizer: .adamw(), loss: .logLikelihood, schedule: .step(every: 1, factor: 0.5))),
+            TrainingRun(
+                sizes: [inputs, hidden, classes], activations: [.tanh, .sigmoid],
+                options: TrainingOptions(
+                    epochs: epochs, batchSize: 10, learningRate: 0.3, optimizer: .nesterov, loss: .crossEntropy, momentum: 0.9)),
+            TrainingRun(
+                sizes: [inputs, hidden, classes], activations: [.relu, .identity],
+                options: TrainingOptions(epochs: epochs, batchSize: 16, learningRate: 0.05, momentum: 0.5, dropout: 0.5)),
+        ]
     }
 
     /// Runs of both losses, with λ and μ, whose last batch is partial.
@@ -250,7 +219,7 @@ public enum Verification {
     public static func trainingChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
         do {
             let (train, test, inputs) = try trainingData(depth)
-            return trainingRuns(depth, inputs: inputs).map {
+            return (trainingRuns(depth, inputs: inputs) + modernRuns(depth, inputs: inputs, classes: train.outputSize)).map {
                 trainingCheck($0, train: train, test: test, device: device, cpu: cpu, label: "generated")
             }
         } catch {
@@ -264,7 +233,7 @@ public enum Verification {
         _ run: TrainingRun, train: Dataset, test: Dataset, device: OpenCLBackend, cpu: any Backend, label: String
     ) -> VerificationCheck {
         check("training \(device.family.familyName) \(label) \(run.name)", tolerance: runTolerance) {
-            let start = try Network(sizes: run.sizes, seed: 3)
+            let start = try Network(sizes: run.sizes, activations: run.activations, initializer: run.initializer, seed: 3)
             var onCPU = start, onDevice = start
             let cpuReports = try Trainer(run.options).train(&onCPU, on: train, test: test, backend: cpu)
             let deviceReports = try Trainer(run.options).train(&onDevice, on: train, test: test, backend: device)
@@ -375,6 +344,27 @@ public enum Verification {
             return min(Int(sum / weight * Float(classes)), classes - 1)
         }
         return try Dataset(inputs: x, labels: labels, inputSize: inputs, classes: classes)
+    }
+
+    /// float64 f(z) of every element, z = `z(row, column)` formed in float32 as the backends form
+    /// it; softmax over each row.
+    static func referenceActivation(
+        _ function: Activation, rows: Int, columns: Int, _ z: (Int, Int) -> Double
+    ) -> [Double] {
+        (0..<rows).flatMap { r -> [Double] in
+            let row = (0..<columns).map { z(r, $0) }
+            switch function {
+            case .sigmoid: return row.map { 1 / (1 + exp(-$0)) }
+            case .tanh: return row.map { Foundation.tanh($0) }
+            case .relu: return row.map { max($0, 0) }
+            case .identity: return row
+            case .softmax:
+                let top = row.max() ?? 0
+                let exps = row.map { exp($0 - top) }
+                let sum = exps.reduce(0, +)
+                return exps.map { $0 / sum }
+            }
+        }
     }
 
     /// float64 C[m, n] = op(A)·op(B), row-major, straight from the definition.

@@ -11,4 +11,12 @@ void bpnet_bias_sigmoid(float *x, const float *bias, long rows, long columns);
 /// destination: [rows, row_length], row i = bytes row index[i] as k / 255 (the IDX reader's floats).
 void bpnet_gather_bytes_over_255(float *destination, const uint8_t *bytes, const int32_t *index,
                                  long rows, long row_length);
+
+/// Philox4x32-10: out = the generator's four words for `counter` under `key`.
+void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+
+/// mask: [count] of `scale` (kept) or 0 (dropped), element i kept when its Philox draw for
+/// (i, step, layer) under `seed` is at least `rate`. Kernels/dropout.cl draws the same.
+void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64_t seed, uint64_t step,
+                        uint32_t layer);
 #endif

@@ -36,14 +36,44 @@ final class OpenCLContext: @unchecked Sendable {
     let context: cl_context
     let queue: cl_command_queue
     let program: cl_program
-    private var kernels: [String: cl_kernel] = [:]
+    /// Indexed by `Kernel.rawValue`: created once, so a launch never looks a kernel up by name.
+    private var kernels: [cl_kernel] = []
     let lock = NSLock()
 
-    static let kernelNames = [
-        "gemm_naive", "gemm_tiled_nn", "gemm_tiled_nt", "gemm_tiled_tn", "gemm_tiled_tt",
-        "gemm_rowvec_nn", "gemm_rowvec_tn", "gemm_dot_nt",
-        "add_bias_sigmoid", "sigmoid_backward", "output_delta", "batch_metrics", "gather_rows", "update_bias",
-    ]
+    /// Every kernel of the program.
+    enum Kernel: Int, CaseIterable {
+        case gemmNaive, gemmBlockedNN, gemmBlockedNT, gemmBlockedTN, gemmBlockedTT
+        case gemmRowVectorNN, gemmRowVectorTN, gemmDotNT
+        case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, gatherRows
+        case updateBias, biasGradient, optimizerStep, dropoutMask, multiply
+
+        /// The kernel's name in Kernels/*.cl.
+        var name: String {
+            switch self {
+            case .gemmNaive: return "gemm_naive"
+            case .gemmBlockedNN: return "gemm_blocked_nn"
+            case .gemmBlockedNT: return "gemm_blocked_nt"
+            case .gemmBlockedTN: return "gemm_blocked_tn"
+            case .gemmBlockedTT: return "gemm_blocked_tt"
+            case .gemmRowVectorNN: return "gemm_rowvec_nn"
+            case .gemmRowVectorTN: return "gemm_rowvec_tn"
+            case .gemmDotNT: return "gemm_dot_nt"
+            case .addBiasActivation: return "add_bias_activation"
+            case .softmaxRows: return "softmax_rows"
+            case .activationBackward: return "activation_backward"
+            case .outputDelta: return "output_delta"
+            case .batchMetrics: return "batch_metrics"
+            case .gatherRows: return "gather_rows"
+            case .updateBias: return "update_bias"
+            case .biasGradient: return "bias_gradient"
+            case .optimizerStep: return "optimizer_step"
+            case .dropoutMask: return "dropout_mask"
+            case .multiply: return "multiply"
+            }
+        }
+    }
+
+    static let kernelNames = Kernel.allCases.map(\.name)
 
     private init(device: OpenCLDeviceInfo) throws {
         self.device = device
@@ -73,18 +103,18 @@ final class OpenCLContext: @unchecked Sendable {
             guard let kernel = clCreateKernel(program, name, &status) else {
                 throw BPNetError.openCL(call: "clCreateKernel(\(name))", code: clErrorName(status))
             }
-            kernels[name] = kernel
+            kernels.append(kernel)
         }
     }
 
     deinit {
-        for kernel in kernels.values { clReleaseKernel(kernel) }
+        for kernel in kernels { clReleaseKernel(kernel) }
         clReleaseProgram(program)
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
     }
 
-    func kernel(_ name: String) -> cl_kernel { kernels[name]! }
+    func kernel(_ kernel: Kernel) -> cl_kernel { kernels[kernel.rawValue] }
 
     /// The per-device defines, then the kernels embedded at build time — or, when
     /// `BPNET_KERNELS` names a folder, its `*.cl` files, for kernel work without rebuilding.
@@ -168,13 +198,14 @@ private func setArgument<T>(_ kernel: cl_kernel, _ index: inout cl_uint, _ value
 }
 
 /// The OpenCL backend: weights, data and working memory stay on the device; operations are
-/// queued in order without waiting, and only `download` and `synchronize` block.
+/// queued in order without waiting. Downloads and `synchronize` block until the queue has run;
+/// uploads block only until their host values are copied.
 public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Which GEMM kernels run.
     public enum Kernels: Sendable, CaseIterable {
         /// The device's best family, as `OpenCLTuning` chooses it.
         case tuned
-        /// `gemm_tiled_*`: register blocks of C per work item; the GPU choice.
+        /// `gemm_blocked_*`: register blocks of C per work item; the GPU choice.
         case registerBlocked
         /// `gemm_rowvec_*` and `gemm_dot_nt`: explicit float vectors; the CPU-device choice.
         case vector
@@ -302,7 +333,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     /// Enqueues `name` over `global` items (rounded up to whole work groups of `local`).
     private func launch<each Argument>(
-        _ name: String, global: (Int, Int), local: (Int, Int), _ arguments: repeat each Argument
+        _ name: OpenCLContext.Kernel, global: (Int, Int), local: (Int, Int), _ arguments: repeat each Argument
     ) throws {
         let kernel = runtime.kernel(name)
         runtime.lock.lock()
@@ -320,52 +351,52 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                         }
                         var event: cl_event?
                         let status = clEnqueueNDRangeKernel(runtime.queue, kernel, 2, nil, g, l, 0, nil, &event)
-                        if let event { profile.launches.append((name, event)) }
+                        if let event { profile.launches.append((name.name, event)) }
                         return status
                     }
                 }
             }
         }
-        try clCheck(status, "clEnqueueNDRangeKernel(\(name))")
+        try clCheck(status, "clEnqueueNDRangeKernel(\(name.name))")
     }
 
     private func roundUp(_ value: Int, _ multiple: Int) -> Int { max(1, (value + multiple - 1) / multiple) * multiple }
 
-    private enum Epilogue: Int32 { case none = 0, biasSigmoid, sigmoidGrad, sgd }
+    private typealias Epilogue = KernelConstants.Epilogue
 
-    /// C: [m, n] = epilogue(op(A)·op(B)), by the tuned or the reference kernel.
+    /// C: [m, n] = epilogue(op(A)·op(B)), by the tuned or the reference kernel; `function` is the
+    /// activation that the activation epilogues apply.
     private func product(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer, aux: any DeviceBuffer,
-        epilogue: Epilogue, alpha: Float = 1, beta: Float = 0, gamma: Float = 0
+        epilogue: Epilogue, function: Activation = .identity, alpha: Float = 1, beta: Float = 0, gamma: Float = 0
     ) throws {
         let tuning = runtime.tuning
         let (M, N, K) = (Int32(m), Int32(n), Int32(k))
-        let tag = (transposeA ? "t" : "n") + (transposeB ? "t" : "n")
         func blocks(_ count: Int, _ size: Int) -> Int { (count + size - 1) / size }
-        let name: String, global: (Int, Int), local: (Int, Int)
-        switch (family, tag) {
-        case (.reference, _), (.tuned, _):  // `family` is never .tuned
+        let kernel: OpenCLContext.Kernel, global: (Int, Int), local: (Int, Int)
+        switch (family, transposeA, transposeB) {
+        case (.reference, _, _), (.tuned, _, _):  // `family` is never .tuned
             return try launch(
-                "gemm_naive", global: (n, m), local: tuning.tiledLocal,
+                .gemmNaive, global: (n, m), local: tuning.blockedLocal,
                 M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
-                memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue)
-        case (.vector, "nn"), (.vector, "tn"):
-            name = "gemm_rowvec_" + tag
+                memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code)
+        case (.vector, _, false):
+            kernel = transposeA ? .gemmRowVectorTN : .gemmRowVectorNN
             global = (blocks(n, tuning.vectorLanes * tuning.rowVectorColumns), blocks(m, tuning.rowVectorRows))
             local = tuning.vectorLocal
-        case (.vector, "nt"):
-            name = "gemm_dot_nt"
+        case (.vector, false, true):
+            kernel = .gemmDotNT
             global = (blocks(n, tuning.dotColumns), blocks(m, tuning.dotRows))
             local = tuning.vectorLocal
         default:
-            name = "gemm_tiled_" + tag
-            global = (blocks(n, tuning.tiledTN), blocks(m, tuning.tiledTM))
-            local = tuning.tiledLocal
+            kernel = transposeA ? (transposeB ? .gemmBlockedTT : .gemmBlockedTN) : (transposeB ? .gemmBlockedNT : .gemmBlockedNN)
+            global = (blocks(n, tuning.blockedTN), blocks(m, tuning.blockedTM))
+            local = tuning.blockedLocal
         }
         try launch(
-            name, global: global, local: local,
-            M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue)
+            kernel, global: global, local: local,
+            M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code)
     }
 
     public func gemm(
@@ -377,62 +408,89 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             epilogue: .none, alpha: alpha, beta: beta)
     }
 
-    public func addBiasSigmoid(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int) throws {
+    private var elementLocal: (Int, Int) { (runtime.tuning.elementLocal, 1) }
+
+    public func addBiasActivation(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int, activation: Activation) throws {
+        if activation == .softmax {
+            return try launch(.softmaxRows, global: (rows, 1), local: elementLocal, memory(x), memory(bias), Int32(rows), Int32(columns))
+        }
         try launch(
-            "add_bias_sigmoid", global: (columns, rows), local: (runtime.tuning.elementLocal, 1),
-            memory(x), memory(bias), Int32(rows), Int32(columns))
+            .addBiasActivation, global: (columns, rows), local: elementLocal,
+            memory(x), memory(bias), Int32(rows), Int32(columns), activation.code)
     }
 
-    public func linearSigmoid(
-        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer,
-        output: any DeviceBuffer, rows: Int, inputs: Int, outputs: Int
+    /// The naive family runs the unfused form; the others fuse bias and an element-wise activation
+    /// into the GEMM, and softmax follows as its own row pass.
+    public func linear(
+        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer, output: any DeviceBuffer,
+        rows: Int, inputs: Int, outputs: Int, activation: Activation
     ) throws {
-        guard family != .reference else {
+        guard family != .reference, activation != .softmax else {
             try gemm(
                 transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
                 alpha: 1, a: input, b: weights, beta: 0, c: output)
-            return try addBiasSigmoid(output, bias: bias, rows: rows, columns: outputs)
+            return try addBiasActivation(output, bias: bias, rows: rows, columns: outputs, activation: activation)
         }
         try product(
             transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
-            a: input, b: weights, c: output, aux: bias, epilogue: .biasSigmoid)
+            a: input, b: weights, c: output, aux: bias, epilogue: .biasActivation, function: activation)
     }
 
     public func outputDelta(
-        _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
+        _ loss: Loss, output: Activation, activation: any DeviceBuffer, target: any DeviceBuffer,
         delta: any DeviceBuffer, count: Int
     ) throws {
         try launch(
-            "output_delta", global: (count, 1), local: (runtime.tuning.elementLocal, 1),
-            memory(activation), memory(target), memory(delta), Int32(count), loss.code)
+            .outputDelta, global: (count, 1), local: elementLocal,
+            memory(activation), memory(target), memory(delta), Int32(count), loss.code, output.code)
     }
 
     public func hiddenDelta(
         deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
-        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int
+        delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int, function: Activation
     ) throws {
         guard family != .reference else {
             try gemm(
                 transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
                 alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)
             return try launch(
-                "sigmoid_backward", global: (rows * units, 1), local: (runtime.tuning.elementLocal, 1),
-                memory(delta), memory(activation), Int32(rows * units))
+                .activationBackward, global: (rows * units, 1), local: elementLocal,
+                memory(delta), memory(activation), Int32(rows * units), function.code)
         }
         try product(
             transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
-            a: deltaNext, b: weightsNext, c: delta, aux: activation, epilogue: .sigmoidGrad)
+            a: deltaNext, b: weightsNext, c: delta, aux: activation, epilogue: .activationGrad, function: function)
     }
 
+    public func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int) throws {
+        try launch(
+            .biasGradient, global: (outputs, 1), local: elementLocal, memory(delta), memory(gradient), Int32(rows), Int32(outputs))
+    }
+
+    public func optimizerStep(
+        _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int
+    ) throws {
+        let adam = step.adam
+        // Unused state arguments still need a valid buffer: the parameters stand in.
+        let first = state.first ?? parameters, second = state.count > 1 ? state[1] : parameters
+        try launch(
+            .optimizerStep, global: (count, 1), local: elementLocal,
+            memory(parameters), memory(gradient), memory(first), memory(second), Int32(count), step.optimizer.code,
+            Int32(state.isEmpty ? 0 : 1), step.learningRate, step.l2, step.momentum, adam.beta1, adam.beta2,
+            adam.epsilon, step.decoupledDecay, adam.correction1, adam.correction2)
+    }
+
+    /// Every family keeps the SGD update in the GEMM epilogue: the naive kernel too, so that the
+    /// reference path checks the epilogue's arithmetic; the unfused update is `optimizerStep`.
     public func updateWeights(
         weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
         input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
-        learningRate: Float, decay: Float, momentum: Float
+        learningRate: Float, l2: Float, momentum: Float
     ) throws {
         try product(
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
             a: delta, b: input, c: velocity, aux: weights, epilogue: .sgd,
-            alpha: -learningRate / Float(rows), beta: momentum, gamma: learningRate * decay)
+            alpha: -learningRate / Float(rows), beta: momentum, gamma: learningRate * l2)
     }
 
     public func updateBias(
@@ -440,9 +498,22 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         rows: Int, outputs: Int, learningRate: Float, momentum: Float
     ) throws {
         try launch(
-            "update_bias", global: (outputs, 1), local: (runtime.tuning.elementLocal, 1),
+            .updateBias, global: (outputs, 1), local: elementLocal,
             memory(bias), memory(velocity), memory(delta), Int32(rows), Int32(outputs),
             learningRate / Float(rows), momentum)
+    }
+
+    public func dropoutMask(
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int
+    ) throws {
+        try launch(
+            .dropoutMask, global: (count, 1), local: elementLocal, memory(mask), Int32(count), rate, scale,
+            UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32),
+            UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32), UInt32(layer))
+    }
+
+    public func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws {
+        try launch(.multiply, global: (count, 1), local: elementLocal, memory(x), memory(mask), memory(output), Int32(count))
     }
 
     public func gather(
@@ -450,7 +521,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         rows: Int, into destination: any DeviceBuffer
     ) throws {
         try launch(
-            "gather_rows", global: ((rowLength + runtime.tuning.gatherSpan - 1) / runtime.tuning.gatherSpan, rows),
+            .gatherRows, global: ((rowLength + runtime.tuning.gatherSpan - 1) / runtime.tuning.gatherSpan, rows),
             local: (runtime.tuning.elementLocal, 1),
             memory(source), Int32(rowLength), memory(indices), Int32(offset), Int32(rows), memory(destination))
     }
@@ -461,7 +532,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     ) throws {
         let group = runtime.tuning.metricsGroup
         try launch(
-            "batch_metrics", global: (group, 1), local: (group, 1),
+            .batchMetrics, global: (group, 1), local: (group, 1),
             memory(activation), memory(target), Int32(rows), Int32(columns), loss.code, memory(metrics), Int32(slot))
     }
 }

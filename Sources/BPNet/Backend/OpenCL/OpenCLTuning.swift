@@ -5,10 +5,10 @@ import Foundation
 struct OpenCLTuning: Sendable {
     /// Which GEMM kernels `.tuned` runs on this device.
     var family: OpenCLBackend.Kernels
-    /// Register-blocked kernels (`gemm_tiled_*`): rows and columns of C per work item, work group.
-    var tiledTM = 4
-    var tiledTN = 4
-    var tiledLocal = (16, 16)
+    /// Register-blocked kernels (`gemm_blocked_*`): rows and columns of C per work item, work group.
+    var blockedTM = 4
+    var blockedTN = 4
+    var blockedLocal = (16, 16)
     /// Vector kernels (`gemm_rowvec_*`, `gemm_dot_nt`): vector lanes, rows per item of the
     /// row-vector kernels, the dot kernel's block, and their work group.
     var vectorLanes = 16
@@ -36,7 +36,7 @@ struct OpenCLTuning: Sendable {
             family = .vector
             (rowVectorRows, rowVectorColumns, dotRows, dotColumns, vectorLocal) = (8, 2, 8, 2, (1, 1))
             gatherSpan = 64  // a CPU item copies a run; on a GPU neighbouring items copy neighbouring floats
-            (tiledTM, tiledTN, tiledLocal) = (4, 8, (8, 4))
+            (blockedTM, blockedTN, blockedLocal) = (4, 8, (8, 4))
         } else {
             family = .registerBlocked
             vectorLanes = 4
@@ -53,7 +53,7 @@ struct OpenCLTuning: Sendable {
             try apply(setting: String(setting))
         }
         let limits = Limits(device)
-        tiledLocal = limits.fit(tiledLocal)
+        blockedLocal = limits.fit(blockedLocal)
         vectorLocal = limits.fit(vectorLocal)
         elementLocal = max(1, min(elementLocal, limits.maxGroup, limits.items[0]))
         var group = 1
@@ -79,10 +79,10 @@ struct OpenCLTuning: Sendable {
             throw BPNetError.invalidArgument("BPNET_GEMM_TUNING: \(parts[0])=\(parts[1]) is not \(expected)")
         }
         switch parts[0] {
-        case "TM": tiledTM = value
-        case "TN": tiledTN = value
-        case "TLX": tiledLocal.0 = value
-        case "TLY": tiledLocal.1 = value
+        case "TM": blockedTM = value
+        case "TN": blockedTN = value
+        case "TLX": blockedLocal.0 = value
+        case "TLY": blockedLocal.1 = value
         case "VW": vectorLanes = value
         case "VM": rowVectorRows = value
         case "VC": rowVectorColumns = value
@@ -111,9 +111,9 @@ struct OpenCLTuning: Sendable {
     }
 
     var defines: String {
-        """
-        #define GEMM_TM \(tiledTM)
-        #define GEMM_TN \(tiledTN)
+        KernelConstants.defines + """
+        #define GEMM_TM \(blockedTM)
+        #define GEMM_TN \(blockedTN)
         #define GEMM_VW \(vectorLanes)
         #define GEMM_VM \(rowVectorRows)
         #define GEMM_VC \(rowVectorColumns)

@@ -1,0 +1,28 @@
+/// The codes kernels switch on, generated as `#define`s from the Swift enums that name them, so
+/// that no number is kept in sync by hand. Prepended to the program with the tunables.
+enum KernelConstants {
+    /// What a GEMM kernel does with each result (see Kernels/gemm.cl).
+    enum Epilogue: Int32, CaseIterable {
+        case none = 0, biasActivation, activationGrad, sgd
+
+        var macroName: String {
+            switch self {
+            case .none: return "EPILOGUE_NONE"
+            case .biasActivation: return "EPILOGUE_BIAS_ACTIVATION"
+            case .activationGrad: return "EPILOGUE_ACTIVATION_GRAD"
+            case .sgd: return "EPILOGUE_SGD"
+            }
+        }
+    }
+
+    static var defines: String {
+        var lines: [String] = []
+        lines += Activation.allCases.map { "#define \($0.macroName) \($0.code)" }
+        lines += Loss.allCases.map { "#define \($0.macroName) \($0.code)" }
+        lines += Epilogue.allCases.map { "#define \($0.macroName) \($0.rawValue)" }
+        lines += Optimizer.codes.map { "#define \($0.macro) \($0.code)" }
+        // The float's shortest exact decimal, so the device clamps at the host's very value.
+        lines.append("#define LOSS_EPSILON \(Loss.epsilon)f")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

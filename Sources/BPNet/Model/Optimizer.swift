@@ -1,0 +1,114 @@
+import Foundation
+
+/// How parameters follow their gradients. In each rule g = gW + (λ/n)·W for weights and g = gb
+/// for biases (AdamW: g = gW, with its decay decoupled), and t counts steps from 1 across epochs.
+/// Each optimizer declares the state it keeps per parameter buffer (`stateBuffers`); the trainer
+/// allocates that state on the backend, and one fused pass per buffer applies a step.
+public enum Optimizer: Sendable, Equatable {
+    /// v ← μ·v − η·g; W ← W + v. With μ = 0, plain SGD, and no state.
+    case sgd
+    /// v ← μ·v − η·g; W ← W + μ·v − η·g.
+    case nesterov
+    /// m ← β₁m + (1−β₁)g; s ← β₂s + (1−β₂)g²; W ← W − η·m̂/(√ŝ + ε), with m̂ = m/(1−β₁ᵗ), ŝ = s/(1−β₂ᵗ).
+    case adam(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8)
+    /// Adam with W ← W − η·wd·W first (weights only, never biases) and g = gW.
+    case adamw(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01)
+
+    /// `sgd`, `nesterov`, `adam` or `adamw`.
+    public var name: String {
+        switch self {
+        case .sgd: return "sgd"
+        case .nesterov: return "nesterov"
+        case .adam: return "adam"
+        case .adamw: return "adamw"
+        }
+    }
+
+    public static let names = ["sgd", "nesterov", "adam", "adamw"]
+
+    /// The optimizer `name` with its default hyperparameters.
+    public init?(name: String) {
+        switch name {
+        case "sgd": self = .sgd
+        case "nesterov": self = .nesterov
+        case "adam": self = .adam()
+        case "adamw": self = .adamw()
+        default: return nil
+        }
+    }
+
+    /// η when none is given: Nielsen's 3.0 for the SGD family, Kingma and Ba's 0.001 for Adam.
+    public var defaultLearningRate: Float {
+        switch self {
+        case .sgd, .nesterov: return 3.0
+        case .adam, .adamw: return 0.001
+        }
+    }
+
+    /// State buffers per parameter buffer, each of the parameter's size: the velocity (none for
+    /// SGD without momentum), or Adam's two moments.
+    public func stateBuffers(momentum: Float) -> Int {
+        switch self {
+        case .sgd: return momentum == 0 ? 0 : 1
+        case .nesterov: return 1
+        case .adam, .adamw: return 2
+        }
+    }
+
+    func validate() throws {
+        switch self {
+        case .sgd, .nesterov: return
+        case .adam(let beta1, let beta2, let epsilon), .adamw(let beta1, let beta2, let epsilon, _):
+            guard (0..<1).contains(beta1), (0..<1).contains(beta2) else {
+                throw BPNetError.invalidArgument("beta1 and beta2 must be in [0, 1), got \(beta1) and \(beta2)")
+            }
+            guard epsilon > 0, epsilon.isFinite else { throw BPNetError.invalidArgument("epsilon must be positive, got \(epsilon)") }
+            if case .adamw(_, _, _, let decay) = self, !(decay >= 0 && decay.isFinite) {
+                throw BPNetError.invalidArgument("weight decay must be ≥ 0 and finite, got \(decay)")
+            }
+        }
+    }
+
+    var macroName: String { "OPTIMIZER_" + name.uppercased() }
+    /// The code kernels receive; `KernelConstants` defines the macros from these.
+    var code: Int32 { Int32(Optimizer.names.firstIndex(of: name)!) }
+    static var codes: [(macro: String, code: Int32)] {
+        [Optimizer.sgd, .nesterov, .adam(), .adamw()].map { ($0.macroName, $0.code) }
+    }
+}
+
+/// Everything one optimizer pass over one parameter buffer needs: the rule and this step's
+/// scalars, with Adam's bias corrections formed once on the host in double precision.
+public struct OptimizerStep: Sendable {
+    public var optimizer: Optimizer
+    /// η for this step (after the schedule).
+    public var learningRate: Float
+    public var momentum: Float
+    /// The coefficient of W in g: λ/n for weights, 0 for biases and for AdamW.
+    public var l2: Float
+    /// AdamW's η·wd for weights, else 0.
+    public var decoupledDecay: Float
+    /// t, from 1.
+    public var step: Int
+
+    public init(optimizer: Optimizer, learningRate: Float, momentum: Float, l2: Float, decoupledDecay: Float, step: Int) {
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.l2 = l2
+        self.decoupledDecay = decoupledDecay
+        self.step = step
+    }
+
+    /// (β₁, β₂, ε, 1 − β₁ᵗ, 1 − β₂ᵗ); zeros for the SGD family.
+    public var adam: (beta1: Float, beta2: Float, epsilon: Float, correction1: Float, correction2: Float) {
+        switch optimizer {
+        case .adam(let beta1, let beta2, let epsilon), .adamw(let beta1, let beta2, let epsilon, _):
+            return (
+                beta1, beta2, epsilon, Float(1 - pow(Double(beta1), Double(step))),
+                Float(1 - pow(Double(beta2), Double(step))))
+        case .sgd, .nesterov:
+            return (0, 0, 0, 0, 0)
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+
+extension Verification {
+    /// The activation and loss pairs a layer check covers: the seed's two, then one of each
+    /// other activation, softmax with its log-likelihood.
+    static let layerPairs: [(activation: Activation, loss: Loss)] = [
+        (.sigmoid, .quadratic), (.sigmoid, .crossEntropy), (.tanh, .quadratic), (.relu, .quadratic),
+        (.identity, .quadratic), (.softmax, .logLikelihood),
+    ]
+
+    /// One layer's fused forward, output and hidden deltas, fused SGD weight and bias updates,
+    /// gradients and batch metrics, for every activation and loss pair, with and without λ and μ,
+    /// against the CPU backend.
+    public static func layerChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
+        let shapes: [(rows: Int, inputs: Int, outputs: Int, next: Int)] =
+            depth == .quick
+            ? [(1, 1, 1, 1), (3, 17, 5, 3), (10, 33, 17, 65), (33, 5, 1, 3)]
+            : [(1, 1, 1, 1), (10, 784, 30, 10), (1000, 100, 17, 3), (3, 17, 100, 784), (33, 5, 1, 3)]
+        let rates: [(l2: Float, momentum: Float)] =
+            depth == .quick ? [(0, 0), (0.003, 0.5)] : [(0, 0), (0.01, 0), (0, 0.9), (0.003, 0.5)]
+        var checks: [VerificationCheck] = []
+        for (index, (function, loss)) in layerPairs.enumerated() {
+            // The seed's pairs with every λ and μ; the others with the last, which has both.
+            for shape in shapes where !(function == .softmax && shape.outputs == 1) {
+                for (l2, momentum) in index < 2 ? rates : [rates[rates.count - 1]] {
+                    let name = "layer \(device.family.familyName) \(function.rawValue) \(loss.rawValue) "
+                        + "\(shape.rows)×\(shape.inputs)→\(shape.outputs)→\(shape.next) λ=\(l2) μ=\(momentum)"
+                    checks.append(check(name, tolerance: operationTolerance) {
+                        let expected = try layerOutputs(cpu, function: function, loss: loss, shape: shape, l2: l2, momentum: momentum)
+                        let actual = try layerOutputs(device, function: function, loss: loss, shape: shape, l2: l2, momentum: momentum)
+                        var errors: [String: Double] = [:]
+                        // Without momentum the velocity is not state (the CPU backend skips it); W is.
+                        for (output, values) in expected where momentum != 0 || output != "velocity" {
+                            errors[output] = relativeError(actual[output] ?? [], values)
+                        }
+                        // Slots 0 and 2 must stay untouched; the correct count in slot 1 must match exactly.
+                        let (mine, theirs) = (actual["metrics"] ?? [], expected["metrics"] ?? [])
+                        if mine.count != 6 || mine[3] != theirs[3] || [mine[0], mine[1], mine[4], mine[5]] != [-1, -1, -1, -1] {
+                            return (.infinity, "metrics \(mine) vs \(theirs): correct counts or untouched slots differ")
+                        }
+                        return worst(errors)
+                    })
+                }
+            }
+        }
+        return checks
+    }
+
+    /// The operations of one layer on `backend`, fused where the backend fuses them. A softmax
+    /// layer's hidden delta is checked with ReLU, since softmax is never a hidden layer.
+    static func layerOutputs(
+        _ backend: any Backend, function: Activation, loss: Loss, shape: (rows: Int, inputs: Int, outputs: Int, next: Int),
+        l2: Float, momentum: Float
+    ) throws -> [String: [Float]] {
+        let (rows, inputs, outputs, next) = shape
+        let x = try backend.makeBuffer(uniform(rows * inputs, seed: 1))
+        let w = try backend.makeBuffer(uniform(outputs * inputs, seed: 2, in: -0.5...0.5))
+        let b = try backend.makeBuffer(uniform(outputs, seed: 3))
+        let a = try backend.makeBuffer(count: rows * outputs)
+        try backend.linear(input: x, weights: w, bias: b, output: a, rows: rows, inputs: inputs, outputs: outputs, activation: function)
+        let y = try backend.makeBuffer(uniform(rows * outputs, seed: 4, in: 0...1))
+        let d = try backend.makeBuffer(count: rows * outputs)
+        try backend.outputDelta(loss, output: function, activation: a, target: y, delta: d, count: rows * outputs)
+        let outputDelta = try backend.download(d)
+        let deltaNext = try backend.makeBuffer(uniform(rows * next, seed: 5))
+        let wNext = try backend.makeBuffer(uniform(next * outputs, seed: 6))
+        let hidden = try backend.makeBuffer(count: rows * outputs)
+        try backend.hiddenDelta(
+            deltaNext: deltaNext, weightsNext: wNext, activation: a, delta: hidden, rows: rows, units: outputs, nextUnits: next,
+            function: function == .softmax ? .relu : function)
+        let gW = try backend.makeBuffer(count: outputs * inputs), gb = try backend.makeBuffer(count: outputs)
+        try backend.weightGradient(delta: d, input: x, gradient: gW, rows: rows, outputs: outputs, inputs: inputs)
+        try backend.biasGradient(delta: d, gradient: gb, rows: rows, outputs: outputs)
+        let v = try backend.makeBuffer(uniform(outputs * inputs, seed: 7, in: -0.1...0.1))
+        let vb = try backend.makeBuffer(uniform(outputs, seed: 8, in: -0.1...0.1))
+        try backend.updateWeights(
+            weights: w, velocity: v, delta: d, input: x, rows: rows, outputs: outputs, inputs: inputs,
+            learningRate: 0.7, l2: l2, momentum: momentum)
+        try backend.updateBias(bias: b, velocity: vb, delta: d, rows: rows, outputs: outputs, learningRate: 0.7, momentum: momentum)
+        let metrics = try backend.makeBuffer([Float](repeating: -1, count: 6))
+        try backend.batchMetrics(loss, activation: a, target: y, rows: rows, columns: outputs, into: metrics, slot: 1)
+        return [
+            "activation": try backend.download(a), "outputDelta": outputDelta, "hiddenDelta": try backend.download(hidden),
+            "weightGradient": try backend.download(gW), "biasGradient": try backend.download(gb),
+            "weights": try backend.download(w), "velocity": try backend.download(v), "bias": try backend.download(b),
+            "biasVelocity": try backend.download(vb), "metrics": try backend.download(metrics),
+        ]
+    }
+
+    /// Every optimizer's pass, three steps (so Adam's bias correction is checked past t = 1), from
+    /// the same parameters, gradients and state, against the CPU backend.
+    public static func optimizerChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
+        let rules: [(Optimizer, momentum: Float, l2: Float, decay: Float)] = [
+            (.sgd, 0, 0.01, 0), (.sgd, 0.9, 0.01, 0), (.nesterov, 0.9, 0.01, 0), (.adam(), 0, 0.01, 0),
+            (.adamw(), 0, 0, 0.001 * 0.01),
+        ]
+        let counts = depth == .quick ? [1, 17, 100] : [1, 17, 100, 78_400]
+        var checks: [VerificationCheck] = []
+        for (optimizer, momentum, l2, decay) in rules {
+            for count in counts {
+                checks.append(check("optimizer \(optimizer.name) μ=\(momentum) ×\(count)", tolerance: operationTolerance) {
+                    var results: [[String: [Float]]] = []
+                    for backend in [device as any Backend, cpu] {
+                        let p = try backend.makeBuffer(uniform(count, seed: 21))
+                        let state = try (0..<optimizer.stateBuffers(momentum: momentum)).map {
+                            try backend.makeBuffer(uniform(count, seed: 22 + UInt64($0), in: 0...0.01))
+                        }
+                        for t in 1...3 {
+                            let g = try backend.makeBuffer(uniform(count, seed: 30 + UInt64(t)))
+                            let step = OptimizerStep(
+                                optimizer: optimizer, learningRate: optimizer.defaultLearningRate / 10, momentum: momentum, l2: l2,
+                                decoupledDecay: decay, step: t)
+                            try backend.optimizerStep(step, parameters: p, gradient: g, state: state, count: count)
+                        }
+                        var outputs = ["parameters": try backend.download(p)]
+                        for (i, buffer) in state.enumerated() { outputs["state \(i)"] = try backend.download(buffer) }
+                        results.append(outputs)
+                    }
+                    var errors: [String: Double] = [:]
+                    for (output, values) in results[1] { errors[output] = relativeError(results[0][output] ?? [], values) }
+                    return worst(errors)
+                })
+            }
+        }
+        return checks
+    }
+
+    /// Dropout masks drawn on the device equal the CPU's bit for bit, keep about 1 − p of the
+    /// units, and the masked product matches.
+    public static func dropoutChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
+        let counts = depth == .quick ? [1, 33, 1000] : [1, 33, 1000, 100_000]
+        return counts.flatMap { count in
+            [Float(0.2), 0.5].map { rate in
+                check("dropout p=\(rate) ×\(count)", tolerance: 0) {
+                    var masks: [[Float]] = [], products: [[Float]] = []
+                    let values = uniform(count, seed: 40)
+                    for backend in [device as any Backend, cpu] {
+                        let mask = try backend.makeBuffer(count: count), x = try backend.makeBuffer(values)
+                        try backend.dropoutMask(mask, count: count, rate: rate, scale: 1 / (1 - rate), seed: 0xB7E1_5162, step: 7, layer: 2)
+                        let product = try backend.makeBuffer(count: count)
+                        try backend.multiply(x, by: mask, into: product, count: count)
+                        masks.append(try backend.download(mask))
+                        products.append(try backend.download(product))
+                    }
+                    guard masks[0] == masks[1], products[0] == products[1] else { return (.infinity, "masks or products differ") }
+                    let kept = Double(masks[0].filter { $0 != 0 }.count) / Double(count)
+                    // Within 5 standard deviations of 1 − p (the binomial's), so a broken draw shows.
+                    let sigma = (Double(rate) * Double(1 - rate) / Double(count)).squareRoot()
+                    return abs(kept - Double(1 - rate)) <= 5 * sigma + 1e-9 ? (0, nil) : (.infinity, "kept \(kept) of the units")
+                }
+            }
+        }
+    }
+}
