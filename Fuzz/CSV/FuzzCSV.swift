@@ -12,6 +12,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     do {
         let table = try CSV.parse(bytes: FileReading.decompressed(Array(input[2...]), file: "fuzz.csv"), file: "fuzz.csv")
         precondition(table.cells.count == table.rows * table.columns, "cells do not fill the rows")
+        precondition(table.oneHotSuffixWidth() == oneHotSuffixWidthByEveryWidth(table), "oneHotSuffixWidth disagrees")
         switch mode {
         case 0:
             // One-hot targets grow with the largest label by design (up to 2³¹ values); skip files
@@ -32,4 +33,17 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         fatalError("the CSV reader threw a non-BPNetError: \(error)")
     }
     return 0
+}
+
+/// The definition of `oneHotSuffixWidth`, checked width by width (quadratic, fine for fuzz inputs).
+private func oneHotSuffixWidthByEveryWidth(_ table: CSV.Table) -> Int? {
+    guard table.columns >= 3, table.rows > 0 else { return nil }
+    for width in stride(from: table.columns - 1, through: 2, by: -1) {
+        let oneHot = (0..<table.rows).allSatisfy { r in
+            let tail = table.cells[((r + 1) * table.columns - width)..<((r + 1) * table.columns)]
+            return tail.allSatisfy { $0 == 0 || $0 == 1 } && tail.reduce(0, +) == 1
+        }
+        if oneHot { return width }
+    }
+    return nil
 }

@@ -138,14 +138,27 @@ public enum CSV {
         /// one-hot in every row: only 0s and 1s, exactly one 1. Nil when there is none.
         func oneHotSuffixWidth() -> Int? {
             guard columns >= 3, rows > 0 else { return nil }
-            for width in stride(from: columns - 1, through: 2, by: -1) {
-                let oneHot = (0..<rows).allSatisfy { r in
-                    let tail = cells[(r * columns + columns - width)..<((r + 1) * columns)]
-                    return tail.allSatisfy { $0 == 0 || $0 == 1 } && tail.reduce(0, +) == 1
+            // In one row, the one-hot widths form a range: from its last 1 up to just before its
+            // second-last 1 or its last cell that is not 0 or 1. Intersecting the rows' ranges reads
+            // each cell at most once; trying every width was quadratic in the columns (seconds for
+            // a few tens of thousands of binary features).
+            var narrowest = 2, widest = columns - 1
+            for r in 0..<rows {
+                var lastOne: Int?
+                var rowWidest = columns - 1
+                for width in 1..<columns {
+                    let value = cells[(r + 1) * columns - width]
+                    guard value == 0 || value == 1 else { rowWidest = width - 1; break }
+                    guard value == 1 else { continue }
+                    if lastOne != nil { rowWidest = width - 1; break }
+                    lastOne = width
                 }
-                if oneHot { return width }
+                guard let lastOne else { return nil }
+                narrowest = max(narrowest, lastOne)
+                widest = min(widest, rowWidest)
+                if narrowest > widest { return nil }
             }
-            return nil
+            return widest
         }
 
         func labels(column: Int, classes: Int?) throws -> [Int] {
