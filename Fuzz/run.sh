@@ -14,13 +14,43 @@ TARGETS=${FUZZ_TARGETS:-"ModelFile IDX CSV"}
 OUT=.build-fuzz
 SWIFTC=${SWIFTC:-swiftc}
 
-# What the readers need: the errors, Dataset, and for models Network, Layer, Loss and the RNG.
-SOURCES=(
-    Sources/BPNet/Errors.swift Sources/BPNet/AtomicFile.swift Sources/BPNet/ModelFile.swift
-    Sources/BPNet/Network.swift Sources/BPNet/Loss.swift Sources/BPNet/Random.swift
-    Sources/BPNet/Data/FileReading.swift Sources/BPNet/Data/IDX.swift Sources/BPNet/Data/CSV.swift
-    Sources/BPNet/Data/Dataset.swift
-)
+# The readers and what they use, compiled as one module without SwiftPM. Files are found by name,
+# so moves inside Sources/BPNet do not matter, and anything else the set turns out to need (a
+# type, a helper) is added by the file that declares it, until the set type-checks. Files that
+# import a C backend module (OpenCL, BLAS, the CPU kernels) are never added.
+find_file() { find Sources/BPNet -name "$1.swift" | head -1; }
+SOURCES=()
+for name in Errors AtomicFile FileReading IDX CSV Dataset ModelFile; do
+    file=$(find_file "$name")
+    [ -n "$file" ] || { echo "no $name.swift under Sources/BPNet"; exit 1; }
+    SOURCES+=("$file")
+done
+excluded=$(grep -rlE '^import (COpenCL|CBLAS|CPUKernels)' Sources/BPNet --include='*.swift' || true)
+for _ in $(seq 40); do
+    errors=$("$SWIFTC" -typecheck -parse-as-library -module-name BPNetFuzz -module-cache-path "$OUT/module-cache" \
+        -I Sources/CZlib "${SOURCES[@]}" 2>&1 | grep 'error:' || true)
+    [ -z "$errors" ] && break
+    # "cannot find 'X' in scope" names a top-level declaration; "has no member 'm'" one in an extension.
+    wanted=$(sed -nE "s/.*error: cannot find (type )?'([A-Za-z_][A-Za-z0-9_]*)' in scope.*/^((public|internal|@[a-zA-Z]+) +)*(final +)?(struct|enum|class|actor|protocol|typealias|func|let|var) +\2\\\\b/p;
+        s/.*error: .* has no member '([A-Za-z_][A-Za-z0-9_]*)'.*/^ +((public|internal|static|@[a-zA-Z]+) +)*(func|var|let|case) +\1\\\\b/p" <<<"$errors" | sort -u)
+    added=0
+    while read -r pattern; do
+        [ -n "$pattern" ] || continue
+        for file in $(grep -rlE "$pattern" Sources/BPNet --include='*.swift' || true); do
+            case " ${SOURCES[*]} " in *" $file "*) continue ;; esac
+            grep -qxF "$file" <<<"$excluded" && continue
+            SOURCES+=("$file")
+            added=1
+            break
+        done
+    done <<<"$wanted"
+    if [ "$added" = 0 ]; then
+        echo "the reader sources do not type-check on their own:"
+        echo "$errors"
+        exit 1
+    fi
+done
+echo "== reader sources: ${SOURCES[*]}"
 
 mkdir -p "$OUT/bin"
 for target in $TARGETS; do
