@@ -179,7 +179,7 @@ public enum Verification {
             TrainingRun(
                 sizes: [inputs, hidden, classes], activations: [.tanh, .sigmoid],
                 options: TrainingOptions(
-                    epochs: epochs, batchSize: 10, learningRate: 0.3, optimizer: .nesterov, loss: .crossEntropy, momentum: 0.9)),
+                    epochs: epochs, batchSize: 10, learningRate: 0.05, optimizer: .nesterov, loss: .crossEntropy, momentum: 0.9)),
             TrainingRun(
                 sizes: [inputs, hidden, classes], activations: [.relu, .identity],
                 options: TrainingOptions(epochs: epochs, batchSize: 16, learningRate: 0.05, momentum: 0.5, dropout: 0.5)),
