@@ -3,10 +3,11 @@ import Foundation
 /// Models as safetensors: a u64 little-endian header length, a JSON header padded with spaces
 /// to a multiple of 8 bytes, then the raw little-endian float32 tensors. Tensors are
 /// `layers.{l}.weight` `[n_{l+1}, n_l]` and `layers.{l}.bias` `[n_{l+1}]`; `__metadata__` holds
-/// `format: bpnet`, `version: 1`, `layers`, `activation: sigmoid` and `loss`.
+/// `format: bpnet`, `version: 2`, `layers`, `activations` (one per weight layer, such as
+/// `relu,relu,softmax`) and `loss`. Version 1 files, with `activation: sigmoid`, load as all-sigmoid.
 public enum ModelFile {
     public static let format = "bpnet"
-    public static let version = "1"
+    public static let version = "2"
 
     /// What a model file holds besides the parameters.
     public struct Metadata: Equatable, Sendable {
@@ -49,7 +50,8 @@ public enum ModelFile {
         let meta =
             "\"__metadata__\":{\"format\":\"\(format)\",\"version\":\"\(version)\","
             + "\"layers\":\"\(network.sizes.map(String.init).joined(separator: ","))\","
-            + "\"activation\":\"sigmoid\",\"loss\":\"\(metadata.loss.rawValue)\"}"
+            + "\"activations\":\"\(network.activations.map(\.rawValue).joined(separator: ","))\","
+            + "\"loss\":\"\(metadata.loss.rawValue)\"}"
         var header = Array(("{" + ([meta] + entries).joined(separator: ",") + "}").utf8)
         while header.count % 8 != 0 { header.append(0x20) }
 
@@ -95,8 +97,12 @@ public enum ModelFile {
         let payload = bytes.count - dataStart
         let meta = header["__metadata__"] as? [String: String] ?? [:]
         if let format = meta["format"], format != self.format { throw fail("metadata format is '\(format)', expected 'bpnet'") }
+        let fileVersion = meta["version"] ?? "1"
+        guard ["1", "2"].contains(fileVersion) else {
+            throw fail("version '\(fileVersion)' is not supported (this bpnet reads versions 1 and 2)")
+        }
         if let activation = meta["activation"], activation != "sigmoid" {
-            throw fail("activation '\(activation)' is not supported (only sigmoid)")
+            throw fail("activation '\(activation)' is not supported (version 1 files are all sigmoid)")
         }
         var loss = Loss.quadratic
         if let name = meta["loss"] {
@@ -141,6 +147,25 @@ public enum ModelFile {
 
         let layerCount = header.keys.filter { $0.hasPrefix("layers.") && $0.hasSuffix(".weight") }.count
         guard layerCount > 0 else { throw fail("missing tensor layers.0.weight") }
+        // Version 2 names one activation per weight layer; version 1 files are all sigmoid.
+        var functions = [Activation](repeating: .sigmoid, count: layerCount)
+        if fileVersion == "2" {
+            guard let list = meta["activations"] else { throw fail("version 2 metadata has no activations") }
+            let names = list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard names.count == layerCount else {
+                throw fail("metadata activations '\(list)' name \(names.count) layers but the file holds \(layerCount)")
+            }
+            functions = try names.map { name in
+                guard let function = Activation(rawValue: name) else {
+                    throw fail("unknown activation '\(name)' in metadata (expected "
+                        + Activation.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                }
+                return function
+            }
+            if let hidden = functions.dropLast().firstIndex(of: .softmax) {
+                throw fail("softmax may only be the last layer's activation, not layer \(hidden)'s")
+            }
+        }
         var layers: [Layer] = []
         for l in 0..<layerCount {
             let weight = try tensor("layers.\(l).weight")
@@ -155,7 +180,10 @@ public enum ModelFile {
             guard weight.values.allSatisfy(\.isFinite), bias.values.allSatisfy(\.isFinite) else {
                 throw fail("layer \(l) holds NaN or infinite values")
             }
-            layers.append(try Layer(inputs: weight.shape[1], outputs: weight.shape[0], weights: weight.values, biases: bias.values))
+            layers.append(
+                try Layer(
+                    inputs: weight.shape[1], outputs: weight.shape[0], weights: weight.values, biases: bias.values,
+                    activation: functions[l]))
         }
         let network = try Network(layers: layers)
         if let sizes = meta["layers"], sizes != network.sizes.map(String.init).joined(separator: ",") {

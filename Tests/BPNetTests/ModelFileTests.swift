@@ -38,7 +38,7 @@ import Testing
         #expect(length % 8 == 0)
         let header = try #require(try JSONSerialization.jsonObject(with: encoded[8..<(8 + length)]) as? [String: Any])
         let meta = try #require(header["__metadata__"] as? [String: String])
-        #expect(meta == ["format": "bpnet", "version": "1", "layers": "5,3,1,2", "activation": "sigmoid", "loss": "quadratic"])
+        #expect(meta == ["format": "bpnet", "version": "2", "layers": "5,3,1,2", "activations": "sigmoid,sigmoid,sigmoid", "loss": "quadratic"])
         let weight = try #require(header["layers.1.weight"] as? [String: Any])
         #expect(weight["dtype"] as? String == "F32")
         #expect(weight["shape"] as? [Int] == [1, 3])
@@ -55,6 +55,43 @@ import Testing
         // The first weight is stored as little-endian float32.
         let first = encoded[(8 + length)..<(8 + length + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         #expect(Float(bitPattern: first) == network.layers[0].weights[0])
+    }
+
+    /// A version 2 file round-trips its activations; a version 1 file (the seed's) loads as
+    /// all-sigmoid; unknown versions and activations are named.
+    @Test func versionsAndActivations() throws {
+        let mixed = try Network(sizes: [5, 4, 3, 3], activations: [.relu, .tanh, .softmax], initializer: .he, seed: 2)
+        let loaded = try ModelFile.decode(ModelFile.encode(mixed, metadata: .init(loss: .logLikelihood)), file: "m")
+        #expect(loaded.network == mixed && loaded.metadata.loss == .logLikelihood)
+
+        func header(_ meta: String) -> Data {
+            var file = ModelFile.encode(try! Network(sizes: [2, 1], seed: 1))
+            let length = Int(file.prefix(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            var json = String(decoding: file[8..<(8 + length)], as: UTF8.self)
+            let start = json.range(of: "\"__metadata__\":{")!, end = json[start.upperBound...].range(of: "}")!
+            json.replaceSubrange(start.upperBound..<end.lowerBound, with: meta)
+            var bytes = Array(json.utf8)
+            while bytes.count % 8 != 0 { bytes.append(0x20) }
+            let payload = file[(8 + length)...]
+            file = Data()
+            withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { file.append(contentsOf: $0) }
+            return file + bytes + payload
+        }
+        let version1 = try ModelFile.decode(header(#""format":"bpnet","version":"1","layers":"2,1","activation":"sigmoid","loss":"cross-entropy""#), file: "v1")
+        #expect(version1.network.activations == [.sigmoid] && version1.metadata.loss == .crossEntropy)
+        #expect(throws: BPNetError.model(file: "v3", problem: "version '3' is not supported (this bpnet reads versions 1 and 2)")) {
+            try ModelFile.decode(header(#""format":"bpnet","version":"3","layers":"2,1""#), file: "v3")
+        }
+        #expect(throws: BPNetError.model(
+            file: "x", problem: "unknown activation 'swish' in metadata (expected sigmoid, tanh, relu, identity, softmax)")) {
+            try ModelFile.decode(header(#""format":"bpnet","version":"2","layers":"2,1","activations":"swish""#), file: "x")
+        }
+        #expect(throws: BPNetError.model(file: "n", problem: "metadata activations 'relu,relu' name 2 layers but the file holds 1")) {
+            try ModelFile.decode(header(#""version":"2","activations":"relu,relu""#), file: "n")
+        }
+        // What Python's safetensors writes: only our keys, other keys ignored, no format key.
+        let python = try ModelFile.decode(header(#""version":"2","activations":"tanh","loss":"quadratic","framework":"pt""#), file: "py")
+        #expect(python.network.activations == [.tanh])
     }
 
     @Test func rejectsTruncatedFiles() throws {
