@@ -27,6 +27,7 @@ struct BPNetCommand: ParsableCommand {
 }
 
 extension Loss: ExpressibleByArgument {}
+extension Initializer: ExpressibleByArgument {}
 
 /// `--device`, shared by every command that computes.
 struct DeviceOptions: ParsableArguments {

@@ -4,11 +4,12 @@ import Foundation
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a network with mini-batch SGD.",
+        abstract: "Train a network by backpropagation with mini-batches.",
         discussion: """
-            For each mini-batch of m samples out of n: gW = (1/m) Σ δ·aᵀ, gb = (1/m) Σ δ;
-            vW = μ·vW − η·(gW + (λ/n)·W), W += vW; vb = μ·vb − η·gb, b += vb.
-            η is --learning-rate, λ is --l2 and μ is --momentum.
+            For each mini-batch of m samples out of n: gW = (1/m) Σ δ·aᵀ + (λ/n)·W, gb = (1/m) Σ δ.
+            sgd: v = μ·v − η·g, W += v. nesterov: v = μ·v − η·g, W += μ·v − η·g.
+            adam: m = β₁m + (1−β₁)g, s = β₂s + (1−β₂)g², W −= η·m̂/(√ŝ + ε). adamw: W −= η·wd·W first, g = gW.
+            η is --learning-rate, λ is --l2 and μ is --momentum. The README gives every rule.
             """)
 
     @Option(help: "fashion-mnist, a folder of IDX files, or a CSV file.")
@@ -29,11 +30,38 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Samples per mini-batch (the last one of an epoch may be smaller).")
     var batchSize = 10
 
-    @Option(parsing: .unconditional, help: "η, the learning rate.")
-    var learningRate: Float = 3.0
+    @Option(parsing: .unconditional, help: "η, the learning rate. Default: 3.0 for sgd and nesterov, 0.001 for adam and adamw.")
+    var learningRate: Float?
 
-    @Option(help: "quadratic or cross-entropy.")
+    @Option(help: "quadratic, cross-entropy (sigmoid outputs) or log-likelihood (softmax outputs).")
     var loss: Loss = .quadratic
+
+    @Option(help: "One per weight layer, e.g. relu,relu,softmax, or one for every layer: sigmoid, tanh, relu, identity, softmax (output only). Default: those of --init, else sigmoid.")
+    var activations: String?
+
+    @Option(help: "sgd, nesterov, adam or adamw.")
+    var optimizer = "sgd"
+
+    @Option(parsing: .unconditional, help: "Adam's β₁.")
+    var beta1: Float = 0.9
+
+    @Option(parsing: .unconditional, help: "Adam's β₂.")
+    var beta2: Float = 0.999
+
+    @Option(parsing: .unconditional, help: "Adam's ε.")
+    var epsilon: Float = 1e-8
+
+    @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay wd (weights only).")
+    var weightDecay: Float = 0.01
+
+    @Option(help: "normal (W ~ N(0, 1/n_in), b ~ N(0, 1)), xavier or he.")
+    var initializer: Initializer = .normal
+
+    @Option(help: "constant, step:K:γ (η·γ every K epochs) or cosine.")
+    var schedule = "constant"
+
+    @Option(parsing: .unconditional, help: "The probability of dropping each hidden unit in training, in [0, 1).")
+    var dropout: Float = 0
 
     @Option(parsing: .unconditional, help: "λ, the L2 strength (the weight term is λ/n·W).")
     var l2: Float = 0
@@ -59,15 +87,38 @@ struct Train: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
+    var chosenOptimizer: Optimizer {
+        get throws {
+            switch optimizer {
+            case "sgd": return .sgd
+            case "nesterov": return .nesterov
+            case "adam": return .adam(beta1: beta1, beta2: beta2, epsilon: epsilon)
+            case "adamw": return .adamw(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
+            default:
+                throw ValidationError("unknown optimizer '\(optimizer)' (expected " + Optimizer.names.joined(separator: ", ") + ")")
+            }
+        }
+    }
+
     var options: TrainingOptions {
-        TrainingOptions(
-            epochs: epochs, batchSize: batchSize, learningRate: learningRate, loss: loss, l2: l2,
-            momentum: momentum, seed: seed, shuffle: !noShuffle)
+        get throws {
+            TrainingOptions(
+                epochs: epochs, batchSize: batchSize, learningRate: learningRate, optimizer: try chosenOptimizer, loss: loss,
+                l2: l2, momentum: momentum, schedule: try Schedule(parsing: schedule), dropout: dropout, seed: seed,
+                shuffle: !noShuffle)
+        }
     }
 
     func validate() throws {
         do {
             try options.validate()
+            if let activations, let layers { _ = try Activation.parseList(activations, layers: try parseLayers(layers).count - 1) }
+            // The loss must fit the output layer; without --init that is known now.
+            if initModel == nil {
+                let names = activations?.split(separator: ",").map(String.init) ?? ["sigmoid"]
+                let last = try Activation.parseList(names.last ?? "sigmoid", layers: 1)[0]
+                try loss.validate(output: last)
+            }
         } catch let error as BPNetError {
             throw ValidationError(error.description)
         }
@@ -96,6 +147,11 @@ struct Train: ParsableCommand {
                         + model.sizes.map(String.init).joined(separator: ","))
             }
             sizes = model.sizes
+            if let activations, try Activation.parseList(activations, layers: model.layers.count) != model.activations {
+                throw ValidationError(
+                    "--activations \(activations) differ from the --init model's "
+                        + model.activations.map(\.rawValue).joined(separator: ","))
+            }
             network = model
         }
 
@@ -110,13 +166,19 @@ struct Train: ParsableCommand {
             } else if source.has(.test) {
                 try source.load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last)
             } else { nil }
-        var model = try network ?? Network(sizes: sizesUsed, seed: seed)
+        let functions = try activations.map { try Activation.parseList($0, layers: sizesUsed.count - 1) }
+        var model = try network ?? Network(sizes: sizesUsed, activations: functions, initializer: initializer, seed: seed)
+        let options = try self.options
+        try options.loss.validate(output: model.activations[model.activations.count - 1])
 
         let layout = model.sizes.map(String.init).joined(separator: "-")
         note("device: \(backend.description)")
         note(
-            "network \(layout), \(trainingData.count) training and \(counted(testData?.count ?? 0, "test sample")), "
-                + "\(counted(epochs, "epoch")) of batch \(batchSize), η \(learningRate), \(loss.rawValue) loss")
+            "network \(layout) (\(model.activations.map(\.rawValue).joined(separator: ","))), \(trainingData.count) training and "
+                + "\(counted(testData?.count ?? 0, "test sample")), \(counted(epochs, "epoch")) of batch \(batchSize), "
+                + "\(options.optimizer.name) η \(options.learningRate)"
+                + (options.schedule == .constant ? "" : " (\(options.schedule))")
+                + (options.dropout > 0 ? ", dropout \(options.dropout)" : "") + ", \(loss.rawValue) loss")
         if !output.json {
             print("epoch  train_loss  train_acc  test_loss  test_acc  seconds  samples/s")
         }
