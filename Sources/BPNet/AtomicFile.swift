@@ -1,10 +1,7 @@
 import Foundation
 
-#if canImport(Glibc)
+// BPNet builds for Linux (OpenCL ICDs, OpenBLAS and Debian packages): Glibc only.
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Writes that never leave a half-written file where a good one was: the bytes go to a
 /// temporary file in the same folder, are flushed to disk, and then renamed over the target.

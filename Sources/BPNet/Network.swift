@@ -120,8 +120,5 @@ public struct Network: Equatable, Sendable {
     }
 }
 
-#if canImport(Glibc)
+// BPNet builds for Linux (OpenCL ICDs, OpenBLAS and Debian packages): Glibc only.
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -52,10 +52,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 }
 
-#if canImport(Glibc)
+// BPNet builds for Linux (OpenCL ICDs, OpenBLAS and Debian packages): Glibc only.
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 @inline(__always) private func _log(_ x: Double) -> Double { log(x) }

@@ -123,6 +123,15 @@ extension Backend {
         input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer, output: any DeviceBuffer,
         rows: Int, inputs: Int, outputs: Int, activation: Activation
     ) throws {
+        try unfusedLinear(input: input, weights: weights, bias: bias, output: output, rows: rows, inputs: inputs, outputs: outputs, activation: activation)
+    }
+
+    /// The forward step as a GEMM, then bias and activation: the default, and the path a fusing
+    /// backend takes where it does not fuse (a reference kernel family, a row-wise softmax).
+    public func unfusedLinear(
+        input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer, output: any DeviceBuffer,
+        rows: Int, inputs: Int, outputs: Int, activation: Activation
+    ) throws {
         try gemm(
             transposeA: false, transposeB: true, m: rows, n: outputs, k: inputs,
             alpha: 1, a: input, b: weights, beta: 0, c: output)

@@ -2,11 +2,8 @@ import CBLAS
 import CPUKernels
 import Foundation
 
-#if canImport(Glibc)
+// BPNet builds for Linux (OpenCL ICDs, OpenBLAS and Debian packages): Glibc only.
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Host memory for `CPUBackend`: float32 or int32 elements, 64-byte aligned for SIMD and BLAS.
 final class CPUBuffer: DeviceBuffer {
@@ -244,17 +241,17 @@ public final class CPUBackend: Backend {
         learningRate: Float, l2: Float, momentum: Float
     ) throws {
         let count = outputs * inputs
-        let shrink = learningRate * l2
+        let l2Step = learningRate * l2
         if momentum == 0 {
             // Without momentum the velocity is just this step's change, so one GEMM applies the
-            // whole rule in place: W = (1 − η·decay)·W − (η/m)·Δᵀ·A.
+            // whole rule in place: W = (1 − η·l2)·W − (η/m)·Δᵀ·A.
             return try gemm(
                 transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
-                alpha: -learningRate / Float(rows), a: delta, b: input, beta: 1 - shrink, c: weights)
+                alpha: -learningRate / Float(rows), a: delta, b: input, beta: 1 - l2Step, c: weights)
         }
-        // velocity = μ·velocity − η·decay·W, then the GEMM adds −(η/m)·Δᵀ·A with β = 1.
+        // velocity = μ·velocity − η·l2·W, then the GEMM adds −(η/m)·Δᵀ·A with β = 1.
         let w = cpu(weights).floats, v = cpu(velocity).floats
-        for i in 0..<count { v[i] = momentum * v[i] - shrink * w[i] }
+        for i in 0..<count { v[i] = momentum * v[i] - l2Step * w[i] }
         try gemm(
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
             alpha: -learningRate / Float(rows), a: delta, b: input, beta: 1, c: velocity)

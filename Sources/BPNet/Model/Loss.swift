@@ -28,15 +28,6 @@ public enum Loss: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// Per-element output error δ_L for an output activation f.
-    @inline(__always)
-    public func delta(activation a: Float, target y: Float, output f: Activation) -> Float {
-        switch self {
-        case .quadratic: return (a - y) * f.derivative(fromOutput: a)
-        case .crossEntropy, .logLikelihood: return a - y
-        }
-    }
-
     /// The output activations each loss fits: δ_L = a − y holds only for its own pairing.
     public func validate(output f: Activation) throws {
         switch (self, f) {
