@@ -46,6 +46,19 @@ struct OpenCLParityTests {
         expectAllPass(Verification.layerChecks(try Self.device().with(family), cpu: cpu, depth: .full))
     }
 
+    /// Every optimizer's pass, past t = 1, against the CPU.
+    @Test(arguments: OpenCLBackend.Kernels.families)
+    func optimizerStepsMatchCPU(family: OpenCLBackend.Kernels) throws {
+        expectAllPass(Verification.optimizerChecks(try Self.device().with(family), cpu: cpu, depth: .full))
+    }
+
+    /// Dropout masks drawn on the device equal the CPU's bit for bit.
+    @Test func dropoutMasksMatchCPU() throws {
+        let checks = Verification.dropoutChecks(try Self.device(), cpu: cpu, depth: .full)
+        expectAllPass(checks)
+        #expect(checks.allSatisfy { $0.tolerance == 0 }, "masks compare exactly")
+    }
+
     @Test func elementwiseKernelsMatchCPU() throws {
         expectAllPass(Verification.elementwiseChecks(try Self.device(), cpu: cpu, depth: .full))
     }
