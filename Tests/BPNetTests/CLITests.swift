@@ -132,7 +132,7 @@ struct CLI {
         #expect(result.stdoutLines.first == "epoch  train_loss  train_acc  test_loss  test_acc  seconds  samples/s")
         #expect(result.stdoutLines.count == 4)
         #expect(result.stdoutLines.last?.hasPrefix("final test accuracy: ") == true)
-        #expect(result.stderr.contains("network 9-30-4, 30 training and 11 test samples"))
+        #expect(result.stderr.contains("network 9-30-4 (sigmoid,sigmoid), 30 training and 11 test samples"))
 
         // A folder without the t10k pair trains without a test set.
         for kind in ["images-idx3", "labels-idx1"] { try FileManager.default.removeItem(atPath: "\(idx)/t10k-\(kind)-ubyte") }

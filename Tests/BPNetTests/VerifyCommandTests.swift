@@ -27,7 +27,7 @@ struct VerifyCommandTests {
         let folder = try TestData.temporaryFolder()
         for name in try FileManager.default.contentsOfDirectory(atPath: kernels.path) where name.hasSuffix(".cl") {
             var source = try String(contentsOf: kernels.appendingPathComponent(name), encoding: .utf8)
-            if name == "update.cl" {
+            if name == "optimizer.cl" {
                 #expect(source.contains("bias[j] += v;"))
                 source = source.replacingOccurrences(of: "bias[j] += v;", with: "bias[j] += 2.0f * v;")
             }
@@ -38,7 +38,7 @@ struct VerifyCommandTests {
         #expect(result.status != 0)
         let stderr = result.stderr.split(separator: "\n")
         #expect(stderr.count == 1 && stderr[0].hasPrefix("error: verification failed: "), "\(result.stderr)")
-        #expect(stderr.first?.contains("layer vector quadratic 1×1→1→1") == true, "the first failing check is named")
+        #expect(stderr.first?.contains("layer vector sigmoid quadratic 1×1→1→1") == true, "the first failing check is named")
         let output = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(output["passed"] as? Bool == false)
         let checks = try #require((output["devices"] as? [[String: Any]])?.first?["checks"] as? [[String: Any]])
