@@ -164,7 +164,7 @@ struct Bench: ParsableCommand {
             list += [
                 ("opencl:\(device.index) vector", shared.with(.vector)),
                 ("opencl:\(device.index) blocked", shared.with(.registerBlocked)),
-                ("opencl:\(device.index) naive", shared.with(.reference)),
+                ("opencl:\(device.index) naive", shared.with(.naive)),
             ]
         }
         return list

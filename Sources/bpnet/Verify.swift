@@ -25,13 +25,13 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var output: OutputOptions
 
-    var families: [OpenCLBackend.Kernels] {
+    var families: [GEMMFamily] {
         get throws {
-            if family == "all" { return OpenCLBackend.Kernels.families }
-            guard let chosen = OpenCLBackend.Kernels(familyName: family), chosen != .tuned else {
+            if family == "all" { return GEMMFamily.allCases }
+            guard let chosen = GEMMFamily(rawValue: family) else {
                 throw ValidationError(
                     "--family '\(family)' is not a GEMM family (expected all, "
-                        + OpenCLBackend.Kernels.families.map(\.familyName).joined(separator: ", ") + ")")
+                        + GEMMFamily.allCases.map(\.rawValue).joined(separator: ", ") + ")")
             }
             return [chosen]
         }

@@ -34,21 +34,21 @@ struct OpenCLParityTests {
         }
     }
 
-    @Test(arguments: OpenCLBackend.Kernels.families)
-    func gemmMatchesFloat64ReferenceAndCPU(family: OpenCLBackend.Kernels) throws {
+    @Test(arguments: GEMMFamily.allCases)
+    func gemmMatchesFloat64ReferenceAndCPU(family: GEMMFamily) throws {
         let checks = Verification.gemmChecks(try Self.device().with(family), cpu: cpu, depth: .full)
         #expect(checks.count == Verification.gemmShapes(.full).count * 4, "every shape in all four transpose cases")
         expectAllPass(checks)
     }
 
-    @Test(arguments: OpenCLBackend.Kernels.families)
-    func layerOpsMatchCPU(family: OpenCLBackend.Kernels) throws {
+    @Test(arguments: GEMMFamily.allCases)
+    func layerOpsMatchCPU(family: GEMMFamily) throws {
         expectAllPass(Verification.layerChecks(try Self.device().with(family), cpu: cpu, depth: .full))
     }
 
     /// Every optimizer's pass, past t = 1, against the CPU.
-    @Test(arguments: OpenCLBackend.Kernels.families)
-    func optimizerStepsMatchCPU(family: OpenCLBackend.Kernels) throws {
+    @Test(arguments: GEMMFamily.allCases)
+    func optimizerStepsMatchCPU(family: GEMMFamily) throws {
         expectAllPass(Verification.optimizerChecks(try Self.device().with(family), cpu: cpu, depth: .full))
     }
 
@@ -64,8 +64,8 @@ struct OpenCLParityTests {
     }
 
     /// Whole runs from the same init and generated data, CPU against each family.
-    @Test(arguments: OpenCLBackend.Kernels.families)
-    func trainingRunsMatchCPU(family: OpenCLBackend.Kernels) throws {
+    @Test(arguments: GEMMFamily.allCases)
+    func trainingRunsMatchCPU(family: GEMMFamily) throws {
         expectAllPass(Verification.trainingChecks(try Self.device().with(family), cpu: cpu, depth: .full))
     }
 
@@ -83,8 +83,8 @@ struct OpenCLParityTests {
             if: ProcessInfo.processInfo.environment["CI"] == "true"
                 || FileManager.default.fileExists(atPath: DataSource.fashionMNISTFolder),
             "dataset-fashion-mnist is not installed"),
-        arguments: OpenCLBackend.Kernels.families)
-    func fashionMNISTRunsMatchCPU(family: OpenCLBackend.Kernels) throws {
+        arguments: GEMMFamily.allCases)
+    func fashionMNISTRunsMatchCPU(family: GEMMFamily) throws {
         let device = try Self.device().with(family)
         let (fashion, test) = try #require(Self.fashionMNIST, "CI must install dataset-fashion-mnist")
         expectAllPass(
@@ -95,8 +95,8 @@ struct OpenCLParityTests {
 
     /// The parity contract at the defaults (η 3, batch 10): from equal weights, each of 100 steps
     /// agrees within the per-operation tolerance.
-    @Test(arguments: OpenCLBackend.Kernels.families)
-    func perStepContractHoldsAtTheDefaults(family: OpenCLBackend.Kernels) throws {
+    @Test(arguments: GEMMFamily.allCases)
+    func perStepContractHoldsAtTheDefaults(family: GEMMFamily) throws {
         expectAllPass([Verification.stepCheck(try Self.device().with(family), cpu: cpu, depth: .full)])
     }
 
@@ -112,8 +112,8 @@ struct OpenCLParityTests {
     /// BPNET_GEMM_TUNING is an error that lists what is known.
     @Test func environmentChoosesTheFamilyAndRejectsTypos() throws {
         let device = try Self.device().device
-        for family in OpenCLBackend.Kernels.families {
-            let tuning = try OpenCLTuning(for: device, environment: ["BPNET_OPENCL_FAMILY": family.familyName])
+        for family in GEMMFamily.allCases {
+            let tuning = try OpenCLTuning(for: device, environment: ["BPNET_OPENCL_FAMILY": family.rawValue])
             #expect(tuning.family == family)
         }
         #expect(try OpenCLTuning(for: device, environment: [:]).family == .vector, "PoCL is a CPU device")
@@ -141,10 +141,10 @@ struct OpenCLParityTests {
             try Trainer(options).train(&network, on: data, backend: backend)
             return network
         }
-        let tuned = try run(device), again = try run(device), reference = try run(device.with(.reference))
+        let tuned = try run(device), again = try run(device), reference = try run(device.with(.naive))
         #expect(tuned == again, "same seed and device must give bit-identical weights")
         #expect(relativeError(tuned.flatParameters, reference.flatParameters) < Self.runTolerance)
-        for family in [OpenCLBackend.Kernels.registerBlocked, .vector] {
+        for family in [GEMMFamily.registerBlocked, .vector] {
             #expect(relativeError(try run(device.with(family)).flatParameters, reference.flatParameters) < Self.runTolerance)
         }
     }

@@ -23,7 +23,7 @@ extension Verification {
             // The seed's pairs with every λ and μ; the others with the last, which has both.
             for shape in shapes where !(function == .softmax && shape.outputs == 1) {
                 for (l2, momentum) in index < 2 ? rates : [rates[rates.count - 1]] {
-                    let name = "layer \(device.family.familyName) \(function.rawValue) \(loss.rawValue) "
+                    let name = "layer \(device.family.rawValue) \(function.rawValue) \(loss.rawValue) "
                         + "\(shape.rows)×\(shape.inputs)→\(shape.outputs)→\(shape.next) λ=\(l2) μ=\(momentum)"
                     checks.append(check(name, tolerance: operationTolerance) {
                         let expected = try layerOutputs(cpu, function: function, loss: loss, shape: shape, l2: l2, momentum: momentum)

@@ -19,7 +19,7 @@ public enum Verification {
 
     /// Every check, each family in `families`, on `device`; `progress` sees each check as it ends.
     public static func run(
-        on device: OpenCLBackend, families: [OpenCLBackend.Kernels] = OpenCLBackend.Kernels.families,
+        on device: OpenCLBackend, families: [GEMMFamily] = GEMMFamily.allCases,
         depth: Depth = .full, progress: (VerificationCheck) -> Void = { _ in }
     ) -> VerificationReport {
         let start = monotonicSeconds()
@@ -42,13 +42,13 @@ public enum Verification {
             record([stepCheck(backend, cpu: cpu, depth: depth)])
             if let times = try? backend.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
         }
-        let tuned = device.with(.tuned).profiled()
+        let tuned = device.tuned.profiled()
         record(elementwiseChecks(tuned, cpu: cpu, depth: depth))
         record(dropoutChecks(tuned, cpu: cpu, depth: depth))
         record([determinismCheck(tuned, depth: depth)])
         if let times = try? tuned.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
         return VerificationReport(
-            device: device.device, families: families.map(\.familyName), depth: depth.rawValue, checks: checks,
+            device: device.device, families: families.map(\.rawValue), depth: depth.rawValue, checks: checks,
             kernelsRun: OpenCLContext.kernelNames.filter(launched.contains),
             kernelsNotRun: OpenCLContext.kernelNames.filter { !launched.contains($0) },
             seconds: monotonicSeconds() - start)
@@ -74,7 +74,7 @@ public enum Verification {
         for (index, (m, n, k)) in gemmShapes(depth).enumerated() {
             for (transposeA, transposeB) in [(false, false), (false, true), (true, false), (true, true)] {
                 let tag = (transposeA ? "t" : "n") + (transposeB ? "t" : "n")
-                let name = "gemm \(device.family.familyName) \(tag) \(m)×\(n)×\(k)"
+                let name = "gemm \(device.family.rawValue) \(tag) \(m)×\(n)×\(k)"
                 checks.append(check(name, tolerance: operationTolerance) {
                     let a = uniform(m * k, seed: UInt64(index)), b = uniform(k * n, seed: UInt64(index + 100))
                     let c0 = uniform(m * n, seed: UInt64(index + 200))
@@ -228,7 +228,7 @@ public enum Verification {
                 trainingCheck($0, train: train, test: test, device: device, cpu: cpu, label: "generated")
             }
         } catch {
-            return [VerificationCheck(name: "training \(device.family.familyName)", tolerance: runTolerance, failure: error)]
+            return [VerificationCheck(name: "training \(device.family.rawValue)", tolerance: runTolerance, failure: error)]
         }
     }
 
@@ -237,7 +237,7 @@ public enum Verification {
     public static func trainingCheck(
         _ run: TrainingRun, train: Dataset, test: Dataset, device: OpenCLBackend, cpu: any Backend, label: String
     ) -> VerificationCheck {
-        check("training \(device.family.familyName) \(label) \(run.name)", tolerance: runTolerance) {
+        check("training \(device.family.rawValue) \(label) \(run.name)", tolerance: runTolerance) {
             let start = try Network(sizes: run.sizes, activations: run.activations, initializer: run.initializer, seed: 3)
             var onCPU = start, onDevice = start
             let cpuReports = try Trainer(run.options).train(&onCPU, on: train, test: test, backend: cpu)
@@ -263,7 +263,7 @@ public enum Verification {
     /// η 3, the two drift apart: float rounding differences grow chaotically.)
     public static func stepCheck(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> VerificationCheck {
         let steps = depth == .quick ? 10 : 100
-        return check("steps \(device.family.familyName) η=3 batch 10 ×\(steps) from equal weights", tolerance: operationTolerance) {
+        return check("steps \(device.family.rawValue) η=3 batch 10 ×\(steps) from equal weights", tolerance: operationTolerance) {
             let (train, _, inputs) = try trainingData(depth)
             let options = TrainingOptions(epochs: 1, batchSize: 10, learningRate: 3, shuffle: false)
             var current = try Network(sizes: [inputs, 30, train.outputSize], seed: 5)
@@ -284,7 +284,7 @@ public enum Verification {
 
     /// The same seed on the same device twice: bit-identical weights.
     public static func determinismCheck(_ device: OpenCLBackend, depth: Depth) -> VerificationCheck {
-        check("same seed, same bits (\(device.family.familyName))", tolerance: 0) {
+        check("same seed, same bits (\(device.family.rawValue))", tolerance: 0) {
             let (train, _, inputs) = try trainingData(.quick)
             let options = TrainingOptions(epochs: depth == .quick ? 2 : 3, batchSize: 16, learningRate: 1, l2: 0.5, momentum: 0.3, seed: 8)
             func run() throws -> Network {

@@ -201,52 +201,21 @@ private func setArgument<T>(_ kernel: cl_kernel, _ index: inout cl_uint, _ value
 /// queued in order without waiting. Downloads and `synchronize` block until the queue has run;
 /// uploads block only until their host values are copied.
 public final class OpenCLBackend: Backend, @unchecked Sendable {
-    /// Which GEMM kernels run.
-    public enum Kernels: Sendable, CaseIterable {
-        /// The device's best family, as `OpenCLTuning` chooses it.
-        case tuned
-        /// `gemm_blocked_*`: register blocks of C per work item; the GPU choice.
-        case registerBlocked
-        /// `gemm_rowvec_*` and `gemm_dot_nt`: explicit float vectors; the CPU-device choice.
-        case vector
-        /// `gemm_naive`, with the forward and backward element-wise steps unfused (the SGD update
-        /// stays in its epilogue, whose arithmetic it thereby checks): the reference the others are
-        /// tested against.
-        case reference
-
-        /// The three GEMM families, each of which the parity tests run in full.
-        public static let families: [Kernels] = [.registerBlocked, .vector, .reference]
-
-        /// The name `BPNET_OPENCL_FAMILY` and `bpnet` use: `register-blocked`, `vector`, `naive` (or `tuned`).
-        public var familyName: String {
-            switch self {
-            case .tuned: return "tuned"
-            case .registerBlocked: return "register-blocked"
-            case .vector: return "vector"
-            case .reference: return "naive"
-            }
-        }
-
-        public init?(familyName: String) {
-            guard let match = Kernels.allCases.first(where: { $0.familyName == familyName }) else { return nil }
-            self = match
-        }
-    }
-
     let runtime: OpenCLContext
-    public let kernels: Kernels
+    /// The family asked for; nil runs the device's (`OpenCLTuning`, or `BPNET_OPENCL_FAMILY`).
+    public let chosenFamily: GEMMFamily?
     public var device: OpenCLDeviceInfo { runtime.device }
     /// The launches of a profiled backend, each with its event, until `kernelTimes()` reads them.
     private let profile: KernelProfile?
 
-    init(runtime: OpenCLContext, kernels: Kernels, profiled: Bool = false) {
+    init(runtime: OpenCLContext, family: GEMMFamily?, profiled: Bool = false) {
         self.runtime = runtime
-        self.kernels = kernels
+        chosenFamily = family
         profile = profiled ? KernelProfile() : nil
     }
 
     /// The same device and kernels, recording an event per launch for `kernelTimes()`.
-    public func profiled() -> OpenCLBackend { OpenCLBackend(runtime: runtime, kernels: kernels, profiled: true) }
+    public func profiled() -> OpenCLBackend { OpenCLBackend(runtime: runtime, family: chosenFamily, profiled: true) }
 
     /// Device time per kernel since the last call, from the launches' profiling events
     /// (CL_PROFILING_COMMAND_START to _END), in order of first launch. Waits for the queue.
@@ -275,21 +244,24 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     /// The backend on `device`, sharing the process's one context, queue and program for it.
-    public static func shared(_ device: OpenCLDeviceInfo, kernels: Kernels = .tuned) throws -> OpenCLBackend {
-        OpenCLBackend(runtime: try OpenCLContext.shared(device), kernels: kernels)
+    public static func shared(_ device: OpenCLDeviceInfo, family: GEMMFamily? = nil) throws -> OpenCLBackend {
+        OpenCLBackend(runtime: try OpenCLContext.shared(device), family: family)
     }
 
     /// The same device and queue with other kernels.
-    public func with(_ kernels: Kernels) -> OpenCLBackend {
-        OpenCLBackend(runtime: runtime, kernels: kernels, profiled: profile != nil)
+    public func with(_ family: GEMMFamily) -> OpenCLBackend {
+        OpenCLBackend(runtime: runtime, family: family, profiled: profile != nil)
     }
 
-    /// The GEMM family that runs: the chosen one, or for `.tuned` the device's (or `BPNET_OPENCL_FAMILY`'s).
-    public var family: Kernels { kernels == .tuned ? runtime.tuning.family : kernels }
+    /// The same device and queue with the device's own family.
+    public var tuned: OpenCLBackend { OpenCLBackend(runtime: runtime, family: nil, profiled: profile != nil) }
+
+    /// The GEMM family that runs: the chosen one, or the device's (or `BPNET_OPENCL_FAMILY`'s).
+    public var family: GEMMFamily { chosenFamily ?? runtime.tuning.family }
 
     public var description: String {
         "opencl:\(device.index) (\(device.name), \(device.platform), \(device.type))"
-            + (kernels == .tuned ? "" : " with \(kernels.familyName) kernels")
+            + (chosenFamily.map { " with \($0.rawValue) kernels" } ?? "")
     }
 
     @inline(__always) private func memory(_ buffer: any DeviceBuffer) -> cl_mem {
@@ -378,7 +350,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         func blocks(_ count: Int, _ size: Int) -> Int { (count + size - 1) / size }
         let kernel: OpenCLContext.Kernel, global: (Int, Int), local: (Int, Int)
         switch (family, transposeA, transposeB) {
-        case (.reference, _, _), (.tuned, _, _):  // `family` is never .tuned
+        case (.naive, _, _):
             return try launch(
                 .gemmNaive, global: (n, m), local: tuning.blockedLocal,
                 M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
@@ -427,7 +399,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer, output: any DeviceBuffer,
         rows: Int, inputs: Int, outputs: Int, activation: Activation
     ) throws {
-        guard family != .reference, activation != .softmax else {
+        guard family != .naive, activation != .softmax else {
             return try unfusedLinear(
                 input: input, weights: weights, bias: bias, output: output, rows: rows, inputs: inputs, outputs: outputs,
                 activation: activation)
@@ -450,7 +422,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
         delta: any DeviceBuffer, rows: Int, units: Int, nextUnits: Int, function: Activation
     ) throws {
-        guard family != .reference else {
+        guard family != .naive else {
             try gemm(
                 transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
                 alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)

@@ -3,8 +3,8 @@ import Foundation
 /// Per-device values of the kernels' `#ifndef` tunables, chosen in this one place and
 /// prepended to the program source as `#define`s.
 struct OpenCLTuning: Sendable {
-    /// Which GEMM kernels `.tuned` runs on this device.
-    var family: OpenCLBackend.Kernels
+    /// Which GEMM kernels run on this device unless a backend asks for others.
+    var family: GEMMFamily
     /// Register-blocked kernels (`gemm_blocked_*`): rows and columns of C per work item, work group.
     var blockedTM = 4
     var blockedTN = 4
@@ -29,7 +29,7 @@ struct OpenCLTuning: Sendable {
     /// `bpnet bench` on PoCL 3.1 (Zen 5, AVX-512): see the README's Performance section.
     ///
     /// Two variables override the choice, for tests and tuning sessions:
-    /// - `BPNET_OPENCL_FAMILY=register-blocked|vector|naive` forces the GEMM family that `.tuned` runs;
+    /// - `BPNET_OPENCL_FAMILY=register-blocked|vector|naive` forces the device's GEMM family;
     /// - `BPNET_GEMM_TUNING="VW=8,VM=8,VLX=4"` and so on sets single values (see `settingNames`).
     init(for device: OpenCLDeviceInfo, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         if device.type == "CPU" {
@@ -42,10 +42,10 @@ struct OpenCLTuning: Sendable {
             vectorLanes = 4
         }
         if let name = environment["BPNET_OPENCL_FAMILY"], !name.isEmpty {
-            guard let forced = OpenCLBackend.Kernels(familyName: name), forced != .tuned else {
+            guard let forced = GEMMFamily(rawValue: name) else {
                 throw BPNetError.invalidArgument(
                     "BPNET_OPENCL_FAMILY: unknown GEMM family '\(name)' (expected "
-                        + OpenCLBackend.Kernels.families.map(\.familyName).joined(separator: ", ") + ")")
+                        + GEMMFamily.allCases.map(\.rawValue).joined(separator: ", ") + ")")
             }
             family = forced
         }
