@@ -112,6 +112,8 @@ public struct Trainer: Sendable {
                 "batch size \(batch) is too large for layers of \(network.sizes.max() ?? 1) units: "
                     + "a batch matrix holds at most \(Network.maxElements) values")
         }
+        try MemoryPlan(sizes: network.sizes, options: options, samples: n, testSamples: test?.count ?? 0)
+            .check(on: backend)
         let evaluationRows = test == nil ? 0 : min(test!.count, 1024)
         let batches = (n + batch - 1) / batch
         // The fused SGD update when nothing needs the gradient in a buffer.

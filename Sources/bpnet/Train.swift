@@ -138,6 +138,13 @@ struct Train: ParsableCommand {
     func run() throws {
         let backend = try deviceOptions.resolve().makeBackend()
         var sizes = try layers.map(parseLayers)
+        // A network too large for the device or the host is refused now, before any data is read
+        // (the batch, bounded by the data's size, is counted once the data is in).
+        if let sizes {
+            var parametersOnly = try options
+            parametersOnly.batchSize = 1
+            try MemoryPlan(sizes: sizes, options: parametersOnly).check(on: backend)
+        }
         var network: Network?
         if let initModel {
             let model = try ModelFile.load(initModel).network
@@ -166,6 +173,8 @@ struct Train: ParsableCommand {
             } else if source.has(.test) {
                 try source.load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last)
             } else { nil }
+        let plan = MemoryPlan(sizes: sizesUsed, options: try options, samples: trainingData.count, testSamples: testData?.count ?? 0)
+        try plan.check(on: backend)
         let functions = try activations.map { try Activation.parseList($0, layers: sizesUsed.count - 1) }
         var model = try network ?? Network(sizes: sizesUsed, activations: functions, initializer: initializer, seed: seed)
         let options = try self.options

@@ -19,6 +19,9 @@ public protocol Backend: AnyObject, Sendable {
     /// One line naming the backend and the device it runs on.
     var description: String { get }
 
+    /// What the backend's memory holds, for `MemoryPlan.check`; nil where it is not known.
+    var memoryLimits: MemoryLimits? { get }
+
     /// A new buffer of `count` zeros.
     func makeBuffer(count: Int) throws -> any DeviceBuffer
     /// A buffer holding `values` that no operation will ever write, such as a training set:
@@ -118,6 +121,8 @@ public protocol Backend: AnyObject, Sendable {
 }
 
 extension Backend {
+    public var memoryLimits: MemoryLimits? { nil }
+
     /// The unfused form, for backends without a fused kernel.
     public func linear(
         input: any DeviceBuffer, weights: any DeviceBuffer, bias: any DeviceBuffer, output: any DeviceBuffer,

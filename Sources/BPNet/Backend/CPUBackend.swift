@@ -64,6 +64,11 @@ public final class CPUBackend: Backend {
 
     public static var blasThreads: Int { Int(openblas_get_num_threads()) }
 
+    /// The host's available memory, which also bounds one buffer.
+    public var memoryLimits: MemoryLimits? {
+        MemoryPlan.hostAvailableBytes.map { MemoryLimits(totalBytes: $0, largestBufferBytes: $0) }
+    }
+
     @inline(__always) private func cpu(_ buffer: any DeviceBuffer) -> CPUBuffer {
         unsafeDowncast(buffer as AnyObject, to: CPUBuffer.self)
     }

@@ -9,6 +9,7 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public init(_ inner: any Backend) { self.inner = inner }
 
     public var description: String { inner.description }
+    public var memoryLimits: MemoryLimits? { inner.memoryLimits }
 
     public func reset() { times = OperationTimes() }
 

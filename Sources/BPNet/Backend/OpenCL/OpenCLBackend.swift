@@ -259,6 +259,13 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// The GEMM family that runs: the chosen one, or the device's (or `BPNET_OPENCL_FAMILY`'s).
     public var family: GEMMFamily { chosenFamily ?? runtime.tuning.family }
 
+    /// The device's global memory and its largest allocation.
+    public var memoryLimits: MemoryLimits? {
+        let total = Double(device.globalMemoryBytes)
+        let largest = device.maxAllocationBytes == 0 ? total : Double(device.maxAllocationBytes)
+        return total > 0 ? MemoryLimits(totalBytes: total, largestBufferBytes: largest) : nil
+    }
+
     public var description: String {
         "opencl:\(device.index) (\(device.name), \(device.platform), \(device.type))"
             + (chosenFamily.map { " with \($0.rawValue) kernels" } ?? "")

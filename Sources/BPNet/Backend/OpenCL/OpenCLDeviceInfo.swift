@@ -18,6 +18,8 @@ public struct OpenCLDeviceInfo: Sendable, Equatable, CustomStringConvertible {
     public let maxWorkItemSizes: [Int]
     /// e.g. "OpenCL C 1.2 pocl".
     public let openCLCVersion: String
+    /// CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest single buffer; 0 when unknown.
+    public var maxAllocationBytes: UInt64 = 0
     /// CL_DEVICE_VERSION, e.g. "OpenCL 3.0 PoCL 3.1", and CL_DRIVER_VERSION: what a bug report needs.
     public var deviceVersion = ""
     public var driverVersion = ""
@@ -83,6 +85,7 @@ public struct OpenCLDeviceInfo: Sendable, Equatable, CustomStringConvertible {
                         openCLCVersion: try string {
                             clGetDeviceInfo(id, cl_device_info(CL_DEVICE_OPENCL_C_VERSION), $0, $1, $2)
                         },
+                        maxAllocationBytes: try info(CL_DEVICE_MAX_MEM_ALLOC_SIZE, cl_ulong(0)),
                         deviceVersion: try string { clGetDeviceInfo(id, cl_device_info(CL_DEVICE_VERSION), $0, $1, $2) },
                         driverVersion: try string { clGetDeviceInfo(id, cl_device_info(CL_DRIVER_VERSION), $0, $1, $2) },
                         deviceBits: UInt(bitPattern: id)))

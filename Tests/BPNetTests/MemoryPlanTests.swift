@@ -1,0 +1,39 @@
+import BPNet
+import BPNetTestSupport
+import Foundation
+import Testing
+
+/// Networks too large for their device are refused before anything is allocated, with the numbers.
+@Suite struct MemoryPlanTests {
+    @Test func planCountsWhatTrainingAllocates() {
+        // 4-3-2: 12 + 3 + 6 + 2 = 23 parameters; SGD with μ keeps one velocity per parameter.
+        let plan = MemoryPlan(sizes: [4, 3, 2], options: TrainingOptions(batchSize: 5, momentum: 0.9), samples: 7, testSamples: 2)
+        #expect(plan.parameterBytes == 23 * 4 && plan.hostParameterBytes == 2 * 23 * 4)
+        // Velocity 23, activations 5·(4+3+2), deltas 5·(3+2), targets 5·2.
+        #expect(plan.workingBytes == Double(23 + 45 + 25 + 10) * 4)
+        #expect(plan.dataBytes == Double(9 * (4 + 2)) * 4)
+        // Adam keeps two moments and a gradient per parameter.
+        let adam = MemoryPlan(sizes: [4, 3, 2], options: TrainingOptions(batchSize: 5, optimizer: .adam()), samples: 7)
+        #expect(adam.workingBytes - plan.workingBytes == Double(2 * 23) * 4)
+    }
+
+    /// On the CPU, and on OpenCL where a device is (CI has one).
+    @Test func hugeNetworkIsRefusedOnTheCPU() throws { try expectRefusal(device: "cpu") }
+
+    @Test(.enabled(
+        if: ProcessInfo.processInfo.environment["CI"] == "true" || !((try? OpenCLDeviceInfo.all()) ?? []).isEmpty,
+        "no OpenCL device (install pocl-opencl-icd)"))
+    func hugeNetworkIsRefusedOnOpenCL() throws { try expectRefusal(device: "opencl:0") }
+
+    /// `--layers 11,100000000,4` ends in one line with the numbers, not in the OOM killer: the plan
+    /// is checked from the sizes, before the network is drawn or any buffer allocated.
+    func expectRefusal(device: String) throws {
+        let folder = try TestData.temporaryFolder()
+        let data = folder + "/eleven.csv"
+        try CSV.write(try TestData.classification(count: 20, inputs: 11, classes: 4, seed: 1), to: data)
+        let result = try CLI.run(["train", "--data", data, "--targets", "4", "--layers", "11,100000000,4", "--device", device])
+        #expect(result.status != 0)
+        let line = result.stderr.trimmingCharacters(in: .newlines)
+        #expect(line.hasPrefix("error: training needs ") && line.contains(" GiB on \(device), which has ") && !line.contains("\n"), "\(line)")
+    }
+}
