@@ -13,6 +13,8 @@ public enum BPNetError: Error, CustomStringConvertible, Equatable {
     case openCL(call: String, code: String)
     /// A kernel program that did not compile; carries the full build log.
     case kernelBuild(device: String, log: String)
+    /// Training stopped on a loss that is not finite.
+    case diverged(epoch: Int, batch: Int, batches: Int, learningRate: Float)
 
     public var description: String {
         switch self {
@@ -21,6 +23,9 @@ public enum BPNetError: Error, CustomStringConvertible, Equatable {
         case .model(let file, let problem): return "\(file): \(problem)"
         case .device(let message): return message
         case .openCL(let call, let code): return "OpenCL call \(call) failed with \(code)"
+        case .diverged(let epoch, let batch, let batches, let eta):
+            return "training diverged: the loss is not finite in epoch \(epoch), batch \(batch) of \(batches); "
+                + "try a lower learning rate than η \(eta)"
         case .kernelBuild(let device, let log):
             return "OpenCL kernels failed to build on \(device): "
                 + log.split(whereSeparator: \.isNewline).joined(separator: " | ")

@@ -163,7 +163,10 @@ public struct Trainer: Sendable {
                 (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
                 try resident.applyOptimizer(weightStep: weightStep, biasStep: biasStep)
             }
-            let (lossSum, correct) = try ResidentNetwork.sum(resident.metrics, backend: backend)
+            let (lossSum, correct, diverged) = try ResidentNetwork.sumAndCheck(resident.metrics, backend: backend)
+            if let slot = diverged {
+                throw BPNetError.diverged(epoch: epoch, batch: slot + 1, batches: batches, learningRate: options.learningRate)
+            }
             let seconds = monotonicSeconds() - start
             var report = EpochReport(
                 epoch: epoch, trainLoss: lossSum / Double(n), trainAccuracy: Double(correct) / Double(n),
