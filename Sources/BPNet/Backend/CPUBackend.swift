@@ -64,6 +64,10 @@ public final class CPUBackend: Backend {
 
     public static var blasThreads: Int { Int(openblas_get_num_threads()) }
 
+    /// The kernel set OpenBLAS chose for this CPU (DYNAMIC_ARCH), e.g. "Haswell": products differ in
+    /// their last bits from one set to another.
+    public static var blasCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
     /// The host's available memory, which also bounds one buffer.
     public var memoryLimits: MemoryLimits? {
         MemoryPlan.hostAvailableBytes.map { MemoryLimits(totalBytes: $0, largestBufferBytes: $0) }
