@@ -17,12 +17,16 @@ public struct TrainingOptions: Sendable, Equatable {
     public var schedule = Schedule.constant
     /// The probability of dropping each hidden unit in training (inverted dropout); 0 for none.
     public var dropout: Float = 0
+    /// Stop after this many epochs without a better validation accuracy, and keep the best
+    /// epoch's network; nil trains every epoch. Needs a validation set.
+    public var earlyStop: Int? = nil
 
     public init(
         epochs: Int = 30, batchSize: Int = 10, learningRate: Float? = nil, optimizer: Optimizer = .sgd,
         loss: Loss = .quadratic, l2: Float = 0, momentum: Float = 0, schedule: Schedule = .constant,
-        dropout: Float = 0, seed: UInt64 = 0, shuffle: Bool = true
+        dropout: Float = 0, earlyStop: Int? = nil, seed: UInt64 = 0, shuffle: Bool = true
     ) {
+        self.earlyStop = earlyStop
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate ?? optimizer.defaultLearningRate
@@ -50,6 +54,7 @@ public struct TrainingOptions: Sendable, Equatable {
             throw BPNetError.invalidArgument("dropout must be in [0, 1), got \(dropout)")
         }
         try optimizer.validate()
+        if let earlyStop, earlyStop <= 0 { throw BPNetError.invalidArgument("early stopping needs a positive patience, got \(earlyStop)") }
     }
 }
 
@@ -61,6 +66,9 @@ public struct EpochReport: Sendable, Equatable {
     public var trainAccuracy: Double
     public var testLoss: Double?
     public var testAccuracy: Double?
+    /// On the held-out validation set, when there is one.
+    public var validationLoss: Double? = nil
+    public var validationAccuracy: Double? = nil
     /// Wall time of the epoch's training pass (the test pass is not counted).
     public var seconds: Double
     public var samplesPerSecond: Double
@@ -100,9 +108,24 @@ public struct Trainer: Sendable {
         _ network: inout Network, on data: Dataset, test: Dataset? = nil, backend: any Backend,
         progress: (EpochReport) throws -> Void = { _ in }
     ) throws -> [EpochReport] {
+        try train(&network, on: data, validation: nil, test: test, backend: backend, progress: progress)
+    }
+
+    /// `train`, measuring `validation` after every epoch as well; with `options.earlyStop`, the
+    /// run stops once the validation accuracy has not improved for that many epochs, and
+    /// `network` becomes the best epoch's.
+    @discardableResult
+    public func train(
+        _ network: inout Network, on data: Dataset, validation: Dataset?, test: Dataset? = nil, backend: any Backend,
+        progress: (EpochReport) throws -> Void = { _ in }
+    ) throws -> [EpochReport] {
         try options.validate()
         try Trainer.check(data, fits: network, role: "training data")
         if let test { try Trainer.check(test, fits: network, role: "test data") }
+        if let validation { try Trainer.check(validation, fits: network, role: "validation data") }
+        if options.earlyStop != nil, validation == nil {
+            throw BPNetError.invalidArgument("early stopping needs a validation set")
+        }
 
         try options.loss.validate(output: network.activations[network.activations.count - 1])
         let n = data.count
@@ -114,7 +137,7 @@ public struct Trainer: Sendable {
         }
         try MemoryPlan(sizes: network.sizes, options: options, samples: n, testSamples: test?.count ?? 0)
             .check(on: backend)
-        let evaluationRows = test == nil ? 0 : min(test!.count, 1024)
+        let evaluationRows = min(max(test?.count ?? 0, validation?.count ?? 0), 1024)
         let batches = (n + batch - 1) / batch
         // The fused SGD update when nothing needs the gradient in a buffer.
         let fused = options.optimizer == .sgd && betweenGradientAndUpdate == nil
@@ -124,6 +147,8 @@ public struct Trainer: Sendable {
             metricSlots: batches, samples: n)
         let train = try ResidentDataset(data, backend: backend)
         let testResident = try test.map { try ResidentDataset($0, backend: backend) }
+        let validationResident = try validation.map { try ResidentDataset($0, backend: backend) }
+        var best: (epoch: Int, accuracy: Double, network: Network)?
         var permutation = (0..<Int32(n)).map { $0 }
         var generator = Trainer.shuffleGenerator(seed: options.seed)
         let l2 = options.l2 / Float(n)
@@ -176,10 +201,20 @@ public struct Trainer: Sendable {
                 report.testLoss = testLoss / Double(testResident.count)
                 report.testAccuracy = Double(testCorrect) / Double(testResident.count)
             }
+            if let validationResident {
+                let (validationLoss, validationCorrect) = try resident.evaluate(validationResident, loss: options.loss)
+                report.validationLoss = validationLoss / Double(validationResident.count)
+                let accuracy = Double(validationCorrect) / Double(validationResident.count)
+                report.validationAccuracy = accuracy
+                if options.earlyStop != nil, best == nil || accuracy > best!.accuracy {
+                    best = (epoch, accuracy, try resident.download())
+                }
+            }
             reports.append(report)
             try progress(report)
+            if let patience = options.earlyStop, let best, epoch - best.epoch >= patience { break }
         }
-        network = try resident.download()
+        network = try best?.network ?? resident.download()
         return reports
     }
 

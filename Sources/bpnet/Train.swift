@@ -63,6 +63,12 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "The probability of dropping each hidden unit in training, in [0, 1).")
     var dropout: Float = 0
 
+    @Option(help: "Hold out this many training samples for validation, or a fraction such as 0.1, drawn with --seed.")
+    var validation: String?
+
+    @Option(parsing: .unconditional, help: "Stop after K epochs without a better validation accuracy; --save then keeps the best epoch's model.")
+    var earlyStop: Int?
+
     @Option(parsing: .unconditional, help: "λ, the L2 strength (the weight term is λ/n·W).")
     var l2: Float = 0
 
@@ -104,8 +110,8 @@ struct Train: ParsableCommand {
         get throws {
             TrainingOptions(
                 epochs: epochs, batchSize: batchSize, learningRate: learningRate, optimizer: try chosenOptimizer, loss: loss,
-                l2: l2, momentum: momentum, schedule: try Schedule(parsing: schedule), dropout: dropout, seed: seed,
-                shuffle: !noShuffle)
+                l2: l2, momentum: momentum, schedule: try Schedule(parsing: schedule), dropout: dropout, earlyStop: earlyStop,
+                seed: seed, shuffle: !noShuffle)
         }
     }
 
@@ -124,6 +130,8 @@ struct Train: ParsableCommand {
         }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
         if let targets, targets <= 0 { throw ValidationError("--targets must be positive, got \(targets)") }
+        if earlyStop != nil, validation == nil { throw ValidationError("--early-stop needs --validation") }
+        if let validation { _ = try heldOutCount(validation, of: Int.max) }
         if let layers { _ = try parseLayers(layers) }
         if let save {
             // Checked now, so a long run does not end in a save that cannot happen.
@@ -166,6 +174,17 @@ struct Train: ParsableCommand {
         var trainingData = try source.load(.train, inputs: sizes?.first, outputs: sizes?.last, targets: targets)
         note("data: \(trainingData.layout ?? "\(trainingData.inputSize) inputs, \(trainingData.outputSize) outputs")")
         if let limit { trainingData = trainingData.prefix(limit) }
+        var validationData: Dataset?
+        if let validation {
+            let count = try heldOutCount(validation, of: trainingData.count)
+            let total = trainingData.count
+            do {
+                (trainingData, validationData) = try trainingData.holdingOut(count, seed: seed)
+            } catch let error as BPNetError {
+                throw ValidationError("--validation \(validation): \(error.description)")
+            }
+            note("validation: \(count) of the \(total) training samples held out, drawn with seed \(seed)")
+        }
         let sizesUsed = sizes ?? [trainingData.inputSize, 30, trainingData.outputSize]
         let testData: Dataset? =
             if let test {
@@ -189,24 +208,38 @@ struct Train: ParsableCommand {
                 + (options.schedule == .constant ? "" : " (\(options.schedule))")
                 + (options.dropout > 0 ? ", dropout \(options.dropout)" : "") + ", \(loss.rawValue) loss")
         if !output.json {
-            print("epoch  train_loss  train_acc  test_loss  test_acc  seconds  samples/s")
+            print("epoch  train_loss  train_acc" + (validationData == nil ? "" : "  val_loss   val_acc")
+                + "  test_loss  test_acc  seconds  samples/s")
         }
-        let reports = try Trainer(options).train(&model, on: trainingData, test: testData, backend: backend) { report in
+        let trainer = Trainer(options)
+        let reports = try trainer.train(
+            &model, on: trainingData, validation: validationData, test: testData, backend: backend
+        ) { report in
             if output.json {
+                let validationFields = validationData == nil ? "" :
+                    "\"validation_loss\":\(json(report.validationLoss)),\"validation_accuracy\":\(json(report.validationAccuracy)),"
                 print(
                     "{\"epoch\":\(report.epoch),\"train_loss\":\(json(report.trainLoss)),"
-                        + "\"train_accuracy\":\(json(report.trainAccuracy)),"
+                        + "\"train_accuracy\":\(json(report.trainAccuracy)),\(validationFields)"
                         + "\"test_loss\":\(json(report.testLoss)),\"test_accuracy\":\(json(report.testAccuracy)),"
                         + "\"seconds\":\(json(report.seconds)),\"samples_per_second\":\(json(report.samplesPerSecond))}")
             } else {
                 let testLoss = report.testLoss.map { String(format: "%.6f", $0) } ?? "-"
                 let testAccuracy = report.testAccuracy.map { String(format: "%.4f", $0) } ?? "-"
+                let validationColumns = validationData == nil ? "" :
+                    padded(report.validationLoss.map { String(format: "%.6f", $0) } ?? "-", 8) + "  "
+                    + padded(report.validationAccuracy.map { String(format: "%.4f", $0) } ?? "-", 8) + "  "
                 print(
                     String(format: "%5d  %10.6f  %9.4f  ", report.epoch, report.trainLoss, report.trainAccuracy)
-                        + padded(testLoss, 9) + "  " + padded(testAccuracy, 8)
+                        + validationColumns + padded(testLoss, 9) + "  " + padded(testAccuracy, 8)
                         + String(format: "  %7.3f  %9.0f", report.seconds, report.samplesPerSecond))
             }
             fflush(nil)
+        }
+        if let patience = earlyStop, reports.count < epochs,
+            let best = reports.enumerated().max(by: { ($0.element.validationAccuracy ?? 0) < ($1.element.validationAccuracy ?? 0) || ($0.element.validationAccuracy == $1.element.validationAccuracy && $0.offset > $1.offset) })
+        {
+            note("stopped early: no better validation accuracy in the \(counted(patience, "epoch")) after epoch \(best.element.epoch), whose model is kept")
         }
         if let last = reports.last, !output.json {
             // Without a test set, the last epoch's training accuracy (measured before each batch's update).
@@ -226,4 +259,13 @@ struct Train: ParsableCommand {
 /// Right-aligns `text` in `width` columns.
 private func padded(_ text: String, _ width: Int) -> String {
     String(repeating: " ", count: max(0, width - text.count)) + text
+}
+
+/// `--validation`: a whole count, or a fraction in (0, 1) of `total` samples.
+private func heldOutCount(_ text: String, of total: Int) throws -> Int {
+    if let count = Int(text), count > 0 { return count }
+    if let fraction = Double(text), fraction > 0, fraction < 1, text.contains(".") {
+        return max(1, Int((fraction * Double(total == Int.max ? 1 : total)).rounded()))
+    }
+    throw ValidationError("--validation takes a positive count or a fraction between 0 and 1, got '\(text)'")
 }

@@ -64,6 +64,26 @@ public struct Dataset: Sendable {
             inputSize: inputSize, outputSize: outputSize)
     }
 
+    /// `count` samples drawn at random by `seed` (the held-out set, in their original order) and
+    /// the rest: a validation split that the same seed always draws the same.
+    public func holdingOut(_ count: Int, seed: UInt64) throws -> (rest: Dataset, heldOut: Dataset) {
+        guard count > 0, count < self.count else {
+            throw BPNetError.invalidArgument("a validation set of \(count) samples needs 1 to \(self.count - 1) of the \(self.count)")
+        }
+        var order = (0..<Int32(self.count)).map { $0 }
+        var generator = SeededGenerator(seed: seed ^ 0x5641_4C49_4441_5445)  // "VALIDATE"
+        generator.shuffle(&order)
+        let heldOut = Set(order.prefix(count).map(Int.init))
+        func rows(_ keep: (Int) -> Bool) -> Dataset {
+            let indices = (0..<self.count).filter(keep)
+            return Dataset(
+                checked: indices.flatMap { inputs[($0 * inputSize)..<(($0 + 1) * inputSize)] },
+                targets: indices.flatMap { targets[($0 * outputSize)..<(($0 + 1) * outputSize)] },
+                inputSize: inputSize, outputSize: outputSize)
+        }
+        return (rows { !heldOut.contains($0) }, rows(heldOut.contains))
+    }
+
     /// The class of each sample: `predictedClass` of its target (the argmax, first index on ties).
     public var labels: [Int] {
         (0..<count).map { predictedClass(targets[($0 * outputSize)..<(($0 + 1) * outputSize)]) }
