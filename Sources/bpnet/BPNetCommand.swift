@@ -6,7 +6,7 @@ import Foundation
 struct BPNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bpnet",
-        abstract: "Train fully connected sigmoid networks by backpropagation, on the CPU or an OpenCL device.",
+        abstract: "Train fully connected networks by backpropagation, on the CPU or an OpenCL device.",
         version: bpnetVersion,
         subcommands: [Train.self, Evaluate.self, Predict.self, Devices.self, Verify.self, Bench.self])
 
