@@ -71,13 +71,20 @@ kernel void output_delta(global const float* a, global const float* y, global fl
     else d[i] = (a[i] - y[i]) * derivative_from_output(f, a[i]);
 }
 
+// a clamped to [lo, hi] as Swift's min(max(a, lo), hi) does it: a NaN stays NaN (OpenCL's clamp
+// and fmax would turn it into lo), so a diverged run's loss is not finite on every backend.
+inline float clamp_keeping_nan(float a, float lo, float hi) {
+    const float c = lo >= a ? lo : a;
+    return hi < c ? hi : c;
+}
+
 inline float loss_term(int loss, float a, float y) {
     if (loss == LOSS_QUADRATIC) {
         const float d = a - y;
         return 0.5f * d * d;
     }
-    if (loss == LOSS_LOG_LIKELIHOOD) return y == 0.0f ? 0.0f : -y * log(clamp(a, LOSS_EPSILON, 1.0f));
-    const float c = clamp(a, LOSS_EPSILON, 1.0f - LOSS_EPSILON);
+    if (loss == LOSS_LOG_LIKELIHOOD) return y == 0.0f ? 0.0f : -y * log(clamp_keeping_nan(a, LOSS_EPSILON, 1.0f));
+    const float c = clamp_keeping_nan(a, LOSS_EPSILON, 1.0f - LOSS_EPSILON);
     return -(y * log(c) + (1.0f - y) * log(1.0f - c));
 }
 

@@ -17,13 +17,15 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
 
     /// What `Trainer.train` allocates for `sizes` with `options`; `samples` and `inputSize`/
     /// `outputSize` describe the data (zero when not known yet); `testSamples` the test set.
-    public init(sizes: [Int], options: TrainingOptions, samples: Int = 0, testSamples: Int = 0) {
+    public init(sizes: [Int], options: TrainingOptions, samples: Int = 0, testSamples: Int = 0, validationSamples: Int = 0) {
         let floats = 4.0
         let layers = zip(sizes.dropLast(), sizes.dropFirst()).map { (Double($0) * Double($1), Double($1)) }
         let parameters = layers.reduce(0.0) { $0 + $1.0 + $1.1 }
         let fused = options.optimizer == .sgd
         let state = Double(fused ? 1 : options.optimizer.stateBuffers(momentum: options.momentum)) + (fused ? 0 : 1)  // + gradients
-        let capacity = Double(max(samples == 0 ? options.batchSize : min(options.batchSize, samples), min(testSamples, 1024)))
+        // The trainer's own capacity: the batch, or the evaluation chunk of the larger held-out set.
+        let evaluationRows = min(max(testSamples, validationSamples), Trainer.evaluationRows(widest: sizes.max() ?? 1))
+        let capacity = Double(max(samples == 0 ? options.batchSize : min(options.batchSize, samples), evaluationRows))
         let units = sizes.reduce(0.0) { $0 + Double($1) }
         let hidden = sizes.dropFirst().dropLast().reduce(0.0) { $0 + Double($1) }
         let batchFloats = capacity * (units + (units - Double(sizes[0])) + Double(sizes[sizes.count - 1]))
@@ -32,7 +34,7 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         hostParameterBytes = 2 * parameters * floats
         parameterBytes = parameters * floats
         workingBytes = (state * parameters + batchFloats) * floats
-        dataBytes = Double(samples + testSamples) * width * floats
+        dataBytes = Double(samples + testSamples + validationSamples) * width * floats
         largestBufferBytes = max(
             layers.map(\.0).max() ?? 0, capacity * Double(sizes.max() ?? 0), Double(samples) * Double(sizes[0])) * floats
     }

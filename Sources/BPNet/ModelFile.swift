@@ -95,7 +95,13 @@ public enum ModelFile {
             throw fail("header is not a JSON object")
         }
         let payload = bytes.count - dataStart
-        let meta = header["__metadata__"] as? [String: String] ?? [:]
+        // safetensors metadata is strings only; a known key of another type is an error, not a
+        // reason to ignore every key.
+        let rawMeta = header["__metadata__"] as? [String: Any] ?? [:]
+        for key in ["format", "version", "layers", "activation", "activations", "loss"] where rawMeta[key] != nil && !(rawMeta[key] is String) {
+            throw fail("metadata key '\(key)' is not a string")
+        }
+        let meta = rawMeta.compactMapValues { $0 as? String }
         if let format = meta["format"], format != self.format { throw fail("metadata format is '\(format)', expected 'bpnet'") }
         let fileVersion = meta["version"] ?? "1"
         guard ["1", "2"].contains(fileVersion) else {

@@ -135,9 +135,11 @@ public struct Trainer: Sendable {
                 "batch size \(batch) is too large for layers of \(network.sizes.max() ?? 1) units: "
                     + "a batch matrix holds at most \(Network.maxElements) values")
         }
-        try MemoryPlan(sizes: network.sizes, options: options, samples: n, testSamples: test?.count ?? 0)
+        try MemoryPlan(
+            sizes: network.sizes, options: options, samples: n, testSamples: test?.count ?? 0,
+            validationSamples: validation?.count ?? 0)
             .check(on: backend)
-        let evaluationRows = min(max(test?.count ?? 0, validation?.count ?? 0), 1024)
+        let evaluationRows = min(max(test?.count ?? 0, validation?.count ?? 0), Trainer.evaluationRows(network))
         let batches = (n + batch - 1) / batch
         // The fused SGD update when nothing needs the gradient in a buffer.
         let fused = options.optimizer == .sgd && betweenGradientAndUpdate == nil
@@ -152,7 +154,10 @@ public struct Trainer: Sendable {
         var permutation = (0..<Int32(n)).map { $0 }
         var generator = Trainer.shuffleGenerator(seed: options.seed)
         let l2 = options.l2 / Float(n)
-        let totalSteps = options.epochs * batches
+        let (totalSteps, stepsOverflow) = options.epochs.multipliedReportingOverflow(by: batches)
+        guard !stepsOverflow else {
+            throw BPNetError.invalidArgument("\(options.epochs) epochs of \(batches) batches are more steps than can be counted")
+        }
         let dropout = options.dropout > 0
 
         var reports: [EpochReport] = []
@@ -217,6 +222,12 @@ public struct Trainer: Sendable {
         network = try best?.network ?? resident.download()
         return reports
     }
+
+    /// Rows evaluated at once: up to 1024, and never so many that a batch matrix of the widest
+    /// layer passes the kernels' 32-bit indexing.
+    static func evaluationRows(_ network: Network) -> Int { evaluationRows(widest: network.sizes.max() ?? 1) }
+
+    static func evaluationRows(widest: Int) -> Int { max(1, min(1024, Network.maxElements / max(widest, 1))) }
 
     /// The dropout masks' key: their own stream of the run's seed.
     public static func dropoutSeed(_ seed: UInt64) -> UInt64 { seed ^ 0x4452_4F50_4F55_5431 }  // "DROPOUT1"

@@ -14,7 +14,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "The split of an IDX source: train or t10k. Default: t10k when the folder has it, else train.")
     var split: DataSource.Split?
 
-    @Option(help: "quadratic or cross-entropy. Default: the loss the model was trained with.")
+    @Option(help: "quadratic, cross-entropy or log-likelihood. Default: the loss the model was trained with.")
     var loss: Loss?
 
     @Option(parsing: .unconditional, help: "Use only the first N samples.")

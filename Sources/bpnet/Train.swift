@@ -192,7 +192,9 @@ struct Train: ParsableCommand {
             } else if source.has(.test) {
                 try source.load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last)
             } else { nil }
-        let plan = MemoryPlan(sizes: sizesUsed, options: try options, samples: trainingData.count, testSamples: testData?.count ?? 0)
+        let plan = MemoryPlan(
+            sizes: sizesUsed, options: try options, samples: trainingData.count, testSamples: testData?.count ?? 0,
+            validationSamples: validationData?.count ?? 0)
         try plan.check(on: backend)
         let functions = try activations.map { try Activation.parseList($0, layers: sizesUsed.count - 1) }
         var model = try network ?? Network(sizes: sizesUsed, activations: functions, initializer: initializer, seed: seed)
@@ -236,12 +238,20 @@ struct Train: ParsableCommand {
             }
             fflush(nil)
         }
-        if let patience = earlyStop, reports.count < epochs,
-            let best = reports.enumerated().max(by: { ($0.element.validationAccuracy ?? 0) < ($1.element.validationAccuracy ?? 0) || ($0.element.validationAccuracy == $1.element.validationAccuracy && $0.offset > $1.offset) })
-        {
-            note("stopped early: no better validation accuracy in the \(counted(patience, "epoch")) after epoch \(best.element.epoch), whose model is kept")
+        // With early stopping the model kept is the best validation epoch's: name it, and report
+        // its test accuracy, not the last epoch's.
+        var kept = reports.last
+        if earlyStop != nil, let best = reports.enumerated().max(by: {
+            ($0.element.validationAccuracy ?? 0, -$0.offset) < ($1.element.validationAccuracy ?? 0, -$1.offset)
+        })?.element {
+            kept = best
+            if best.epoch != reports.last?.epoch {
+                note(
+                    (reports.count < epochs ? "stopped early: " : "")
+                        + "epoch \(best.epoch) had the best validation accuracy; its model is kept")
+            }
         }
-        if let last = reports.last, !output.json {
+        if let last = kept, !output.json {
             // Without a test set, the last epoch's training accuracy (measured before each batch's update).
             if let accuracy = last.testAccuracy {
                 print(String(format: "final test accuracy: %.2f%%", accuracy * 100))

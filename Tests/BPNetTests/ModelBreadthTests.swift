@@ -159,5 +159,9 @@ import Testing
             let lines = result.stderr.split(separator: "\n")
             #expect(result.status != 0 && lines.count == 1 && lines[0].contains(message), "\(arguments): \(result.stderr)")
         }
+        // Found once the data is read (after the notes on stderr), still as one error line.
+        let steps = try CLI.run(["train", "--epochs", "9223372036854775807", "--limit", "100", "--device", "cpu"])
+        #expect(steps.status != 0 && steps.stderr.hasSuffix(
+            "error: 9223372036854775807 epochs of 10 batches are more steps than can be counted\n"), "\(steps.stderr)")
     }
 }

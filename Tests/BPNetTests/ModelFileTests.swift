@@ -89,6 +89,9 @@ import Testing
         #expect(throws: BPNetError.model(file: "n", problem: "metadata activations 'relu,relu' name 2 layers but the file holds 1")) {
             try ModelFile.decode(header(#""version":"2","activations":"relu,relu""#), file: "n")
         }
+        #expect(throws: BPNetError.model(file: "t", problem: "metadata key 'version' is not a string")) {
+            try ModelFile.decode(header(#""version":2,"activations":"relu""#), file: "t")
+        }
         // What Python's safetensors writes: only our keys, other keys ignored, no format key.
         let python = try ModelFile.decode(header(#""version":"2","activations":"tanh","loss":"quadratic","framework":"pt""#), file: "py")
         #expect(python.network.activations == [.tanh])

@@ -51,6 +51,10 @@ import Testing
         let json = try CLI.run(run + ["--validation", "16", "--json"])
         let epoch = try #require(try JSONSerialization.jsonObject(with: Data(json.stdoutLines[0].utf8)) as? [String: Any])
         #expect(epoch["validation_accuracy"] is Double && epoch["validation_loss"] is Double)
+        let stopped = try CLI.run(run + ["--validation", "20", "--early-stop", "2", "--learning-rate", "1e-6", "--epochs", "10"])
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("stopped early: epoch 1 had the best validation accuracy; its model is kept"))
+        #expect(stopped.stdoutLines.count == 1 + 3 + 1, "a header, epochs 1 to 3, the final line")
         for (arguments, message) in [
             (["--early-stop", "2"], "--early-stop needs --validation"),
             (["--validation", "1.5"], "--validation takes a positive count or a fraction between 0 and 1, got '1.5'"),

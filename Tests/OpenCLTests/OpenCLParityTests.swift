@@ -125,7 +125,7 @@ struct OpenCLParityTests {
             "BPNET_GEMM_TUNING: unknown setting 'VWX=8' (expected KEY=VALUE with KEY one of TM, TN, TLX, TLY, VW, VM, VC, DM, DN, VLX, VLY)")) {
             try OpenCLTuning(for: device, environment: ["BPNET_GEMM_TUNING": "VM=4,VWX=8"])
         }
-        #expect(throws: BPNetError.invalidArgument("BPNET_GEMM_TUNING: VW=3 is not 1, 2, 4, 8 or 16")) {
+        #expect(throws: BPNetError.invalidArgument("BPNET_GEMM_TUNING: VW=3 is not 2, 4, 8 or 16")) {
             try OpenCLTuning(for: device, environment: ["BPNET_GEMM_TUNING": "VW=3"])
         }
         let tuned = try OpenCLTuning(for: device, environment: ["BPNET_GEMM_TUNING": "VW=8, VM=2,TM=3"])

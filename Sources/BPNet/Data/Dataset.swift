@@ -38,6 +38,10 @@ public struct Dataset: Sendable {
 
     /// Inputs with integer class labels in `0..<classes`, stored one-hot.
     public init(inputs: [Float], labels: [Int], inputSize: Int, classes: Int) throws {
+        let size = labels.count.multipliedReportingOverflow(by: classes)
+        guard classes > 0, !size.overflow else {
+            throw BPNetError.invalidArgument("\(labels.count) labels of \(classes) classes cannot be one-hot targets")
+        }
         var targets = [Float](repeating: 0, count: labels.count * classes)
         for (i, label) in labels.enumerated() {
             guard (0..<classes).contains(label) else {

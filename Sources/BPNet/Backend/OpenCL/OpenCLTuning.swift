@@ -74,8 +74,9 @@ struct OpenCLTuning: Sendable {
                 "BPNET_GEMM_TUNING: unknown setting '\(setting)' (expected KEY=VALUE with KEY one of "
                     + Self.settingNames.joined(separator: ", ") + ")")
         }
-        guard let value = Int(parts[1]), value > 0, parts[0] != "VW" || [1, 2, 4, 8, 16].contains(value) else {
-            let expected = parts[0] == "VW" ? "1, 2, 4, 8 or 16" : "a positive integer"
+        guard let value = Int(parts[1]), value > 0, parts[0] != "VW" || [2, 4, 8, 16].contains(value) else {
+            // OpenCL C has float2 … float16 but no float1.
+            let expected = parts[0] == "VW" ? "2, 4, 8 or 16" : "a positive integer"
             throw BPNetError.invalidArgument("BPNET_GEMM_TUNING: \(parts[0])=\(parts[1]) is not \(expected)")
         }
         switch parts[0] {
