@@ -182,19 +182,22 @@ final class ResidentNetwork {
         return try ResidentNetwork.sum(metrics, backend: backend)
     }
 
-    /// Adds up per-slot metrics on the host, in slot order, in double precision.
-    static func sum(_ metrics: any DeviceBuffer, backend: any Backend) throws -> (loss: Double, correct: Int) {
-        let sums = try sumAndCheck(metrics, backend: backend)
+    /// Adds up per-slot metrics on the host, in slot order, in double precision: every slot, or
+    /// the first `slots`.
+    static func sum(_ metrics: any DeviceBuffer, backend: any Backend, slots: Int? = nil) throws -> (loss: Double, correct: Int) {
+        let sums = try sumAndCheck(metrics, backend: backend, slots: slots)
         return (sums.loss, sums.correct)
     }
 
     /// `sum`, and the first slot whose loss is not finite (nil when all are): the divergence
     /// guard reads the sums the device has already reduced, once per epoch, at no extra cost.
-    static func sumAndCheck(_ metrics: any DeviceBuffer, backend: any Backend) throws -> (loss: Double, correct: Int, firstNonFinite: Int?) {
+    static func sumAndCheck(
+        _ metrics: any DeviceBuffer, backend: any Backend, slots: Int? = nil
+    ) throws -> (loss: Double, correct: Int, firstNonFinite: Int?) {
         let values = try backend.download(metrics)
         var loss = 0.0, correct = 0.0
         var firstNonFinite: Int?
-        for slot in 0..<(values.count / 2) {
+        for slot in 0..<min(values.count / 2, slots ?? Int.max) {
             loss += Double(values[2 * slot])
             correct += Double(values[2 * slot + 1])
             if firstNonFinite == nil, !values[2 * slot].isFinite { firstNonFinite = slot }

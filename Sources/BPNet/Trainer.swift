@@ -74,6 +74,21 @@ public struct EpochReport: Sendable, Equatable {
     public var samplesPerSecond: Double
 }
 
+/// Where a run stands within an epoch (see `Trainer.batchProgress`).
+public struct BatchProgress: Sendable, Equatable {
+    public var epoch: Int
+    public var epochs: Int
+    /// Batches done in this epoch, from 1.
+    public var batch: Int
+    public var batches: Int
+    /// This epoch's speed so far.
+    public var samplesPerSecond: Double
+    /// The mean loss of this epoch's batches so far, each measured before its update.
+    public var runningLoss: Double
+    /// The whole run's remaining time, at its speed so far.
+    public var secondsLeft: Double
+}
+
 /// Loss and accuracy of a network on a dataset.
 public struct Evaluation: Sendable, Equatable {
     public var samples: Int
@@ -97,6 +112,12 @@ public struct Trainer: Sendable {
     /// the backend, after the backward pass and before the optimizer runs. An allreduce across
     /// processes goes here. With it set, the trainer never takes the fused SGD update.
     public var betweenGradientAndUpdate: (@Sendable ([any DeviceBuffer], any Backend) throws -> Void)?
+
+    /// Called within epochs, at most every `progressInterval` seconds and after each epoch's last
+    /// batch, with the position, speed, running loss and time left. Each call reads the epoch's
+    /// per-batch sums from the backend once; without this callback nothing is read within an epoch.
+    public var batchProgress: (@Sendable (BatchProgress) -> Void)?
+    public var progressInterval = 0.25
 
     public init(_ options: TrainingOptions = TrainingOptions()) { self.options = options }
 
@@ -162,6 +183,8 @@ public struct Trainer: Sendable {
 
         var reports: [EpochReport] = []
         var step = 0
+        let runStart = monotonicSeconds()
+        var lastProgress = runStart
         for epoch in 1...options.epochs {
             let start = monotonicSeconds()
             if options.shuffle { generator.shuffle(&permutation) }
@@ -179,19 +202,30 @@ public struct Trainer: Sendable {
                 try resident.backward(options.loss, rows: rows, dropout: dropout)
                 if fused {
                     try resident.updateFused(rows: rows, learningRate: eta, l2: l2, momentum: options.momentum, dropout: dropout)
-                    continue
+                } else {
+                    try resident.gradients(rows: rows, dropout: dropout)
+                    try betweenGradientAndUpdate?(resident.weightGradients + resident.biasGradients, backend)
+                    var weightStep = OptimizerStep(
+                        optimizer: options.optimizer, learningRate: eta, momentum: options.momentum, l2: l2, decoupledDecay: 0, step: step)
+                    if case .adamw(_, _, _, let decay) = options.optimizer {
+                        weightStep.l2 = 0
+                        weightStep.decoupledDecay = eta * decay
+                    }
+                    var biasStep = weightStep
+                    (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
+                    try resident.applyOptimizer(weightStep: weightStep, biasStep: biasStep)
                 }
-                try resident.gradients(rows: rows, dropout: dropout)
-                try betweenGradientAndUpdate?(resident.weightGradients + resident.biasGradients, backend)
-                var weightStep = OptimizerStep(
-                    optimizer: options.optimizer, learningRate: eta, momentum: options.momentum, l2: l2, decoupledDecay: 0, step: step)
-                if case .adamw(_, _, _, let decay) = options.optimizer {
-                    weightStep.l2 = 0
-                    weightStep.decoupledDecay = eta * decay
+                if let batchProgress, b == batches - 1 || monotonicSeconds() - lastProgress >= progressInterval {
+                    lastProgress = monotonicSeconds()
+                    let seen = min((b + 1) * batch, n)
+                    let (lossSum, _) = try ResidentNetwork.sum(resident.metrics, backend: backend, slots: b + 1)
+                    let elapsed = lastProgress - runStart
+                    batchProgress(
+                        BatchProgress(
+                            epoch: epoch, epochs: options.epochs, batch: b + 1, batches: batches,
+                            samplesPerSecond: Double(seen) / (lastProgress - start), runningLoss: lossSum / Double(seen),
+                            secondsLeft: elapsed / Double(step) * Double(totalSteps - step)))
                 }
-                var biasStep = weightStep
-                (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
-                try resident.applyOptimizer(weightStep: weightStep, biasStep: biasStep)
             }
             let (lossSum, correct, diverged) = try ResidentNetwork.sumAndCheck(resident.metrics, backend: backend)
             if let slot = diverged {

@@ -90,6 +90,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Use only the first N training samples.")
     var limit: Int?
 
+    @Flag(help: "No live progress line (it shows only when stderr is a terminal, and never with --json).")
+    var quiet = false
+
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
@@ -213,10 +216,13 @@ struct Train: ParsableCommand {
             print("epoch  train_loss  train_acc" + (validationData == nil ? "" : "  val_loss   val_acc")
                 + "  test_loss  test_acc  seconds  samples/s")
         }
-        let trainer = Trainer(options)
+        var trainer = Trainer(options)
+        let live = !quiet && !output.json && isatty(2) != 0
+        if live { trainer.batchProgress = { showProgress($0) } }
         let reports = try trainer.train(
             &model, on: trainingData, validation: validationData, test: testData, backend: backend
         ) { report in
+            if live { clearProgress() }
             if output.json {
                 let validationFields = validationData == nil ? "" :
                     "\"validation_loss\":\(json(report.validationLoss)),\"validation_accuracy\":\(json(report.validationAccuracy)),"
@@ -278,4 +284,18 @@ private func heldOutCount(_ text: String, of total: Int) throws -> Int {
         return max(1, Int((fraction * Double(total == Int.max ? 1 : total)).rounded()))
     }
     throw ValidationError("--validation takes a positive count or a fraction between 0 and 1, got '\(text)'")
+}
+
+/// The live progress line on a terminal's stderr: rewritten in place, cleared before each row.
+private func showProgress(_ progress: BatchProgress) {
+    let left = Int(progress.secondsLeft.isFinite ? progress.secondsLeft : 0)
+    let line = String(
+        format: "epoch %d/%d  batch %d/%d  %.0f samples/s  loss %.4f  ETA %d:%02d",
+        progress.epoch, progress.epochs, progress.batch, progress.batches, progress.samplesPerSecond,
+        progress.runningLoss, left / 60, left % 60)
+    FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+}
+
+private func clearProgress() {
+    FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
 }
