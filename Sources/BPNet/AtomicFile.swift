@@ -4,12 +4,16 @@ import Foundation
 import Glibc
 
 /// Writes that never leave a half-written file where a good one was: the bytes go to a
-/// temporary file in the same folder, are flushed to disk, and then renamed over the target.
+/// temporary file in the same folder, are flushed to disk, renamed over the target, and the
+/// folder is flushed so that the rename itself survives a power cut. A process killed mid-write
+/// leaves only its temporary file, which the next write to the same path removes.
 enum AtomicFile {
     static func write(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
-        var template = Array("\(folder)/.\(url.lastPathComponent).tmp-XXXXXX".utf8CString)
+        let temporaryPrefix = ".\(url.lastPathComponent).tmp-"
+        removeStaleTemporaries(in: folder, prefix: temporaryPrefix)
+        var template = Array("\(folder)/\(temporaryPrefix)XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
             throw BPNetError.model(file: path, problem: "cannot create a file in \(folder) (\(String(cString: strerror(errno))))")
@@ -42,6 +46,21 @@ enum AtomicFile {
             let reason = String(cString: strerror(ok ? errno : writeError))
             unlink(temporary)
             throw BPNetError.model(file: path, problem: "cannot be written (\(reason))")
+        }
+        // Without this the new name may not be on disk yet after a crash, even though the data is.
+        let folderDescriptor = open(folder, O_RDONLY | O_DIRECTORY)
+        if folderDescriptor >= 0 {
+            fsync(folderDescriptor)
+            close(folderDescriptor)
+        }
+    }
+
+    /// Removes what killed writes to the same target left behind: `.{name}.tmp-XXXXXX`, the
+    /// mkstemp pattern with exactly six characters after the prefix.
+    static func removeStaleTemporaries(in folder: String, prefix: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for name in names where name.hasPrefix(prefix) && name.count == prefix.count + 6 {
+            unlink("\(folder)/\(name)")
         }
     }
 }

@@ -1,7 +1,8 @@
 /// A seeded generator whose output is fixed by the algorithm alone (SplitMix64),
 /// so the same seed gives the same network and shuffle on every machine and Swift version.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    /// The whole state: `SeededGenerator(seed: g.state)` continues exactly where `g` is.
+    public private(set) var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 

@@ -46,9 +46,17 @@ final class ResidentNetwork {
     var layerCount: Int { sizes.count - 1 }
     var output: any DeviceBuffer { activations[layerCount] }
 
-    init(_ network: Network, backend: any Backend, capacity: Int, training: Training? = nil, metricSlots: Int = 1, samples: Int = 1)
-        throws
-    {
+    /// Optimizer state and epoch sums to start from instead of zeros, when resuming.
+    struct SavedState {
+        var weightState: [[[Float]]]
+        var biasState: [[[Float]]]
+        var batchMetrics: [Float]
+    }
+
+    init(
+        _ network: Network, backend: any Backend, capacity: Int, training: Training? = nil, metricSlots: Int = 1, samples: Int = 1,
+        restoring saved: SavedState? = nil
+    ) throws {
         self.backend = backend
         sizes = network.sizes
         functions = network.activations
@@ -56,8 +64,16 @@ final class ResidentNetwork {
         weights = try network.layers.map { try backend.makeBuffer($0.weights) }
         biases = try network.layers.map { try backend.makeBuffer($0.biases) }
         let stateCount = training.map { $0.fused ? 1 : $0.optimizer.stateBuffers(momentum: $0.momentum) } ?? 0
-        weightState = try network.layers.map { layer in try (0..<stateCount).map { _ in try backend.makeBuffer(count: layer.weights.count) } }
-        biasState = try network.layers.map { layer in try (0..<stateCount).map { _ in try backend.makeBuffer(count: layer.biases.count) } }
+        // A saved slot count that differs is refused by the trainer, except SGD without
+        // momentum, whose velocity slot (the fused update's scratch) starts from zeros either way.
+        func state(_ saved: [[[Float]]]?, _ l: Int, _ count: Int) throws -> [any DeviceBuffer] {
+            try (0..<stateCount).map { k in
+                if let values = saved?[l], values.count == stateCount { return try backend.makeBuffer(values[k]) }
+                return try backend.makeBuffer(count: count)
+            }
+        }
+        weightState = try network.layers.indices.map { try state(saved?.weightState, $0, network.layers[$0].weights.count) }
+        biasState = try network.layers.indices.map { try state(saved?.biasState, $0, network.layers[$0].biases.count) }
         let unfused = training.map { !$0.fused } ?? false
         weightGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.weights.count : 0) }
         biasGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.biases.count : 0) }
@@ -68,7 +84,12 @@ final class ResidentNetwork {
         dropped = try sizes.indices.map { try backend.makeBuffer(count: hidden($0) ? capacity * network.sizes[$0] : 0) }
         deltas = try sizes.dropFirst().map { try backend.makeBuffer(count: capacity * $0) }
         targets = try backend.makeBuffer(count: capacity * sizes[sizes.count - 1])
-        metrics = try backend.makeBuffer(count: 2 * max(metricSlots, 1))
+        let metricCount = 2 * max(metricSlots, 1)
+        if let sums = saved?.batchMetrics, !sums.isEmpty, sums.count <= metricCount {
+            metrics = try backend.makeBuffer(sums + [Float](repeating: 0, count: metricCount - sums.count))
+        } else {
+            metrics = try backend.makeBuffer(count: metricCount)
+        }
         order = try backend.makeIndexBuffer(count: max(samples, 1))
     }
 
@@ -203,6 +224,11 @@ final class ResidentNetwork {
             if firstNonFinite == nil, !values[2 * slot].isFinite { firstNonFinite = slot }
         }
         return (loss, Int(correct), firstNonFinite)
+    }
+
+    /// The optimizer state, per layer and slot, copied back to the host.
+    func downloadState() throws -> (weights: [[[Float]]], biases: [[[Float]]]) {
+        (try weightState.map { try $0.map { try backend.download($0) } }, try biasState.map { try $0.map { try backend.download($0) } })
     }
 
     /// The parameters, copied back to the host.

@@ -59,7 +59,7 @@ public struct TrainingOptions: Sendable, Equatable {
 }
 
 /// What one epoch did. Losses are the mean per-sample cost without the L2 term.
-public struct EpochReport: Sendable, Equatable {
+public struct EpochReport: Sendable, Equatable, Codable {
     public var epoch: Int
     /// Mean cost over the epoch's mini-batches, each measured in its forward pass before its update.
     public var trainLoss: Double
@@ -119,28 +119,39 @@ public struct Trainer: Sendable {
     public var batchProgress: (@Sendable (BatchProgress) -> Void)?
     public var progressInterval = 0.25
 
+    /// Called with the run's whole state at the end of every epoch, every `checkpointEvery`
+    /// updates when that is set, and after the last batch before a cancelled run stops. Each
+    /// call reads the state back from the backend; without this callback nothing is.
+    public var checkpoint: (@Sendable (TrainingCheckpoint) throws -> Void)?
+    public var checkpointEvery: Int?
+
+    /// Checked after every batch: once cancelled, the run finishes the batch, calls `checkpoint`
+    /// and throws `BPNetError.cancelled`.
+    public var cancellation: Cancellation?
+
     public init(_ options: TrainingOptions = TrainingOptions()) { self.options = options }
 
     /// Trains `network` in place on `backend`, calling `progress` after every epoch.
     /// Weights and data stay on the backend for the whole run; per epoch only the shuffled
     /// order goes up and a few sums come back.
-    @discardableResult
-    public func train(
-        _ network: inout Network, on data: Dataset, test: Dataset? = nil, backend: any Backend,
-        progress: (EpochReport) throws -> Void = { _ in }
-    ) throws -> [EpochReport] {
-        try train(&network, on: data, validation: nil, test: test, backend: backend, progress: progress)
-    }
-
-    /// `train`, measuring `validation` after every epoch as well; with `options.earlyStop`, the
+    ///
+    /// `validation` is measured after every epoch as well; with `options.earlyStop`, the
     /// run stops once the validation accuracy has not improved for that many epochs, and
     /// `network` becomes the best epoch's.
+    ///
+    /// With `resumingFrom`, the run continues from that checkpoint of a run with the same options
+    /// (`epochs` may be larger), the same data and `network`'s shape, and gives the same bits as
+    /// if it had never stopped; `network` becomes the checkpoint's before training. `progress`
+    /// sees the new epochs only; the result holds the checkpoint's epochs too.
     @discardableResult
     public func train(
-        _ network: inout Network, on data: Dataset, validation: Dataset?, test: Dataset? = nil, backend: any Backend,
-        progress: (EpochReport) throws -> Void = { _ in }
+        _ network: inout Network, on data: Dataset, validation: Dataset? = nil, test: Dataset? = nil, backend: any Backend,
+        resumingFrom resume: TrainingCheckpoint? = nil, progress: (EpochReport) throws -> Void = { _ in }
     ) throws -> [EpochReport] {
         try options.validate()
+        if let checkpointEvery, checkpointEvery <= 0 {
+            throw BPNetError.invalidArgument("checkpoints need a positive interval in batches, got \(checkpointEvery)")
+        }
         try Trainer.check(data, fits: network, role: "training data")
         if let test { try Trainer.check(test, fits: network, role: "test data") }
         if let validation { try Trainer.check(validation, fits: network, role: "validation data") }
@@ -149,6 +160,11 @@ public struct Trainer: Sendable {
         }
 
         try options.loss.validate(output: network.activations[network.activations.count - 1])
+        let fingerprint = checkpoint != nil || resume != nil ? DataFingerprint(training: data, validation: validation) : nil
+        if let resume, let fingerprint {
+            try resume.checkResumable(network: network, options: options, data: fingerprint)
+            network = resume.network
+        }
         let n = data.count
         let batch = min(options.batchSize, n)
         guard batch * (network.sizes.max() ?? 1) <= Network.maxElements else {
@@ -164,16 +180,26 @@ public struct Trainer: Sendable {
         let batches = (n + batch - 1) / batch
         // The fused SGD update when nothing needs the gradient in a buffer.
         let fused = options.optimizer == .sgd && betweenGradientAndUpdate == nil
+        if let resume {
+            let needed = fused ? 1 : options.optimizer.stateBuffers(momentum: options.momentum)
+            let saved = resume.weightState.first?.count ?? 0
+            let stateless = options.optimizer == .sgd && options.momentum == 0
+            guard saved == needed || stateless else {
+                throw BPNetError.invalidArgument(
+                    "cannot resume: the checkpoint holds \(counted(saved, "optimizer state slot")) per parameter, this run keeps \(needed)")
+            }
+        }
         let resident = try ResidentNetwork(
             network, backend: backend, capacity: max(batch, evaluationRows),
             training: .init(optimizer: options.optimizer, momentum: options.momentum, dropout: options.dropout, fused: fused),
-            metricSlots: batches, samples: n)
+            metricSlots: batches, samples: n,
+            restoring: resume.map { .init(weightState: $0.weightState, biasState: $0.biasState, batchMetrics: $0.batchMetrics) })
         let train = try ResidentDataset(data, backend: backend)
         let testResident = try test.map { try ResidentDataset($0, backend: backend) }
         let validationResident = try validation.map { try ResidentDataset($0, backend: backend) }
-        var best: (epoch: Int, accuracy: Double, network: Network)?
-        var permutation = (0..<Int32(n)).map { $0 }
-        var generator = Trainer.shuffleGenerator(seed: options.seed)
+        var best = resume?.best
+        var permutation = resume?.order ?? (0..<Int32(n)).map { $0 }
+        var generator = resume.map { SeededGenerator(seed: $0.shuffleState) } ?? Trainer.shuffleGenerator(seed: options.seed)
         let l2 = options.l2 / Float(n)
         let (totalSteps, stepsOverflow) = options.epochs.multipliedReportingOverflow(by: batches)
         guard !stepsOverflow else {
@@ -181,15 +207,53 @@ public struct Trainer: Sendable {
         }
         let dropout = options.dropout > 0
 
-        var reports: [EpochReport] = []
-        var step = 0
+        var reports: [EpochReport] = resume?.history ?? []
+        var step = resume?.step ?? 0
+        let firstEpoch = (resume?.epochsDone ?? 0) + 1
+        let firstBatch = resume?.batchesDone ?? 0
+        let firstStep = step
+
+        // The state after `epochsDone` epochs and `batchesDone` batches of the next, read back
+        // from the backend; refused when the epoch's sums so far or the parameters are not
+        // finite, so that the last checkpoint written is always a good one.
+        func emitCheckpoint(epochsDone: Int, batchesDone: Int) throws {
+            guard let checkpoint, let fingerprint else { return }
+            var sums: [Float] = []
+            if batchesDone > 0 {
+                sums = Array(try backend.download(resident.metrics).prefix(2 * batchesDone))
+                if let slot = stride(from: 0, to: sums.count, by: 2).first(where: { !sums[$0].isFinite }) {
+                    throw BPNetError.diverged(
+                        epoch: epochsDone + 1, batch: slot / 2 + 1, batches: batches, learningRate: options.learningRate)
+                }
+            }
+            let parameters = try resident.download()
+            guard parameters.layers.allSatisfy({ $0.weights.allSatisfy(\.isFinite) && $0.biases.allSatisfy(\.isFinite) }) else {
+                throw BPNetError.diverged(
+                    epoch: epochsDone + (batchesDone > 0 ? 1 : 0), batch: batchesDone > 0 ? batchesDone : batches, batches: batches,
+                    learningRate: options.learningRate)
+            }
+            let state = try resident.downloadState()
+            try checkpoint(
+                TrainingCheckpoint(
+                    network: parameters, options: options, epochsDone: epochsDone, batchesDone: batchesDone, step: step,
+                    weightState: state.weights, biasState: state.biases, shuffleState: generator.state, order: permutation,
+                    batchMetrics: sums, history: reports, best: best, data: fingerprint))
+        }
+
         let runStart = monotonicSeconds()
         var lastProgress = runStart
-        for epoch in 1...options.epochs {
+        var stopped = false
+        if let patience = options.earlyStop, let best, firstBatch == 0, firstEpoch - 1 - best.epoch >= patience { stopped = true }
+        var epoch = firstEpoch
+        while !stopped && epoch <= options.epochs {
+            defer { epoch += 1 }
             let start = monotonicSeconds()
-            if options.shuffle { generator.shuffle(&permutation) }
+            let resumingWithinEpoch = epoch == firstEpoch && firstBatch > 0
+            // A resumed epoch keeps the order its checkpoint holds; every other epoch shuffles it again.
+            if options.shuffle && !resumingWithinEpoch { generator.shuffle(&permutation) }
             try permutation.withUnsafeBufferPointer { try backend.uploadIndices($0, to: resident.order) }
-            for b in 0..<batches {
+            let startBatch = resumingWithinEpoch ? firstBatch : 0
+            for b in startBatch..<batches {
                 step += 1
                 let offset = b * batch
                 let rows = min(batch, n - offset)
@@ -217,14 +281,24 @@ public struct Trainer: Sendable {
                 }
                 if let batchProgress, b == batches - 1 || monotonicSeconds() - lastProgress >= progressInterval {
                     lastProgress = monotonicSeconds()
-                    let seen = min((b + 1) * batch, n)
+                    let seen = min((b + 1) * batch, n) - startBatch * batch
                     let (lossSum, _) = try ResidentNetwork.sum(resident.metrics, backend: backend, slots: b + 1)
                     let elapsed = lastProgress - runStart
                     batchProgress(
                         BatchProgress(
                             epoch: epoch, epochs: options.epochs, batch: b + 1, batches: batches,
-                            samplesPerSecond: Double(seen) / (lastProgress - start), runningLoss: lossSum / Double(seen),
-                            secondsLeft: elapsed / Double(step) * Double(totalSteps - step)))
+                            samplesPerSecond: Double(seen) / (lastProgress - start), runningLoss: lossSum / Double(min((b + 1) * batch, n)),
+                            secondsLeft: elapsed / Double(step - firstStep) * Double(totalSteps - step)))
+                }
+                // The epoch's last batch goes on to the epoch's end, which checkpoints anyway.
+                if b < batches - 1 {
+                    if cancellation?.isCancelled == true {
+                        try emitCheckpoint(epochsDone: epoch - 1, batchesDone: b + 1)
+                        throw BPNetError.cancelled(epoch: epoch, batch: b + 1, batches: batches)
+                    }
+                    if let checkpointEvery, step % checkpointEvery == 0 {
+                        try emitCheckpoint(epochsDone: epoch - 1, batchesDone: b + 1)
+                    }
                 }
             }
             let (lossSum, correct, diverged) = try ResidentNetwork.sumAndCheck(resident.metrics, backend: backend)
@@ -234,7 +308,7 @@ public struct Trainer: Sendable {
             let seconds = monotonicSeconds() - start
             var report = EpochReport(
                 epoch: epoch, trainLoss: lossSum / Double(n), trainAccuracy: Double(correct) / Double(n),
-                testLoss: nil, testAccuracy: nil, seconds: seconds, samplesPerSecond: Double(n) / seconds)
+                testLoss: nil, testAccuracy: nil, seconds: seconds, samplesPerSecond: Double(n - startBatch * batch) / seconds)
             if let testResident {
                 let (testLoss, testCorrect) = try resident.evaluate(testResident, loss: options.loss)
                 report.testLoss = testLoss / Double(testResident.count)
@@ -246,12 +320,16 @@ public struct Trainer: Sendable {
                 let accuracy = Double(validationCorrect) / Double(validationResident.count)
                 report.validationAccuracy = accuracy
                 if options.earlyStop != nil, best == nil || accuracy > best!.accuracy {
-                    best = (epoch, accuracy, try resident.download())
+                    best = .init(epoch: epoch, accuracy: accuracy, network: try resident.download())
                 }
             }
             reports.append(report)
             try progress(report)
-            if let patience = options.earlyStop, let best, epoch - best.epoch >= patience { break }
+            try emitCheckpoint(epochsDone: epoch, batchesDone: 0)
+            if cancellation?.isCancelled == true, epoch < options.epochs {
+                throw BPNetError.cancelled(epoch: epoch, batch: batches, batches: batches)
+            }
+            if let patience = options.earlyStop, let best, epoch - best.epoch >= patience { stopped = true }
         }
         network = try best?.network ?? resident.download()
         return reports

@@ -87,6 +87,15 @@ struct Train: ParsableCommand {
     @Option(help: "Save the trained model here (safetensors, written atomically).")
     var save: String?
 
+    @Option(help: "Write a checkpoint here (atomically) after every epoch: the model, the optimizer state and the run's position. It loads as a model too.")
+    var checkpoint: String?
+
+    @Option(parsing: .unconditional, help: "Also write the checkpoint every N batches.")
+    var checkpointEvery: Int?
+
+    @Option(help: "Continue the run this checkpoint holds; give the same options (--epochs may be larger). Checkpoints go on to this file unless --checkpoint names another.")
+    var resume: String?
+
     @Option(parsing: .unconditional, help: "Use only the first N training samples.")
     var limit: Int?
 
@@ -136,13 +145,17 @@ struct Train: ParsableCommand {
         if earlyStop != nil, validation == nil { throw ValidationError("--early-stop needs --validation") }
         if let validation { _ = try heldOutCount(validation, of: Int.max) }
         if let layers { _ = try parseLayers(layers) }
-        if let save {
-            // Checked now, so a long run does not end in a save that cannot happen.
-            do {
-                try OutputPath.checkWritable(save, option: "--save")
-            } catch let error as BPNetError {
-                throw ValidationError(error.description)
-            }
+        if let checkpointEvery, checkpointEvery <= 0 { throw ValidationError("--checkpoint-every must be positive, got \(checkpointEvery)") }
+        if checkpointEvery != nil, checkpoint == nil, resume == nil { throw ValidationError("--checkpoint-every needs --checkpoint") }
+        if resume != nil, initModel != nil {
+            throw ValidationError("--resume and --init both give the starting weights; use --resume to continue a run, --init to start a new one")
+        }
+        // Checked now, so a long run does not end in a save that cannot happen.
+        do {
+            if let save { try OutputPath.checkWritable(save, option: "--save") }
+            if let checkpoint { try OutputPath.checkWritable(checkpoint, option: "--checkpoint") }
+        } catch let error as BPNetError {
+            throw ValidationError(error.description)
         }
     }
 
@@ -157,6 +170,16 @@ struct Train: ParsableCommand {
             try MemoryPlan(sizes: sizes, options: parametersOnly).check(on: backend)
         }
         var network: Network?
+        let resumed = try resume.map(CheckpointFile.load)
+        if let resumed {
+            if let sizes, sizes != resumed.network.sizes {
+                throw ValidationError(
+                    "cannot resume: the checkpoint's layers are \(resumed.network.sizes.map(String.init).joined(separator: ",")), "
+                        + "--layers asks for \(sizes.map(String.init).joined(separator: ","))")
+            }
+            sizes = resumed.network.sizes
+            network = resumed.network
+        }
         if let initModel {
             let model = try ModelFile.load(initModel).network
             if let sizes, sizes != model.sizes {
@@ -201,6 +224,11 @@ struct Train: ParsableCommand {
         try plan.check(on: backend)
         let functions = try activations.map { try Activation.parseList($0, layers: sizesUsed.count - 1) }
         var model = try network ?? Network(sizes: sizesUsed, activations: functions, initializer: initializer, seed: seed)
+        if let resumed, let functions, functions != resumed.network.activations {
+            throw ValidationError(
+                "cannot resume: the checkpoint's activations are \(resumed.network.activations.map(\.rawValue).joined(separator: ",")), "
+                    + "--activations asks for \(functions.map(\.rawValue).joined(separator: ","))")
+        }
         let options = try self.options
         try options.loss.validate(output: model.activations[model.activations.count - 1])
 
@@ -219,9 +247,27 @@ struct Train: ParsableCommand {
         var trainer = Trainer(options)
         let live = !quiet && !output.json && isatty(2) != 0
         if live { trainer.batchProgress = { showProgress($0) } }
-        let reports = try trainer.train(
-            &model, on: trainingData, validation: validationData, test: testData, backend: backend
-        ) { report in
+        let checkpointPath = checkpoint ?? resume
+        if let checkpointPath {
+            trainer.checkpointEvery = checkpointEvery
+            trainer.checkpoint = { try CheckpointFile.save($0, to: checkpointPath) }
+        }
+        let interrupts = Interrupts()
+        trainer.cancellation = interrupts.cancellation
+        if let resumed, let resume {
+            // Refused before anything runs; the trainer checks the same again.
+            try resumed.checkResumable(
+                network: model, options: options, data: DataFingerprint(training: trainingData, validation: validationData))
+            note(
+                "resuming \(resume): \(counted(resumed.epochsDone, "epoch")) done"
+                    + (resumed.batchesDone > 0 ? " and \(counted(resumed.batchesDone, "batch", plural: "batches")) of the next" : "")
+                    + " (step \(resumed.step))")
+        }
+        let reports: [EpochReport]
+        do {
+            reports = try trainer.train(
+                &model, on: trainingData, validation: validationData, test: testData, backend: backend, resumingFrom: resumed
+            ) { report in
             if live { clearProgress() }
             if output.json {
                 let validationFields = validationData == nil ? "" :
@@ -243,6 +289,17 @@ struct Train: ParsableCommand {
                         + String(format: "  %7.3f  %9.0f", report.seconds, report.samplesPerSecond))
             }
             fflush(nil)
+            }
+        } catch BPNetError.cancelled(let epoch, let batch, let batches) {
+            if live { clearProgress() }
+            fflush(nil)
+            let position = batch == batches ? "after epoch \(epoch)" : "in epoch \(epoch) after batch \(batch) of \(batches)"
+            if let checkpointPath {
+                note("\(Interrupts.name(interrupts.exitCode - 128)): stopped \(position); checkpoint in \(checkpointPath) (continue with --resume \(checkpointPath))")
+            } else {
+                note("\(Interrupts.name(interrupts.exitCode - 128)): stopped \(position); nothing saved (--checkpoint PATH keeps a run)")
+            }
+            Foundation.exit(interrupts.exitCode)
         }
         // With early stopping the model kept is the best validation epoch's: name it, and report
         // its test accuracy, not the last epoch's.

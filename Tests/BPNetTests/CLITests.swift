@@ -3,47 +3,6 @@ import BPNetTestSupport
 import Foundation
 import Testing
 
-/// Runs the built `bpnet` binary, as a user would.
-struct CLI {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
-    }
-
-    /// `bpnet` sits beside the test bundle in the build folder.
-    static let binary: String = {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var folder = executable.deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("bpnet").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return "bpnet-not-built"
-    }()
-
-    /// Runs `bpnet` with `arguments`, or with `executable` given, that program (such as a checker
-    /// that runs `bpnet` itself).
-    static func run(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable ?? binary)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
-    }
-}
-
 @Suite struct CLITests {
     let folder: String
     let trainCSV: String

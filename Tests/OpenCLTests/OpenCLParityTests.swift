@@ -69,6 +69,23 @@ struct OpenCLParityTests {
         expectAllPass(Verification.trainingChecks(try Self.device().with(family), cpu: cpu, depth: .full))
     }
 
+    /// Exact resume on the device: from every checkpoint of each case, the same model bytes as
+    /// the run that never stopped (momentum, Adam, dropout, schedules, the shuffle, early stopping).
+    @Test(arguments: ResumeChecks.cases)
+    func resumingFromEveryCheckpointGivesTheSameBytes(_ c: ResumeChecks.Case) throws {
+        let problems = try ResumeChecks.mismatches(c, backend: try Self.device())
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
+    /// `bpnet train --device opencl` killed with SIGKILL at random moments: the checkpoint always
+    /// loads, and the chain of resumes saves the uninterrupted run's bytes.
+    @Test func killedAtRandomTheCheckpointAlwaysLoadsAndResumesExactly() throws {
+        let report = try ResumeChecks.killLoop(device: "opencl", kills: 8, folder: try TestData.temporaryFolder(), seed: 2)
+        #expect(report.problems.isEmpty, "\(report.problems.joined(separator: "\n"))")
+        #expect(report.kills == 8)
+        #expect(Set(report.positions.compactMap { $0 }).count >= 2, "checkpoint steps after each kill: \(report.positions)")
+    }
+
     /// 1 000 training and 500 test samples of Fashion-MNIST, read once for every family.
     static let fashionMNIST: (train: Dataset, test: Dataset)? = {
         guard let train = try? TestData.fashionMNIST(count: 1_000),

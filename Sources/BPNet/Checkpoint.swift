@@ -1,0 +1,144 @@
+import Foundation
+
+/// Everything a run needs to continue exactly where it stopped: a resumed run gives the same
+/// bits as one that never stopped, on the same backend. The trainer hands one to its
+/// `checkpoint` callback at the end of every epoch, every `checkpointEvery` batches, and when
+/// cancelled; `Trainer.train(…, resumingFrom:)` continues from one.
+public struct TrainingCheckpoint: Sendable {
+    /// The parameters after `step` updates.
+    public var network: Network
+    /// The run's options; `epochs` may grow on resume, nothing else may change.
+    public var options: TrainingOptions
+    /// Whole epochs done, and batches done of the next one (0 at an epoch boundary).
+    public var epochsDone: Int
+    public var batchesDone: Int
+    /// Updates done: Adam's t, and the dropout generator's counter.
+    public var step: Int
+    /// The optimizer's state per layer and slot (`Optimizer.stateBuffers`): the velocity, or
+    /// Adam's two moments. The fused SGD update always keeps its velocity slot.
+    public var weightState: [[[Float]]]
+    public var biasState: [[[Float]]]
+    /// The shuffle generator after the shuffle of the epoch in progress (or of the last one
+    /// done), and that epoch's sample order: the next epoch shuffles this order again.
+    public var shuffleState: UInt64
+    public var order: [Int32]
+    /// The loss and correct-count sums of the epoch in progress, two per batch done.
+    public var batchMetrics: [Float]
+    /// The reports of every epoch done.
+    public var history: [EpochReport]
+    /// Early stopping's best epoch so far, with its network.
+    public var best: BestEpoch?
+    /// Which training data the run saw, so that a resume on other data is refused.
+    public var data: DataFingerprint
+
+    public struct BestEpoch: Sendable, Equatable {
+        public var epoch: Int
+        public var accuracy: Double
+        public var network: Network
+    }
+
+    /// Throws, naming the difference, unless a run with `options` on `network`'s shape and `data`
+    /// can continue this one.
+    public func checkResumable(network other: Network, options new: TrainingOptions, data: DataFingerprint) throws {
+        func fail(_ problem: String) -> BPNetError { .invalidArgument("cannot resume: \(problem)") }
+        if other.sizes != network.sizes {
+            throw fail("the checkpoint's layers are \(network.sizes.map(String.init).joined(separator: ",")), "
+                + "this run's are \(other.sizes.map(String.init).joined(separator: ","))")
+        }
+        if other.activations != network.activations {
+            throw fail("the checkpoint's activations are \(network.activations.map(\.rawValue).joined(separator: ",")), "
+                + "this run's are \(other.activations.map(\.rawValue).joined(separator: ","))")
+        }
+        let saved = Dictionary(uniqueKeysWithValues: options.entries)
+        for (key, value) in new.entries where key != "epochs" && saved[key] != value {
+            throw fail("the checkpoint was trained with \(key) \(saved[key] ?? "unset"), this run asks for \(value)")
+        }
+        if data != self.data {
+            throw fail(
+                "the training data differ from the checkpoint's (\(data.samples) samples, \(data.validationSamples) held out, "
+                    + "fingerprint \(String(data.hash, radix: 16)); the checkpoint's: \(self.data.samples), "
+                    + "\(self.data.validationSamples), \(String(self.data.hash, radix: 16)))")
+        }
+        // A finished checkpoint resumes to nothing more to do, so that a run killed between its
+        // last checkpoint and its save can still end.
+        if new.epochs < epochsDone + (batchesDone > 0 ? 1 : 0) {
+            throw fail("the checkpoint is past epoch \(new.epochs): it has done \(counted(epochsDone, "epoch"))"
+                + (batchesDone > 0 ? " and \(counted(batchesDone, "batch", plural: "batches")) of the next" : ""))
+        }
+    }
+}
+
+/// A dataset's identity for resume: its sample count, the count held out for validation, and
+/// a 64-bit FNV-1a hash of its inputs and targets.
+public struct DataFingerprint: Sendable, Equatable {
+    public var samples: Int
+    public var validationSamples: Int
+    public var hash: UInt64
+
+    public init(samples: Int, validationSamples: Int, hash: UInt64) {
+        (self.samples, self.validationSamples, self.hash) = (samples, validationSamples, hash)
+    }
+
+    public init(training: Dataset, validation: Dataset?) {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for values in [training.inputs, training.targets] {
+            for value in values {
+                hash = (hash ^ UInt64(value.bitPattern)) &* 0x0000_0100_0000_01B3
+            }
+        }
+        self.init(samples: training.count, validationSamples: validation?.count ?? 0, hash: hash)
+    }
+}
+
+extension TrainingOptions {
+    /// Every option as a name and a value that reads back exactly: `Float`s and `Double`s print
+    /// their shortest round-tripping form.
+    var entries: [(key: String, value: String)] {
+        var list: [(key: String, value: String)] = [
+            ("epochs", "\(epochs)"), ("batch-size", "\(batchSize)"), ("learning-rate", "\(learningRate)"),
+            ("optimizer", optimizer.name), ("loss", loss.rawValue), ("l2", "\(l2)"), ("momentum", "\(momentum)"),
+            ("schedule", schedule.description), ("dropout", "\(dropout)"), ("early-stop", earlyStop.map(String.init) ?? "none"),
+            ("seed", "\(seed)"), ("shuffle", "\(shuffle)"),
+        ]
+        switch optimizer {
+        case .sgd, .nesterov: break
+        case .adam(let beta1, let beta2, let epsilon):
+            list += [("beta1", "\(beta1)"), ("beta2", "\(beta2)"), ("epsilon", "\(epsilon)")]
+        case .adamw(let beta1, let beta2, let epsilon, let decay):
+            list += [("beta1", "\(beta1)"), ("beta2", "\(beta2)"), ("epsilon", "\(epsilon)"), ("weight-decay", "\(decay)")]
+        }
+        return list
+    }
+
+    /// The options `entries` wrote, or nil naming the first entry that is missing or unreadable.
+    init(entries: [String: String]) throws {
+        func value(_ key: String) throws -> String {
+            guard let value = entries[key] else { throw BPNetError.invalidArgument("option \(key) is missing") }
+            return value
+        }
+        func number<T: LosslessStringConvertible>(_ key: String, as type: T.Type = T.self) throws -> T {
+            guard let parsed = T(try value(key)) else { throw BPNetError.invalidArgument("option \(key) '\(try value(key))' is not a number") }
+            return parsed
+        }
+        let optimizer: Optimizer
+        switch try value("optimizer") {
+        case "sgd": optimizer = .sgd
+        case "nesterov": optimizer = .nesterov
+        case "adam": optimizer = .adam(beta1: try number("beta1"), beta2: try number("beta2"), epsilon: try number("epsilon"))
+        case "adamw":
+            optimizer = .adamw(
+                beta1: try number("beta1"), beta2: try number("beta2"), epsilon: try number("epsilon"),
+                weightDecay: try number("weight-decay"))
+        case let name: throw BPNetError.invalidArgument("option optimizer '\(name)' is unknown")
+        }
+        guard let loss = Loss(rawValue: try value("loss")) else { throw BPNetError.invalidArgument("option loss '\(try value("loss"))' is unknown") }
+        let earlyStop = try value("early-stop")
+        guard let shuffle = Bool(try value("shuffle")) else { throw BPNetError.invalidArgument("option shuffle is not true or false") }
+        self.init(
+            epochs: try number("epochs"), batchSize: try number("batch-size"), learningRate: try number("learning-rate"),
+            optimizer: optimizer, loss: loss, l2: try number("l2"), momentum: try number("momentum"),
+            schedule: try Schedule(parsing: try value("schedule")), dropout: try number("dropout"),
+            earlyStop: earlyStop == "none" ? nil : try number("early-stop"), seed: try number("seed"), shuffle: shuffle)
+        try validate()
+    }
+}
