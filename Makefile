@@ -1,5 +1,5 @@
 # Set-up, build, demo and tests. `make demo` and `make test` install whatever is missing first.
-APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo dataset-fashion-mnist oclgrind
+APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo dataset-fashion-mnist oclgrind chromium
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 

@@ -43,7 +43,7 @@ let package = Package(
         // MARK: Tests
         // The float64 reference and test-data helpers both suites check against.
         .target(name: "BPNetTestSupport", dependencies: ["BPNet"], path: "Tests/BPNetTestSupport"),
-        .testTarget(name: "BPNetTests", dependencies: ["BPNet", "BPNetTestSupport", "CBLAS", "CPUKernels"]),
+        .testTarget(name: "BPNetTests", dependencies: ["BPNet", "BPNetTestSupport", "CBLAS", "CPUKernels", "CZlib"]),
         .testTarget(name: "OpenCLTests", dependencies: ["BPNet", "BPNetTestSupport", "COpenCL"]),
     ]
 )

@@ -99,4 +99,23 @@ public enum OutputPath {
             throw fail("'\(path)' exists and cannot be replaced (\(String(cString: strerror(errno))))")
         }
     }
+
+    /// Throws, naming `option`, unless `path` is a folder where files can be written, or names a
+    /// new folder in an existing one (it is created when the run writes there).
+    public static func checkFolder(_ path: String, option: String) throws {
+        func fail(_ problem: String) -> BPNetError { .invalidArgument("\(option) \(problem)") }
+        guard !path.isEmpty else { throw fail("is empty; give a folder such as runs/first") }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
+            guard isFolder.boolValue else { throw fail("'\(path)' is a file, not a folder") }
+            guard access(path, W_OK) == 0 else { throw fail("'\(path)': cannot write in it (\(String(cString: strerror(errno))))") }
+            return
+        }
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isFolder) else {
+            throw fail("'\(path)': the folder \(parent) does not exist")
+        }
+        guard isFolder.boolValue else { throw fail("'\(path)': \(parent) is not a folder") }
+        guard access(parent, W_OK) == 0 else { throw fail("'\(path)': cannot create it in \(parent) (\(String(cString: strerror(errno))))") }
+    }
 }

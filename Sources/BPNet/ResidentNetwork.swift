@@ -203,6 +203,28 @@ final class ResidentNetwork {
         return try ResidentNetwork.sum(metrics, backend: backend)
     }
 
+    /// The confusion matrix of `data`, whose true classes are `labels`: each chunk's outputs are
+    /// read back and classed by `predictedClass`, the rule the accuracy follows. One output unit
+    /// makes two classes.
+    func confusion(_ data: ResidentDataset, labels: [Int]) throws -> ConfusionMatrix {
+        let width = sizes[layerCount]
+        let classes = max(width, 2)
+        var counts = [Int](repeating: 0, count: classes * classes)
+        var outputs = [Float](repeating: 0, count: capacity * width)
+        for offset in stride(from: 0, to: data.count, by: capacity) {
+            let rows = min(capacity, data.count - offset)
+            try gather(data, indices: data.identity, offset: offset, rows: rows)
+            try forward(rows: rows)
+            try outputs.withUnsafeMutableBufferPointer { all in
+                try backend.download(output, into: UnsafeMutableBufferPointer(rebasing: all[0..<(rows * width)]))
+            }
+            for row in 0..<rows {
+                counts[labels[offset + row] * classes + predictedClass(outputs[(row * width)..<((row + 1) * width)])] += 1
+            }
+        }
+        return ConfusionMatrix(classes: classes, counts: counts)
+    }
+
     /// Adds up per-slot metrics on the host, in slot order, in double precision: every slot, or
     /// the first `slots`.
     static func sum(_ metrics: any DeviceBuffer, backend: any Backend, slots: Int? = nil) throws -> (loss: Double, correct: Int) {

@@ -72,6 +72,13 @@ public struct EpochReport: Sendable, Equatable, Codable {
     /// Wall time of the epoch's training pass (the test pass is not counted).
     public var seconds: Double
     public var samplesPerSecond: Double
+    /// The test set's confusion matrix, when `Trainer.measureConfusion` asks for it. Not kept in
+    /// checkpoints' history: a report needs only the last one.
+    public var testConfusion: ConfusionMatrix? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, trainLoss, trainAccuracy, testLoss, testAccuracy, validationLoss, validationAccuracy, seconds, samplesPerSecond
+    }
 }
 
 /// Where a run stands within an epoch (see `Trainer.batchProgress`).
@@ -128,6 +135,10 @@ public struct Trainer: Sendable {
     /// Checked after every batch: once cancelled, the run finishes the batch, calls `checkpoint`
     /// and throws `BPNetError.cancelled`.
     public var cancellation: Cancellation?
+
+    /// Counts the test set's predictions by true class after every epoch (`testConfusion`). It
+    /// reads the outputs back to the host, so it costs a test pass's downloads per epoch.
+    public var measureConfusion = false
 
     public init(_ options: TrainingOptions = TrainingOptions()) { self.options = options }
 
@@ -313,6 +324,7 @@ public struct Trainer: Sendable {
                 let (testLoss, testCorrect) = try resident.evaluate(testResident, loss: options.loss)
                 report.testLoss = testLoss / Double(testResident.count)
                 report.testAccuracy = Double(testCorrect) / Double(testResident.count)
+                if measureConfusion, let test { report.testConfusion = try resident.confusion(testResident, labels: test.labels) }
             }
             if let validationResident {
                 let (validationLoss, validationCorrect) = try resident.evaluate(validationResident, loss: options.loss)

@@ -96,6 +96,9 @@ struct Train: ParsableCommand {
     @Option(help: "Continue the run this checkpoint holds; give the same options (--epochs may be larger). Checkpoints go on to this file unless --checkpoint names another.")
     var resume: String?
 
+    @Option(help: "Keep a report in this folder, rewritten after every epoch: metrics.csv, curves.svg, confusion.svg (with a test set) and index.html, which works offline.")
+    var report: String?
+
     @Option(parsing: .unconditional, help: "Use only the first N training samples.")
     var limit: Int?
 
@@ -154,6 +157,7 @@ struct Train: ParsableCommand {
         do {
             if let save { try OutputPath.checkWritable(save, option: "--save") }
             if let checkpoint { try OutputPath.checkWritable(checkpoint, option: "--checkpoint") }
+            if let report { try OutputPath.checkFolder(report, option: "--report") }
         } catch let error as BPNetError {
             throw ValidationError(error.description)
         }
@@ -240,6 +244,13 @@ struct Train: ParsableCommand {
                 + "\(options.optimizer.name) η \(options.learningRate)"
                 + (options.schedule == .constant ? "" : " (\(options.schedule))")
                 + (options.dropout > 0 ? ", dropout \(options.dropout)" : "") + ", \(loss.rawValue) loss")
+        // The report starts now, empty, so that a folder that cannot be written fails before training.
+        var reportPage = RunReport(
+            title: "bpnet train", settings: reportSettings(model: model, options: options, backend: backend, data: trainingData,
+                                                          validation: validationData, test: testData),
+            epochs: resumed?.history ?? [])
+        if let report { try reportPage.write(to: report) }
+        let classNames = source == .fashionMNIST && model.outputSize == 10 ? ConfusionMatrix.fashionMNISTClassNames : nil
         if !output.json {
             print("epoch  train_loss  train_acc" + (validationData == nil ? "" : "  val_loss   val_acc")
                 + "  test_loss  test_acc  seconds  samples/s")
@@ -247,6 +258,7 @@ struct Train: ParsableCommand {
         var trainer = Trainer(options)
         let live = !quiet && !output.json && isatty(2) != 0
         if live { trainer.batchProgress = { showProgress($0) } }
+        trainer.measureConfusion = report != nil && testData != nil
         let checkpointPath = checkpoint ?? resume
         if let checkpointPath {
             trainer.checkpointEvery = checkpointEvery
@@ -269,6 +281,11 @@ struct Train: ParsableCommand {
                 &model, on: trainingData, validation: validationData, test: testData, backend: backend, resumingFrom: resumed
             ) { report in
             if live { clearProgress() }
+            if let folder = self.report {
+                reportPage.epochs.append(report)
+                reportPage.confusion = report.testConfusion.map { .init(classes: $0.classes, counts: $0.counts, classNames: classNames) }
+                try reportPage.write(to: folder)
+            }
             if output.json {
                 let validationFields = validationData == nil ? "" :
                     "\"validation_loss\":\(json(report.validationLoss)),\"validation_accuracy\":\(json(report.validationAccuracy)),"
@@ -326,6 +343,34 @@ struct Train: ParsableCommand {
             try ModelFile.save(model, metadata: ModelFile.Metadata(loss: loss), to: save)
             note("saved \(save)")
         }
+        if let report { note("report: \((report as NSString).appendingPathComponent("index.html"))") }
+    }
+
+    /// The run's settings as the report page lists them.
+    func reportSettings(
+        model: Network, options: TrainingOptions, backend: any Backend, data: Dataset, validation: Dataset?, test: Dataset?
+    ) -> [RunReport.Setting] {
+        var settings: [(String, String)] = [
+            ("network", model.sizes.map(String.init).joined(separator: "-")),
+            ("activations", model.activations.map(\.rawValue).joined(separator: ",")),
+            ("device", backend.description),
+            ("data", self.data),
+            ("samples", "\(data.count) training, \(validation?.count ?? 0) validation, \(test?.count ?? 0) test"),
+            ("loss", options.loss.rawValue),
+            ("optimizer", options.optimizer.name),
+            ("learning rate", "\(options.learningRate) (\(options.schedule))"),
+            ("batch size", "\(options.batchSize)"),
+            ("epochs", "\(options.epochs)"),
+            ("L2 λ", "\(options.l2)"),
+            ("momentum μ", "\(options.momentum)"),
+            ("dropout", "\(options.dropout)"),
+            ("seed", "\(options.seed)"),
+        ]
+        if let earlyStop = options.earlyStop { settings.append(("early stop", "after \(counted(earlyStop, "epoch")) without a better validation accuracy")) }
+        if let resume { settings.append(("resumed from", resume)) }
+        settings.append(("started", ISO8601DateFormatter().string(from: Date())))
+        settings.append(("bpnet", bpnetVersion))
+        return settings.map { RunReport.Setting(name: $0.0, value: $0.1) }
     }
 }
 

@@ -215,7 +215,9 @@ import Testing
         let checkpoint = folder + "/run.ckpt"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = common + ["--checkpoint", checkpoint, "--checkpoint-every", "500", "--save", folder + "/resumed.safetensors"]
+        process.arguments = common + [
+            "--checkpoint", checkpoint, "--checkpoint-every", "500", "--save", folder + "/resumed.safetensors", "--report", folder + "/report",
+        ]
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
@@ -235,6 +237,9 @@ import Testing
         let stoppedAt = try CheckpointFile.load(checkpoint)
         // The signal came after the first checkpoint, at step 500, and stopped the run well before its end.
         #expect(stoppedAt.step > 500 && stoppedAt.step < 80_000, "stopped at step \(stoppedAt.step)")
+        // The interrupted run's report holds the epochs it finished.
+        let report = try RunReport.load(from: folder + "/report")
+        #expect(report.epochs.map(\.epoch) == Array(0..<stoppedAt.epochsDone).map { $0 + 1 })
 
         let resumed = try CLI.run(common + ["--resume", checkpoint, "--save", folder + "/resumed.safetensors"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
