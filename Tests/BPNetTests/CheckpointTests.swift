@@ -248,6 +248,40 @@ import Testing
                 == Data(contentsOf: URL(fileURLWithPath: folder + "/straight.safetensors")))
     }
 
+    /// A second Ctrl-C does not wait for the batch: in a run whose one batch takes many seconds,
+    /// it ends the process at once, with 130 and no checkpoint.
+    @Test func aSecondInterruptQuitsAtOnce() throws {
+        let folder = try TestData.temporaryFolder()
+        let data = folder + "/train.csv"
+        try CSV.write(try TestData.classification(count: 3000, inputs: 64, classes: 3, seed: 1), to: data)
+        let checkpoint = folder + "/run.ckpt"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLI.binary)
+        process.arguments = ["train", "--data", data, "--layers", "64,3000,3000,3", "--batch-size", "3000", "--epochs", "1",
+                             "--device", "cpu", "--checkpoint", checkpoint]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait for the table's header: the batch, about 2·3000·(64·3000 + 3000·3000 + 3000·3)·3
+        // ≈ 170 GFLOP, has begun.
+        let header = try #require(errors.fileHandleForReading.readLine(containing: "network 64-3000-3000-3"), "no summary line")
+        _ = header
+        usleep(300_000)
+        kill(process.processIdentifier, SIGINT)
+        usleep(300_000)
+        let second = Date()
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let waited = Date().timeIntervalSince(second)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("SIGINT: stopping after this batch"))
+        #expect(stderr.contains("SIGINT again: quitting without a checkpoint"), "\(stderr)")
+        #expect(waited < 5, "the second interrupt took \(waited) s to end the run")
+        #expect(!FileManager.default.fileExists(atPath: checkpoint))
+    }
+
     /// kill -9 at random moments, many times: the last checkpoint always loads, and resuming
     /// from it reproduces the uninterrupted run.
     @Test func killedAtRandomTheCheckpointAlwaysLoadsAndResumesExactly() throws {
@@ -257,5 +291,20 @@ import Testing
         print("kill loop: \(report.kills) kills, \(report.completions) completions, positions \(report.positions)")
         // The kills landed at different points of the run, not all before the first checkpoint.
         #expect(Set(report.positions.compactMap { $0 }).count >= 3, "checkpoint steps after each kill: \(report.positions)")
+    }
+}
+
+extension FileHandle {
+    /// Reads until a line containing `text` has arrived, or the end; returns that line.
+    func readLine(containing text: String) -> String? {
+        var buffer = Data()
+        while true {
+            let chunk = availableData
+            if chunk.isEmpty { return nil }
+            buffer.append(chunk)
+            if let line = String(decoding: buffer, as: UTF8.self).split(separator: "\n").first(where: { $0.contains(text) }) {
+                return String(line)
+            }
+        }
     }
 }
