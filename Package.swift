@@ -22,6 +22,12 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        // Open MPI, for data-parallel training; only `BPNetMPI` and the CLI link it.
+        .systemLibrary(
+            name: "CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPIShim", dependencies: ["CMPI"]),
+        .target(name: "BPNetMPI", dependencies: ["BPNet", "CMPIShim"]),
         // Vectorized element-wise loops of the CPU backend.
         .target(name: "CPUKernels"),
         .executableTarget(name: "EmbedKernelsTool"),
@@ -35,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "bpnet",
             dependencies: [
-                "BPNet",
+                "BPNet", "BPNetMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The README's Swift example, compiled so that it cannot rot.

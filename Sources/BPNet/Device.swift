@@ -34,6 +34,24 @@ public enum Device: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The device of the process with rank `localRank` among those on this machine: `opencl`,
+    /// and `auto` where there is an OpenCL GPU or accelerator, take the machine's devices in turn
+    /// (local rank mod their count, accelerators only when there are any); any other device is
+    /// the same for every process.
+    public func forLocalRank(_ localRank: Int) throws -> Device {
+        switch self {
+        case .cpu, .opencl(index: .some): return self
+        case .auto, .opencl(index: nil):
+            let devices = (try? OpenCLDeviceInfo.all()) ?? []
+            let accelerators = devices.filter(\.isAccelerator)
+            if case .auto = self, accelerators.isEmpty { return .cpu }
+            let candidates = accelerators.isEmpty ? devices : accelerators
+            guard !candidates.isEmpty else { throw OpenCLDeviceInfo.noDevicesError() }
+            let chosen = candidates[localRank % candidates.count]
+            return .opencl(index: devices.firstIndex { $0.id == chosen.id })
+        }
+    }
+
     /// `BPNET_DEVICE` when set, else `auto`.
     public static func fromEnvironment() throws -> Device {
         guard let text = ProcessInfo.processInfo.environment["BPNET_DEVICE"], !text.isEmpty else { return .auto }

@@ -15,6 +15,8 @@ public enum BPNetError: Error, CustomStringConvertible, Equatable {
     case kernelBuild(device: String, log: String)
     /// Training stopped on a loss that is not finite.
     case diverged(epoch: Int, batch: Int, batches: Int, learningRate: Float)
+    /// A data-parallel run whose processes disagree or fail together.
+    case distributed(String)
     /// Training stopped because its `Cancellation` was cancelled, after this batch.
     case cancelled(epoch: Int, batch: Int, batches: Int)
 
@@ -28,6 +30,7 @@ public enum BPNetError: Error, CustomStringConvertible, Equatable {
         case .diverged(let epoch, let batch, let batches, let eta):
             return "training diverged: the loss is not finite in epoch \(epoch), batch \(batch) of \(batches); "
                 + "try a lower learning rate than η \(eta)"
+        case .distributed(let message): return message
         case .cancelled(let epoch, let batch, let batches):
             return "training stopped after epoch \(epoch), batch \(batch) of \(batches)"
         case .kernelBuild(let device, let log):

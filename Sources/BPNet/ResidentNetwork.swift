@@ -11,6 +11,8 @@ final class ResidentNetwork {
         /// The fused SGD update (the gradient stays in registers) instead of gradient buffers and
         /// an optimizer pass.
         var fused: Bool
+        /// Every gradient in one buffer (`gradientGroup`), for an exchange in one transfer.
+        var contiguousGradients = false
     }
 
     let backend: any Backend
@@ -28,6 +30,8 @@ final class ResidentNetwork {
     /// gW_l and gb_l, for the unfused path only.
     let weightGradients: [any DeviceBuffer]
     let biasGradients: [any DeviceBuffer]
+    /// gW_0, gb_0, gW_1, gb_1, … as parts of one buffer, when `contiguousGradients` asked for it.
+    let gradientGroup: BufferGroup?
     /// activations[0] is the input batch `[capacity, n0]`; activations[l] is `[capacity, n_l]`.
     let activations: [any DeviceBuffer]
     /// For hidden layers under dropout: masks[l] and dropped[l] = activations[l] ⊙ masks[l],
@@ -75,8 +79,16 @@ final class ResidentNetwork {
         weightState = try network.layers.indices.map { try state(saved?.weightState, $0, network.layers[$0].weights.count) }
         biasState = try network.layers.indices.map { try state(saved?.biasState, $0, network.layers[$0].biases.count) }
         let unfused = training.map { !$0.fused } ?? false
-        weightGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.weights.count : 0) }
-        biasGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.biases.count : 0) }
+        if unfused, training?.contiguousGradients == true {
+            let group = try backend.makeBufferGroup(counts: network.layers.flatMap { [$0.weights.count, $0.biases.count] })
+            weightGradients = stride(from: 0, to: group.parts.count, by: 2).map { group.parts[$0] }
+            biasGradients = stride(from: 1, to: group.parts.count, by: 2).map { group.parts[$0] }
+            gradientGroup = group
+        } else {
+            weightGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.weights.count : 0) }
+            biasGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.biases.count : 0) }
+            gradientGroup = nil
+        }
         activations = try sizes.map { try backend.makeBuffer(count: capacity * $0) }
         let dropout = (training?.dropout ?? 0) > 0
         let hidden = { (l: Int) in dropout && l > 0 && l < network.sizes.count - 1 }
@@ -189,13 +201,16 @@ final class ResidentNetwork {
             into: metrics, slot: slot)
     }
 
-    /// Total loss and correct count over `data`, in chunks of `capacity`; the sums are read once.
-    func evaluate(_ data: ResidentDataset, loss: Loss) throws -> (loss: Double, correct: Int) {
-        let chunks = (data.count + capacity - 1) / capacity
+    /// Total loss and correct count over `data` (or its samples in `range`), in chunks of
+    /// `capacity`; the sums are read once.
+    func evaluate(_ data: ResidentDataset, loss: Loss, range: Range<Int>? = nil) throws -> (loss: Double, correct: Int) {
+        let range = range ?? 0..<data.count
+        guard !range.isEmpty else { return (0, 0) }
+        let chunks = (range.count + capacity - 1) / capacity
         let metrics = try backend.makeBuffer(count: 2 * max(chunks, 1))
         for chunk in 0..<chunks {
-            let offset = chunk * capacity
-            let rows = min(capacity, data.count - offset)
+            let offset = range.lowerBound + chunk * capacity
+            let rows = min(capacity, range.upperBound - offset)
             try gather(data, indices: data.identity, offset: offset, rows: rows)
             try forward(rows: rows)
             try measure(loss, rows: rows, into: metrics, slot: chunk)
@@ -206,13 +221,14 @@ final class ResidentNetwork {
     /// The confusion matrix of `data`, whose true classes are `labels`: each chunk's outputs are
     /// read back and classed by `predictedClass`, the rule the accuracy follows. One output unit
     /// makes two classes.
-    func confusion(_ data: ResidentDataset, labels: [Int]) throws -> ConfusionMatrix {
+    func confusion(_ data: ResidentDataset, labels: [Int], range: Range<Int>? = nil) throws -> ConfusionMatrix {
+        let range = range ?? 0..<data.count
         let width = sizes[layerCount]
         let classes = max(width, 2)
         var counts = [Int](repeating: 0, count: classes * classes)
         var outputs = [Float](repeating: 0, count: capacity * width)
-        for offset in stride(from: 0, to: data.count, by: capacity) {
-            let rows = min(capacity, data.count - offset)
+        for offset in stride(from: range.lowerBound, to: range.upperBound, by: capacity) {
+            let rows = min(capacity, range.upperBound - offset)
             try gather(data, indices: data.identity, offset: offset, rows: rows)
             try forward(rows: rows)
             try outputs.withUnsafeMutableBufferPointer { all in
@@ -234,15 +250,20 @@ final class ResidentNetwork {
 
     /// `sum`, and the first slot whose loss is not finite (nil when all are): the divergence
     /// guard reads the sums the device has already reduced, once per epoch, at no extra cost.
+    ///
+    /// With a communicator, each slot is first summed across the processes, whose shards of each
+    /// batch it holds, so that every process sees the whole batch's sums.
     static func sumAndCheck(
-        _ metrics: any DeviceBuffer, backend: any Backend, slots: Int? = nil
+        _ metrics: any DeviceBuffer, backend: any Backend, slots: Int? = nil, communicator: (any Communicator)? = nil
     ) throws -> (loss: Double, correct: Int, firstNonFinite: Int?) {
-        let values = try backend.download(metrics)
+        let floats = try backend.download(metrics)
+        var values = floats.map(Double.init)
+        if let communicator { try communicator.allreduceSum(&values) }
         var loss = 0.0, correct = 0.0
         var firstNonFinite: Int?
         for slot in 0..<min(values.count / 2, slots ?? Int.max) {
-            loss += Double(values[2 * slot])
-            correct += Double(values[2 * slot + 1])
+            loss += values[2 * slot]
+            correct += values[2 * slot + 1]
             if firstNonFinite == nil, !values[2 * slot].isFinite { firstNonFinite = slot }
         }
         return (loss, Int(correct), firstNonFinite)

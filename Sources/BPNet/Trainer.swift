@@ -75,6 +75,10 @@ public struct EpochReport: Sendable, Equatable, Codable {
     /// The test set's confusion matrix, when `Trainer.measureConfusion` asks for it. Not kept in
     /// checkpoints' history: a report needs only the last one.
     public var testConfusion: ConfusionMatrix? = nil
+    /// The weights' checksum, identical on every process, when `Trainer.checkReplicas` asks for it.
+    public var replicaChecksum: UInt64? = nil
+    /// Seconds this process spent in the gradient allreduce during the epoch, in a distributed run.
+    public var allreduceSeconds: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case epoch, trainLoss, trainAccuracy, testLoss, testAccuracy, validationLoss, validationAccuracy, seconds, samplesPerSecond
@@ -140,6 +144,17 @@ public struct Trainer: Sendable {
     /// reads the outputs back to the host, so it costs a test pass's downloads per epoch.
     public var measureConfusion = false
 
+    /// Trains data-parallel with the other processes of `communicator`: each takes its shard of
+    /// every global batch (`BatchShard`), the gradients are summed between the backward pass and
+    /// the update, and every process applies the same step, so the weights stay identical. Every
+    /// process must be given the same network, data and options (checked at the start), and the
+    /// same `checkpointEvery`; only one of them, usually rank 0, needs `checkpoint`.
+    public var communicator: (any Communicator)?
+
+    /// With a communicator, compare a checksum of the weights across the processes after every
+    /// epoch (`EpochReport.replicaChecksum`), and stop with an error if any differs.
+    public var checkReplicas = false
+
     public init(_ options: TrainingOptions = TrainingOptions()) { self.options = options }
 
     /// Trains `network` in place on `backend`, calling `progress` after every epoch.
@@ -171,11 +186,20 @@ public struct Trainer: Sendable {
         }
 
         try options.loss.validate(output: network.activations[network.activations.count - 1])
-        let fingerprint = checkpoint != nil || resume != nil ? DataFingerprint(training: data, validation: validation) : nil
+        let communicator = self.communicator
+        let fingerprint =
+            checkpoint != nil || resume != nil || communicator != nil ? DataFingerprint(training: data, validation: validation) : nil
+        if let communicator, let fingerprint {
+            try Trainer.checkSameRun(
+                communicator: communicator, network: network, options: options, checkpointEvery: checkpointEvery, data: fingerprint,
+                test: test?.count ?? 0, resumeStep: resume?.step)
+        }
         if let resume, let fingerprint {
             try resume.checkResumable(network: network, options: options, data: fingerprint)
             network = resume.network
         }
+        let rank = communicator?.rank ?? 0
+        let ranks = communicator?.size ?? 1
         let n = data.count
         let batch = min(options.batchSize, n)
         guard batch * (network.sizes.max() ?? 1) <= Network.maxElements else {
@@ -190,7 +214,9 @@ public struct Trainer: Sendable {
         let evaluationRows = min(max(test?.count ?? 0, validation?.count ?? 0), Trainer.evaluationRows(network))
         let batches = (n + batch - 1) / batch
         // The fused SGD update when nothing needs the gradient in a buffer.
-        let fused = options.optimizer == .sgd && betweenGradientAndUpdate == nil
+        let fused = options.optimizer == .sgd && betweenGradientAndUpdate == nil && communicator == nil
+        // A process's shard of a batch, and of an evaluation set.
+        let shardCapacity = (batch + ranks - 1) / ranks
         if let resume {
             let needed = fused ? 1 : options.optimizer.stateBuffers(momentum: options.momentum)
             let saved = resume.weightState.first?.count ?? 0
@@ -201,10 +227,28 @@ public struct Trainer: Sendable {
             }
         }
         let resident = try ResidentNetwork(
-            network, backend: backend, capacity: max(batch, evaluationRows),
-            training: .init(optimizer: options.optimizer, momentum: options.momentum, dropout: options.dropout, fused: fused),
+            network, backend: backend, capacity: max(shardCapacity, evaluationRows),
+            training: .init(
+                optimizer: options.optimizer, momentum: options.momentum, dropout: options.dropout, fused: fused,
+                contiguousGradients: communicator != nil),
             metricSlots: batches, samples: n,
-            restoring: resume.map { .init(weightState: $0.weightState, biasState: $0.biasState, batchMetrics: $0.batchMetrics) })
+            // The epoch's sums so far are whole-batch sums: one process holds them, or the
+            // exchange would count them once per process.
+            restoring: resume.map {
+                .init(weightState: $0.weightState, biasState: $0.biasState, batchMetrics: rank == 0 ? $0.batchMetrics : [])
+            })
+        let exchange = try communicator.map {
+            try GradientExchange(communicator: $0, backend: backend, group: resident.gradientGroup!)
+        }
+        /// Loss and correct count of a whole evaluation set, each process measuring its shard.
+        func evaluate(_ set: ResidentDataset) throws -> (loss: Double, correct: Int) {
+            guard let communicator else { return try resident.evaluate(set, loss: options.loss) }
+            let shard = BatchShard(rows: set.count, rank: rank, size: ranks)
+            let local = try resident.evaluate(set, loss: options.loss, range: shard.offset..<(shard.offset + shard.rows))
+            var sums = [local.loss, Double(local.correct)]
+            try communicator.allreduceSum(&sums)
+            return (sums[0], Int(sums[1]))
+        }
         let train = try ResidentDataset(data, backend: backend)
         let testResident = try test.map { try ResidentDataset($0, backend: backend) }
         let validationResident = try validation.map { try ResidentDataset($0, backend: backend) }
@@ -228,15 +272,22 @@ public struct Trainer: Sendable {
         // from the backend; refused when the epoch's sums so far or the parameters are not
         // finite, so that the last checkpoint written is always a good one.
         func emitCheckpoint(epochsDone: Int, batchesDone: Int) throws {
-            guard let checkpoint, let fingerprint else { return }
+            // Every process of a distributed run takes part in reducing the sums, with or without a callback.
+            guard let fingerprint, checkpoint != nil || communicator != nil else { return }
             var sums: [Float] = []
             if batchesDone > 0 {
                 sums = Array(try backend.download(resident.metrics).prefix(2 * batchesDone))
+                if let communicator {
+                    var whole = sums.map(Double.init)
+                    try communicator.allreduceSum(&whole)
+                    sums = whole.map(Float.init)
+                }
                 if let slot = stride(from: 0, to: sums.count, by: 2).first(where: { !sums[$0].isFinite }) {
                     throw BPNetError.diverged(
                         epoch: epochsDone + 1, batch: slot / 2 + 1, batches: batches, learningRate: options.learningRate)
                 }
             }
+            guard let checkpoint else { return }
             let parameters = try resident.download()
             guard parameters.layers.allSatisfy({ $0.weights.allSatisfy(\.isFinite) && $0.biases.allSatisfy(\.isFinite) }) else {
                 throw BPNetError.diverged(
@@ -254,6 +305,9 @@ public struct Trainer: Sendable {
         let runStart = monotonicSeconds()
         var lastProgress = runStart
         var stopped = false
+        // In a distributed run, whether any process was asked to stop, as of the last exchange:
+        // processes stop at the same batch or not at all.
+        var stopAgreed = false
         if let patience = options.earlyStop, let best, firstBatch == 0, firstEpoch - 1 - best.epoch >= patience { stopped = true }
         var epoch = firstEpoch
         while !stopped && epoch <= options.epochs {
@@ -264,21 +318,32 @@ public struct Trainer: Sendable {
             if options.shuffle && !resumingWithinEpoch { generator.shuffle(&permutation) }
             try permutation.withUnsafeBufferPointer { try backend.uploadIndices($0, to: resident.order) }
             let startBatch = resumingWithinEpoch ? firstBatch : 0
+            let allreduceBefore = exchange?.allreduceSeconds ?? 0
             for b in startBatch..<batches {
                 step += 1
                 let offset = b * batch
-                let rows = min(batch, n - offset)
+                let globalRows = min(batch, n - offset)
+                // This process's rows of the batch: all of them, or its shard in a distributed run.
+                let shard = BatchShard(rows: globalRows, rank: rank, size: ranks)
+                let rows = shard.rows
                 let eta = options.schedule.learningRate(options.learningRate, step: step, epoch: epoch, totalSteps: totalSteps)
-                try resident.gather(train, indices: resident.order, offset: offset, rows: rows)
-                try resident.forward(
-                    rows: rows,
-                    dropout: dropout ? .init(rate: options.dropout, seed: Trainer.dropoutSeed(options.seed), step: UInt64(step)) : nil)
-                try resident.measure(options.loss, rows: rows, into: resident.metrics, slot: b)
-                try resident.backward(options.loss, rows: rows, dropout: dropout)
+                if rows > 0 {
+                    try resident.gather(train, indices: resident.order, offset: offset + shard.offset, rows: rows)
+                    try resident.forward(
+                        rows: rows,
+                        dropout: dropout ? .init(rate: options.dropout, seed: Trainer.dropoutSeed(options.seed), step: UInt64(step)) : nil)
+                    try resident.measure(options.loss, rows: rows, into: resident.metrics, slot: b)
+                    try resident.backward(options.loss, rows: rows, dropout: dropout)
+                } else {
+                    try [Float](repeating: 0, count: 2).withUnsafeBufferPointer { try backend.upload($0, to: resident.metrics, offset: 2 * b) }
+                }
                 if fused {
                     try resident.updateFused(rows: rows, learningRate: eta, l2: l2, momentum: options.momentum, dropout: dropout)
                 } else {
-                    try resident.gradients(rows: rows, dropout: dropout)
+                    if rows > 0 { try resident.gradients(rows: rows, dropout: dropout) }
+                    if let exchange {
+                        stopAgreed = try exchange.exchange(localRows: rows, globalRows: globalRows, stop: cancellation?.isCancelled == true)
+                    }
                     try betweenGradientAndUpdate?(resident.weightGradients + resident.biasGradients, backend)
                     var weightStep = OptimizerStep(
                         optimizer: options.optimizer, learningRate: eta, momentum: options.momentum, l2: l2, decoupledDecay: 0, step: step)
@@ -303,7 +368,7 @@ public struct Trainer: Sendable {
                 }
                 // The epoch's last batch goes on to the epoch's end, which checkpoints anyway.
                 if b < batches - 1 {
-                    if cancellation?.isCancelled == true {
+                    if communicator == nil ? cancellation?.isCancelled == true : stopAgreed {
                         try emitCheckpoint(epochsDone: epoch - 1, batchesDone: b + 1)
                         throw BPNetError.cancelled(epoch: epoch, batch: b + 1, batches: batches)
                     }
@@ -312,7 +377,8 @@ public struct Trainer: Sendable {
                     }
                 }
             }
-            let (lossSum, correct, diverged) = try ResidentNetwork.sumAndCheck(resident.metrics, backend: backend)
+            let (lossSum, correct, diverged) = try ResidentNetwork.sumAndCheck(
+                resident.metrics, backend: backend, communicator: communicator)
             if let slot = diverged {
                 throw BPNetError.diverged(epoch: epoch, batch: slot + 1, batches: batches, learningRate: options.learningRate)
             }
@@ -320,14 +386,17 @@ public struct Trainer: Sendable {
             var report = EpochReport(
                 epoch: epoch, trainLoss: lossSum / Double(n), trainAccuracy: Double(correct) / Double(n),
                 testLoss: nil, testAccuracy: nil, seconds: seconds, samplesPerSecond: Double(n - startBatch * batch) / seconds)
+            if let exchange { report.allreduceSeconds = exchange.allreduceSeconds - allreduceBefore }
             if let testResident {
-                let (testLoss, testCorrect) = try resident.evaluate(testResident, loss: options.loss)
+                let (testLoss, testCorrect) = try evaluate(testResident)
                 report.testLoss = testLoss / Double(testResident.count)
                 report.testAccuracy = Double(testCorrect) / Double(testResident.count)
-                if measureConfusion, let test { report.testConfusion = try resident.confusion(testResident, labels: test.labels) }
+                if measureConfusion, let test {
+                    report.testConfusion = try confusion(resident, testResident, labels: test.labels, communicator: communicator)
+                }
             }
             if let validationResident {
-                let (validationLoss, validationCorrect) = try resident.evaluate(validationResident, loss: options.loss)
+                let (validationLoss, validationCorrect) = try evaluate(validationResident)
                 report.validationLoss = validationLoss / Double(validationResident.count)
                 let accuracy = Double(validationCorrect) / Double(validationResident.count)
                 report.validationAccuracy = accuracy
@@ -335,10 +404,13 @@ public struct Trainer: Sendable {
                     best = .init(epoch: epoch, accuracy: accuracy, network: try resident.download())
                 }
             }
+            if let communicator, checkReplicas {
+                report.replicaChecksum = try Trainer.checkReplicas(try resident.download(), communicator: communicator, epoch: epoch)
+            }
             reports.append(report)
             try progress(report)
             try emitCheckpoint(epochsDone: epoch, batchesDone: 0)
-            if cancellation?.isCancelled == true, epoch < options.epochs {
+            if communicator == nil ? cancellation?.isCancelled == true : stopAgreed, epoch < options.epochs {
                 throw BPNetError.cancelled(epoch: epoch, batch: batches, batches: batches)
             }
             if let patience = options.earlyStop, let best, epoch - best.epoch >= patience { stopped = true }

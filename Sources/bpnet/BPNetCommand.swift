@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPNet
+import BPNetMPI
 import Foundation
 
 @main
@@ -19,9 +20,12 @@ struct BPNetCommand: ParsableCommand {
             if exitCode(for: error) == .success { exit(withError: error) }
             let message = (error as? BPNetError)?.description ?? message(for: error)
             let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
-            FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+            let prefix = line.hasPrefix(Console.errorPrefix) ? "" : Console.errorPrefix
+            FileHandle.standardError.write(Data("error: \(prefix)\(line)\n".utf8))
             let code = exitCode(for: error).rawValue
-            Foundation.exit(code == 0 ? 1 : code)
+            // A process of a distributed run that fails alone takes the whole job down with it,
+            // so that no other process waits for it.
+            MPICommunicator.abort(code: code == 0 ? 1 : code)
         }
     }
 }
@@ -52,7 +56,21 @@ struct OutputOptions: ParsableArguments {
 
 /// Writes a diagnostic line to stderr, where it never mixes with JSON on stdout.
 func note(_ text: String) {
+    guard Console.speaks else { return }
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Whether this process prints: in a distributed run only rank 0 does, except for errors.
+enum Console {
+    /// Set once, before training starts, by the one thread that parses and runs the command.
+    nonisolated(unsafe) static var speaks = true
+    /// Prefixes every error line of a distributed run, such as "rank 1: ".
+    nonisolated(unsafe) static var errorPrefix = ""
+}
+
+/// `print`, on the process that speaks.
+func printFromRoot(_ text: String) {
+    if Console.speaks { print(text) }
 }
 
 /// A finite number as JSON, anything else as null.

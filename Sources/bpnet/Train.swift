@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPNet
+import BPNetMPI
 import Foundation
 
 struct Train: ParsableCommand {
@@ -105,6 +106,12 @@ struct Train: ParsableCommand {
     @Flag(help: "No live progress line (it shows only when stderr is a terminal, and never with --json).")
     var quiet = false
 
+    @Flag(help: "Train data-parallel with the other processes of 'mpirun -np N': each takes its shard of every batch, and the gradients are summed over MPI. Rank 0 prints, saves, checkpoints and reports.")
+    var distributed = false
+
+    @Flag(help: "With --distributed, compare a checksum of the weights across the ranks after every epoch (a debugging aid).")
+    var checkReplicas = false
+
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
@@ -150,6 +157,7 @@ struct Train: ParsableCommand {
         if let layers { _ = try parseLayers(layers) }
         if let checkpointEvery, checkpointEvery <= 0 { throw ValidationError("--checkpoint-every must be positive, got \(checkpointEvery)") }
         if checkpointEvery != nil, checkpoint == nil, resume == nil { throw ValidationError("--checkpoint-every needs --checkpoint") }
+        if checkReplicas, !distributed { throw ValidationError("--check-replicas needs --distributed") }
         if resume != nil, initModel != nil {
             throw ValidationError("--resume and --init both give the starting weights; use --resume to continue a run, --init to start a new one")
         }
@@ -164,7 +172,14 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let backend = try deviceOptions.resolve().makeBackend()
+        // Nothing of MPI is touched without --distributed.
+        let communicator = distributed ? try MPICommunicator.start() : nil
+        if let communicator {
+            Console.speaks = communicator.rank == 0
+            Console.errorPrefix = "rank \(communicator.rank): "
+        }
+        let device = try deviceOptions.resolve()
+        let backend = try (communicator.map { try device.forLocalRank($0.localRank) } ?? device).makeBackend()
         var sizes = try layers.map(parseLayers)
         // A network too large for the device or the host is refused now, before any data is read
         // (the batch, bounded by the data's size, is counted once the data is in).
@@ -174,7 +189,22 @@ struct Train: ParsableCommand {
             try MemoryPlan(sizes: sizes, options: parametersOnly).check(on: backend)
         }
         var network: Network?
-        let resumed = try resume.map(CheckpointFile.load)
+        // In a distributed run rank 0 reads the checkpoint or model and sends it to the others.
+        func read(_ path: String, decode: (Data) throws -> Void) throws {
+            func fileBytes() throws -> Data {
+                do {
+                    return try Data(contentsOf: URL(fileURLWithPath: path))
+                } catch {
+                    throw BPNetError.model(file: path, problem: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
+                }
+            }
+            guard let communicator else { return try decode(try fileBytes()) }
+            var bytes: [UInt8] = communicator.rank == 0 ? Array(try fileBytes()) : []
+            try communicator.broadcast(&bytes, root: 0)
+            try decode(Data(bytes))
+        }
+        var resumed: TrainingCheckpoint?
+        if let resume { try read(resume) { resumed = try CheckpointFile.decode($0, file: resume) } }
         if let resumed {
             if let sizes, sizes != resumed.network.sizes {
                 throw ValidationError(
@@ -185,7 +215,9 @@ struct Train: ParsableCommand {
             network = resumed.network
         }
         if let initModel {
-            let model = try ModelFile.load(initModel).network
+            var loaded: Network?
+            try read(initModel) { loaded = try ModelFile.decode($0, file: initModel).network }
+            let model = loaded!
             if let sizes, sizes != model.sizes {
                 throw ValidationError(
                     "--layers \(sizes.map(String.init).joined(separator: ",")) differ from the --init model's "
@@ -249,10 +281,12 @@ struct Train: ParsableCommand {
             title: "bpnet train", settings: reportSettings(model: model, options: options, backend: backend, data: trainingData,
                                                           validation: validationData, test: testData),
             epochs: resumed?.history ?? [])
-        if let report { try reportPage.write(to: report) }
+        let isRoot = (communicator?.rank ?? 0) == 0
+        if let report, isRoot { try reportPage.write(to: report) }
         let classNames = source == .fashionMNIST && model.outputSize == 10 ? ConfusionMatrix.fashionMNISTClassNames : nil
+        if let communicator { note("distributed: \(counted(communicator.size, "rank")), each with its shard of every batch of \(batchSize)") }
         if !output.json {
-            print("epoch  train_loss  train_acc" + (validationData == nil ? "" : "  val_loss   val_acc")
+            printFromRoot("epoch  train_loss  train_acc" + (validationData == nil ? "" : "  val_loss   val_acc")
                 + "  test_loss  test_acc  seconds  samples/s")
         }
         var trainer = Trainer(options)
@@ -262,8 +296,10 @@ struct Train: ParsableCommand {
         let checkpointPath = checkpoint ?? resume
         if let checkpointPath {
             trainer.checkpointEvery = checkpointEvery
-            trainer.checkpoint = { try CheckpointFile.save($0, to: checkpointPath) }
+            if isRoot { trainer.checkpoint = { try CheckpointFile.save($0, to: checkpointPath) } }
         }
+        trainer.communicator = communicator
+        trainer.checkReplicas = checkReplicas
         let interrupts = Interrupts()
         trainer.cancellation = interrupts.cancellation
         if let resumed, let resume {
@@ -281,7 +317,10 @@ struct Train: ParsableCommand {
                 &model, on: trainingData, validation: validationData, test: testData, backend: backend, resumingFrom: resumed
             ) { report in
             if live { clearProgress() }
-            if let folder = self.report {
+            if let checksum = report.replicaChecksum {
+                note("epoch \(report.epoch): weights identical on \(counted(communicator?.size ?? 1, "rank")) (checksum \(String(checksum, radix: 16)))")
+            }
+            if let folder = self.report, isRoot {
                 reportPage.epochs.append(report)
                 reportPage.confusion = report.testConfusion.map { .init(classes: $0.classes, counts: $0.counts, classNames: classNames) }
                 try reportPage.write(to: folder)
@@ -289,18 +328,19 @@ struct Train: ParsableCommand {
             if output.json {
                 let validationFields = validationData == nil ? "" :
                     "\"validation_loss\":\(json(report.validationLoss)),\"validation_accuracy\":\(json(report.validationAccuracy)),"
-                print(
+                printFromRoot(
                     "{\"epoch\":\(report.epoch),\"train_loss\":\(json(report.trainLoss)),"
                         + "\"train_accuracy\":\(json(report.trainAccuracy)),\(validationFields)"
                         + "\"test_loss\":\(json(report.testLoss)),\"test_accuracy\":\(json(report.testAccuracy)),"
-                        + "\"seconds\":\(json(report.seconds)),\"samples_per_second\":\(json(report.samplesPerSecond))}")
+                        + "\"seconds\":\(json(report.seconds)),\"samples_per_second\":\(json(report.samplesPerSecond))"
+                        + (report.allreduceSeconds.map { ",\"allreduce_seconds\":\(json($0))" } ?? "") + "}")
             } else {
                 let testLoss = report.testLoss.map { String(format: "%.6f", $0) } ?? "-"
                 let testAccuracy = report.testAccuracy.map { String(format: "%.4f", $0) } ?? "-"
                 let validationColumns = validationData == nil ? "" :
                     padded(report.validationLoss.map { String(format: "%.6f", $0) } ?? "-", 8) + "  "
                     + padded(report.validationAccuracy.map { String(format: "%.4f", $0) } ?? "-", 8) + "  "
-                print(
+                printFromRoot(
                     String(format: "%5d  %10.6f  %9.4f  ", report.epoch, report.trainLoss, report.trainAccuracy)
                         + validationColumns + padded(testLoss, 9) + "  " + padded(testAccuracy, 8)
                         + String(format: "  %7.3f  %9.0f", report.seconds, report.samplesPerSecond))
@@ -316,6 +356,7 @@ struct Train: ParsableCommand {
             } else {
                 note("\(Interrupts.name(interrupts.exitCode - 128)): stopped \(position); nothing saved (--checkpoint PATH keeps a run)")
             }
+            communicator?.finish()
             Foundation.exit(interrupts.exitCode)
         }
         // With early stopping the model kept is the best validation epoch's: name it, and report
@@ -334,15 +375,23 @@ struct Train: ParsableCommand {
         if let last = kept, !output.json {
             // Without a test set, the last epoch's training accuracy (measured before each batch's update).
             if let accuracy = last.testAccuracy {
-                print(String(format: "final test accuracy: %.2f%%", accuracy * 100))
+                printFromRoot(String(format: "final test accuracy: %.2f%%", accuracy * 100))
             } else {
-                print(String(format: "final train accuracy: %.2f%%", last.trainAccuracy * 100))
+                printFromRoot(String(format: "final train accuracy: %.2f%%", last.trainAccuracy * 100))
             }
         }
-        if let save {
+        if let communicator, let last = reports.last, let seconds = last.allreduceSeconds {
+            let steps = (trainingData.count + batchSize - 1) / batchSize
+            note(String(
+                format: "allreduce: %.3f ms per step, %.1f %% of the last epoch's %.3f s", seconds / Double(steps) * 1000,
+                seconds / last.seconds * 100, last.seconds))
+            _ = communicator
+        }
+        if let save, isRoot {
             try ModelFile.save(model, metadata: ModelFile.Metadata(loss: loss), to: save)
             note("saved \(save)")
         }
+        communicator?.finish()
         if let report { note("report: \((report as NSString).appendingPathComponent("index.html"))") }
     }
 

@@ -35,6 +35,14 @@ public protocol Backend: AnyObject, Sendable {
     /// Waits until every enqueued operation has finished.
     func synchronize() throws
 
+    /// One buffer of zeros holding every part, each starting at a device-aligned offset, and a
+    /// buffer per part that operations use as usual: downloading or uploading `whole` moves every
+    /// part in one transfer (a distributed step's gradients).
+    func makeBufferGroup(counts: [Int]) throws -> BufferGroup
+    /// Host memory for transfers of `count` floats, page-locked where the device has such a thing,
+    /// so that reads and writes run at the link's full speed; zeros at first.
+    func makeTransferMemory(count: Int) throws -> TransferMemory
+
     /// C: [m, n] = α·op(A)·op(B) + β·C, where op(A): [m, k] and op(B): [k, n].
     func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -120,8 +128,55 @@ public protocol Backend: AnyObject, Sendable {
         rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int) throws
 }
 
+/// Parts of one contiguous backend buffer (see `Backend.makeBufferGroup`).
+public struct BufferGroup {
+    public var whole: any DeviceBuffer
+    public var parts: [any DeviceBuffer]
+    /// Where each part starts in `whole`, in elements; the gaps between parts hold zeros.
+    public var offsets: [Int]
+
+    public init(whole: any DeviceBuffer, parts: [any DeviceBuffer], offsets: [Int]) {
+        (self.whole, self.parts, self.offsets) = (whole, parts, offsets)
+    }
+
+    /// Offsets for `counts` with each part starting at a multiple of `alignment` elements, and
+    /// the total they span.
+    public static func layout(_ counts: [Int], alignment: Int) -> (offsets: [Int], total: Int) {
+        var offsets: [Int] = []
+        var end = 0
+        for count in counts {
+            let start = (end + alignment - 1) / alignment * alignment
+            offsets.append(start)
+            end = start + count
+        }
+        return (offsets, end)
+    }
+}
+
+/// Host memory a backend lends for transfers; it stays valid while this object lives.
+public final class TransferMemory: @unchecked Sendable {
+    public let values: UnsafeMutableBufferPointer<Float>
+    private let release: () -> Void
+
+    public init(values: UnsafeMutableBufferPointer<Float>, release: @escaping () -> Void) {
+        (self.values, self.release) = (values, release)
+    }
+
+    /// Ordinary 64-byte-aligned host memory of `count` zeros.
+    public convenience init(hostCount count: Int) {
+        let pointer = UnsafeMutablePointer<Float>(
+            OpaquePointer(UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        self.init(values: UnsafeMutableBufferPointer(start: pointer, count: count)) { pointer.deallocate() }
+    }
+
+    deinit { release() }
+}
+
 extension Backend {
     public var memoryLimits: MemoryLimits? { nil }
+
+    public func makeTransferMemory(count: Int) throws -> TransferMemory { TransferMemory(hostCount: count) }
 
     /// The unfused form, for backends without a fused kernel.
     public func linear(

@@ -42,7 +42,17 @@ final class CPUBuffer: DeviceBuffer {
         holdsBytesOver255 = true
     }
 
-    deinit { if shared == nil { raw.deallocate() } }
+    /// A view of `count` elements of `parent` from `offset`, which keeps the parent alive.
+    init(viewOf parent: CPUBuffer, offset: Int, count: Int) {
+        self.count = count
+        raw = parent.raw + offset * MemoryLayout<Float>.stride
+        shared = nil
+        self.parent = parent
+    }
+
+    private var parent: CPUBuffer?
+
+    deinit { if shared == nil && parent == nil { raw.deallocate() } }
 
     var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     var ints: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }
@@ -110,6 +120,14 @@ public final class CPUBackend: Backend {
     }
 
     public func synchronize() throws {}
+
+    /// Parts start on 64-byte boundaries, as every buffer does, for the vector loops.
+    public func makeBufferGroup(counts: [Int]) throws -> BufferGroup {
+        let (offsets, total) = BufferGroup.layout(counts, alignment: 16)
+        let whole = CPUBuffer(count: total, stride: MemoryLayout<Float>.stride)
+        return BufferGroup(
+            whole: whole, parts: zip(offsets, counts).map { CPUBuffer(viewOf: whole, offset: $0, count: $1) }, offsets: offsets)
+    }
 
     public func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,

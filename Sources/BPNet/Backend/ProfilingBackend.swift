@@ -23,6 +23,8 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public func makeBuffer(count: Int) throws -> any DeviceBuffer { try inner.makeBuffer(count: count) }
     public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer { try inner.makeReadOnlyBuffer(values) }
     public func makeIndexBuffer(count: Int) throws -> any DeviceBuffer { try inner.makeIndexBuffer(count: count) }
+    public func makeBufferGroup(counts: [Int]) throws -> BufferGroup { try inner.makeBufferGroup(counts: counts) }
+    public func makeTransferMemory(count: Int) throws -> TransferMemory { try inner.makeTransferMemory(count: count) }
     public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {
         try timed("upload") { try inner.upload(values, to: buffer, offset: offset) }
     }

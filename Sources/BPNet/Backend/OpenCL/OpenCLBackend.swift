@@ -24,6 +24,24 @@ final class OpenCLBuffer: DeviceBuffer {
         self.memory = memory
     }
 
+    /// A sub-buffer: `count` floats of `parent` from `offset`, which must be a multiple of the
+    /// device's base-address alignment. It keeps the parent alive.
+    init(subBufferOf parent: OpenCLBuffer, offset: Int, count: Int) throws {
+        var region = cl_buffer_region(origin: offset * 4, size: max(count, 1) * 4)
+        var status: cl_int = 0
+        let memory = clCreateSubBuffer(
+            parent.memory, cl_mem_flags(CL_MEM_READ_WRITE), cl_buffer_create_type(CL_BUFFER_CREATE_TYPE_REGION), &region, &status)
+        guard let memory, status == CL_SUCCESS else {
+            if let memory { clReleaseMemObject(memory) }
+            throw BPNetError.openCL(call: "clCreateSubBuffer(\(count) floats at \(offset))", code: clErrorName(status))
+        }
+        self.count = count
+        self.memory = memory
+        self.parent = parent
+    }
+
+    private var parent: OpenCLBuffer?
+
     deinit { clReleaseMemObject(memory) }
 }
 
@@ -311,6 +329,44 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     public func synchronize() throws { try clCheck(clFinish(runtime.queue), "clFinish") }
+
+    /// Sub-buffers of one buffer, each at a multiple of CL_DEVICE_MEM_BASE_ADDR_ALIGN.
+    public func makeBufferGroup(counts: [Int]) throws -> BufferGroup {
+        var alignBits: cl_uint = 0
+        try clCheck(
+            clGetDeviceInfo(runtime.device.id, cl_device_info(CL_DEVICE_MEM_BASE_ADDR_ALIGN), MemoryLayout<cl_uint>.size, &alignBits, nil),
+            "clGetDeviceInfo(CL_DEVICE_MEM_BASE_ADDR_ALIGN)")
+        let (offsets, total) = BufferGroup.layout(counts, alignment: max(1, Int(alignBits) / 32))
+        let whole = try OpenCLBuffer(zeros: total, context: runtime.context)
+        return BufferGroup(
+            whole: whole, parts: try zip(offsets, counts).map { try OpenCLBuffer(subBufferOf: whole, offset: $0, count: $1) },
+            offsets: offsets)
+    }
+
+    /// A buffer the driver allocates in host memory (CL_MEM_ALLOC_HOST_PTR), mapped once for the
+    /// object's life: on discrete GPUs this is the page-locked memory that reads and writes at
+    /// full speed; on PoCL it is ordinary memory.
+    public func makeTransferMemory(count: Int) throws -> TransferMemory {
+        var status: cl_int = 0
+        guard let memory = clCreateBuffer(
+            runtime.context, cl_mem_flags(CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR), max(count, 1) * 4, nil, &status),
+            status == CL_SUCCESS
+        else { throw BPNetError.openCL(call: "clCreateBuffer(\(count) floats, CL_MEM_ALLOC_HOST_PTR)", code: clErrorName(status)) }
+        let mapped = clEnqueueMapBuffer(
+            runtime.queue, memory, cl_bool(CL_TRUE), cl_map_flags(CL_MAP_READ | CL_MAP_WRITE), 0, max(count, 1) * 4, 0, nil, nil, &status)
+        guard let mapped, status == CL_SUCCESS else {
+            clReleaseMemObject(memory)
+            throw BPNetError.openCL(call: "clEnqueueMapBuffer(\(count) floats)", code: clErrorName(status))
+        }
+        let values = UnsafeMutableBufferPointer(start: mapped.assumingMemoryBound(to: Float.self), count: count)
+        values.initialize(repeating: 0)
+        let queue = runtime.queue
+        return TransferMemory(values: values) {
+            clEnqueueUnmapMemObject(queue, memory, mapped, 0, nil, nil)
+            clFinish(queue)
+            clReleaseMemObject(memory)
+        }
+    }
 
     /// Enqueues `name` over `global` items (rounded up to whole work groups of `local`).
     private func launch<each Argument>(
