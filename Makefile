@@ -1,9 +1,9 @@
 # Set-up, build, demo and tests. `make demo` and `make test` install whatever is missing first.
-APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo dataset-fashion-mnist oclgrind chromium
+APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo dataset-fashion-mnist oclgrind chromium openmpi-bin libopenmpi-dev
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup build demo test test-sanitize verify bench bench-compare clean fuzz
+.PHONY: setup build demo test test-sanitize verify bench bench-compare bench-distributed clean fuzz
 
 # Installs the Debian packages that are missing (as root), or prints the command that would.
 setup:
@@ -68,6 +68,12 @@ bench-compare: build
 	@.build/bench/venv/bin/python3 -c "import torch" 2>/dev/null || \
 	  .build/bench/venv/bin/pip install -q torch || echo "PyTorch could not be installed; comparing without it"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/compare.py
+
+# Config C on one process (2 threads) against 2 MPI ranks (1 thread each) and PyTorch DDP (gloo,
+# from bench-compare's virtual environment when it is there), then the README's scaling model;
+# see benchmarks/distributed.py. BENCH_LIMIT=N trains on N samples instead of 60 000.
+bench-distributed: build
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/distributed.py
 
 clean:
 	rm -rf .build

@@ -6,6 +6,8 @@ let package = Package(
     // MARK: Public products
     products: [
         .library(name: "BPNet", targets: ["BPNet"]),
+        // MPICommunicator, for data-parallel training under mpirun; links Open MPI.
+        .library(name: "BPNetMPI", targets: ["BPNetMPI"]),
         .executable(name: "bpnet", targets: ["bpnet"]),
     ],
     dependencies: [
@@ -46,6 +48,8 @@ let package = Package(
             ]),
         // The README's Swift example, compiled so that it cannot rot.
         .executableTarget(name: "BPNetExample", dependencies: ["BPNet"]),
+        // The README's distributed example, compiled likewise (it needs mpirun and Fashion-MNIST to run).
+        .executableTarget(name: "BPNetDistributedExample", dependencies: ["BPNet", "BPNetMPI"]),
         // MARK: Tests
         // The float64 reference and test-data helpers both suites check against.
         .target(name: "BPNetTestSupport", dependencies: ["BPNet"], path: "Tests/BPNetTestSupport"),

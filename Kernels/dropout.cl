@@ -12,14 +12,15 @@ inline uint4 philox4x32(uint4 c, uint2 k) {
     return c;
 }
 
-// mask: [n] = scale where u = (word >> 8)·2⁻²⁴ ≥ rate, else 0; word = Philox((i, step, layer),
-// seed).x. global: (n)
+// mask: [n] = scale where u = (word >> 8)·2⁻²⁴ ≥ rate, else 0; word = Philox((first + i, step,
+// layer), seed).x, where `first` places a shard of a batch within the whole batch's draws.
+// global: (n)
 kernel void dropout_mask(global float* mask, const int n, const float rate, const float scale,
                          const uint seed_low, const uint seed_high, const uint step_low, const uint step_high,
-                         const uint layer) {
+                         const uint layer, const uint first) {
     const int i = get_global_id(0);
     if (i >= n) return;
-    const uint4 word = philox4x32((uint4)((uint)i, step_low, step_high, layer), (uint2)(seed_low, seed_high));
+    const uint4 word = philox4x32((uint4)(first + (uint)i, step_low, step_high, layer), (uint2)(seed_low, seed_high));
     const float u = (float)(word.x >> 8) * 0x1.0p-24f;
     mask[i] = u >= rate ? scale : 0.0f;
 }

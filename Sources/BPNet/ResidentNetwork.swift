@@ -121,6 +121,8 @@ final class ResidentNetwork {
         var rate: Float
         var seed: UInt64
         var step: UInt64
+        /// The batch's first row here within the whole batch: a process's shard starts there.
+        var firstRow = 0
         var scale: Float { 1 / (1 - rate) }
     }
 
@@ -141,7 +143,7 @@ final class ResidentNetwork {
                 let count = rows * sizes[l + 1]
                 try backend.dropoutMask(
                     masks[l + 1], count: count, rate: dropout.rate, scale: dropout.scale, seed: dropout.seed,
-                    step: dropout.step, layer: l + 1)
+                    step: dropout.step, layer: l + 1, firstElement: dropout.firstRow * sizes[l + 1])
                 try backend.multiply(activations[l + 1], by: masks[l + 1], into: dropped[l + 1], count: count)
             }
         }

@@ -331,7 +331,9 @@ public struct Trainer: Sendable {
                     try resident.gather(train, indices: resident.order, offset: offset + shard.offset, rows: rows)
                     try resident.forward(
                         rows: rows,
-                        dropout: dropout ? .init(rate: options.dropout, seed: Trainer.dropoutSeed(options.seed), step: UInt64(step)) : nil)
+                        dropout: dropout
+                            ? .init(rate: options.dropout, seed: Trainer.dropoutSeed(options.seed), step: UInt64(step), firstRow: shard.offset)
+                            : nil)
                     try resident.measure(options.loss, rows: rows, into: resident.metrics, slot: b)
                     try resident.backward(options.loss, rows: rows, dropout: dropout)
                 } else {

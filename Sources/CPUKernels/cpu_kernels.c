@@ -79,13 +79,13 @@ void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t
 }
 
 // mask: [count] = scale where the draw u ≥ rate, else 0; the draw for element i is the first
-// word of Philox(counter = (i, step low, step high, layer), key = (seed low, seed high)), as
-// u = (word >> 8)·2⁻²⁴.
+// word of Philox(counter = (first + i, step low, step high, layer), key = (seed low, seed high)),
+// as u = (word >> 8)·2⁻²⁴. `first` places a shard of a batch within the whole batch's draws.
 void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64_t seed, uint64_t step,
-                        uint32_t layer) {
+                        uint32_t layer, uint32_t first) {
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     for (long i = 0; i < count; ++i) {
-        const uint32_t counter[4] = {(uint32_t)i, (uint32_t)step, (uint32_t)(step >> 32), layer};
+        const uint32_t counter[4] = {first + (uint32_t)i, (uint32_t)step, (uint32_t)(step >> 32), layer};
         uint32_t out[4];
         bpnet_philox4x32(counter, key, out);
         const float u = (float)(out[0] >> 8) * 0x1.0p-24f;

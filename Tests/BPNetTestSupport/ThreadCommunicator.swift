@@ -52,7 +52,9 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
     private func allreduce<T: FloatingPoint>(_ values: UnsafeMutableBufferPointer<T>) {
         let copy = Array(values)
         copy.withUnsafeBufferPointer { own in
+            shared.condition.lock()
             shared.slots[rank] = UnsafeMutableRawPointer(mutating: own.baseAddress)
+            shared.condition.unlock()
             shared.barrier()
             for i in 0..<values.count {
                 var sum = T.zero
@@ -67,7 +69,11 @@ public final class ThreadCommunicator: Communicator, @unchecked Sendable {
     public func allreduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws { allreduce(values) }
 
     public func broadcast(_ bytes: inout [UInt8], root: Int) throws {
-        if rank == root { shared.bytes = bytes }
+        if rank == root {
+            shared.condition.lock()
+            shared.bytes = bytes
+            shared.condition.unlock()
+        }
         shared.barrier()
         if rank != root { bytes = shared.bytes }
         shared.barrier()

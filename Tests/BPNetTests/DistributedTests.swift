@@ -112,11 +112,19 @@ struct DistributedTests {
         return (network, reports)
     }
 
-    @Test(arguments: [1, 2, 3, 4])
-    func threadRanksMatchOneProcess(ranks: Int) throws {
-        let (expected, expectedReports) = try Self.single()
+    /// Adam; and SGD with momentum, λ and dropout, whose masks each shard draws from its own
+    /// first row, as one process would.
+    static let variants = [
+        options,
+        TrainingOptions(epochs: 3, batchSize: 10, learningRate: 0.5, l2: 0.3, momentum: 0.6, dropout: 0.3, seed: 2),
+    ]
+
+    @Test(arguments: [1, 2, 3, 4], [0, 1])
+    func threadRanksMatchOneProcess(ranks: Int, variant: Int) throws {
+        let options = Self.variants[variant]
+        let (expected, expectedReports) = try Self.single(options)
         let results = try ThreadCommunicator.run(ranks: ranks) { _, communicator in
-            var trainer = Trainer(Self.options)
+            var trainer = Trainer(options)
             trainer.communicator = communicator
             trainer.checkReplicas = true
             var network = try Network(sizes: [5, 9, 3], seed: 1)

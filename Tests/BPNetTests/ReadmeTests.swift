@@ -4,12 +4,14 @@ import Testing
 @Suite struct ReadmeTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../..").standardized
 
-    /// The README's Swift example is the example target's source, so CI compiles and runs it.
-    @Test func swiftExampleIsTheCompiledExample() throws {
+    /// The README's Swift examples are the example targets' sources, so CI compiles them (and
+    /// runs the first).
+    @Test(arguments: ["BPNetExample", "BPNetDistributedExample"])
+    func swiftExampleIsTheCompiledExample(target: String) throws {
         let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
         let example = try String(
-            contentsOf: Self.root.appendingPathComponent("Sources/BPNetExample/main.swift"), encoding: .utf8)
-        let marker = try #require(readme.range(of: "<!-- This block is Sources/BPNetExample/main.swift"))
+            contentsOf: Self.root.appendingPathComponent("Sources/\(target)/main.swift"), encoding: .utf8)
+        let marker = try #require(readme.range(of: "<!-- This block is Sources/\(target)/main.swift"))
         let afterMarker = readme[marker.upperBound...]
         let open = try #require(afterMarker.range(of: "```swift\n"))
         let close = try #require(afterMarker[open.upperBound...].range(of: "```\n"))

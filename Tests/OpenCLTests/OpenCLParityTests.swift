@@ -86,6 +86,26 @@ struct OpenCLParityTests {
         #expect(Set(report.positions.compactMap { $0 }).count >= 2, "checkpoint steps after each kill: \(report.positions)")
     }
 
+    /// `mpirun -np 2 bpnet train --distributed --device opencl` (each rank its own PoCL context):
+    /// the weights of one process with the same global batch, within 1e-5, and bit-identical
+    /// replicas after every epoch.
+    @Test(.enabled(if: MPIRun.enabled, "mpirun is not installed (apt-get install openmpi-bin)"), arguments: [["--optimizer", "adam", "--learning-rate", "0.01"], ["--learning-rate", "1", "--momentum", "0.7"]])
+    func distributedRanksMatchOneProcess(optimizer: [String]) throws {
+        let folder = try TestData.temporaryFolder()
+        let data = folder + "/train.csv"
+        try CSV.write(try TestData.classification(count: 403, inputs: 6, classes: 3, seed: 5), to: data)
+        let common = ["--data", data, "--layers", "6,17,3", "--epochs", "3", "--batch-size", "25", "--device", "opencl", "--seed", "3"] + optimizer
+        let one = try CLI.run(["train"] + common + ["--save", folder + "/one.safetensors"])
+        #expect(one.status == 0, "\(one.stderr)")
+        let two = try MPIRun.train(ranks: 2, common + ["--save", folder + "/two.safetensors", "--check-replicas"])
+        #expect(two.status == 0, "\(two.stderr)")
+        let error = MPIRun.relativeError(
+            try ModelFile.load(folder + "/two.safetensors").network, try ModelFile.load(folder + "/one.safetensors").network)
+        #expect(error <= 1e-5 && error > 0, "relative error \(error)")
+        #expect(two.stderr.contains("device: opencl:0"))
+        for epoch in 1...3 { #expect(two.stderr.contains("epoch \(epoch): weights identical on 2 ranks"), "\(two.stderr)") }
+    }
+
     /// 1 000 training and 500 test samples of Fashion-MNIST, read once for every family.
     static let fashionMNIST: (train: Dataset, test: Dataset)? = {
         guard let train = try? TestData.fashionMNIST(count: 1_000),

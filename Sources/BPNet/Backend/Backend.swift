@@ -105,10 +105,12 @@ public protocol Backend: AnyObject, Sendable {
 
     // Dropout: a mask drawn by a counter-based generator, so every backend draws the same.
 
-    /// mask: [count] = scale where element i's Philox draw for (seed, step, layer) is at least
-    /// `rate`, else 0 (see `bpnet_dropout_mask` in CPUKernels and Kernels/dropout.cl).
+    /// mask: [count] = scale where element i's Philox draw for (seed, step, layer) at counter
+    /// `firstElement + i` is at least `rate`, else 0 (see `bpnet_dropout_mask` in CPUKernels and
+    /// Kernels/dropout.cl). A process's shard of a batch starts at its first element within the
+    /// whole batch, so its masks are the ones one process would draw for those rows.
     func dropoutMask(
-        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int) throws
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int, firstElement: Int) throws
 
     /// output: [count] = x ⊙ mask (output may be x).
     func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws
@@ -175,6 +177,13 @@ public final class TransferMemory: @unchecked Sendable {
 
 extension Backend {
     public var memoryLimits: MemoryLimits? { nil }
+
+    /// The masks of a whole batch, from element 0.
+    public func dropoutMask(
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int
+    ) throws {
+        try dropoutMask(mask, count: count, rate: rate, scale: scale, seed: seed, step: step, layer: layer, firstElement: 0)
+    }
 
     public func makeTransferMemory(count: Int) throws -> TransferMemory { TransferMemory(hostCount: count) }
 

@@ -252,9 +252,9 @@ public final class CPUBackend: Backend {
     }
 
     public func dropoutMask(
-        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int, firstElement: Int
     ) throws {
-        bpnet_dropout_mask(cpu(mask).floats, count, rate, scale, seed, step, UInt32(layer))
+        bpnet_dropout_mask(cpu(mask).floats, count, rate, scale, seed, step, UInt32(layer), UInt32(firstElement))
     }
 
     public func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws {

@@ -95,10 +95,11 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
         }
     }
     public func dropoutMask(
-        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int, firstElement: Int
     ) throws {
         try timed("dropout mask") {
-            try inner.dropoutMask(mask, count: count, rate: rate, scale: scale, seed: seed, step: step, layer: layer)
+            try inner.dropoutMask(
+                mask, count: count, rate: rate, scale: scale, seed: seed, step: step, layer: layer, firstElement: firstElement)
         }
     }
     public func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws {

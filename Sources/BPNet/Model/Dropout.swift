@@ -4,11 +4,13 @@ import CPUKernels
 /// the first word w of Philox4x32-10(counter = (i, t, l), key = seed) gives (w >> 8)·2⁻²⁴ ≥ p.
 /// A pure function of its inputs, so every backend and the float64 reference draw the same.
 public enum DropoutMask {
-    /// The mask values for `count` elements: 1/(1 − rate) or 0.
-    public static func values(count: Int, rate: Float, seed: UInt64, step: UInt64, layer: Int) -> [Float] {
+    /// The mask values for `count` elements from element `first`: 1/(1 − rate) or 0.
+    public static func values(count: Int, rate: Float, seed: UInt64, step: UInt64, layer: Int, first: Int = 0) -> [Float] {
         var mask = [Float](repeating: 0, count: count)
         mask.withUnsafeMutableBufferPointer {
-            if let base = $0.baseAddress { bpnet_dropout_mask(base, count, rate, 1 / (1 - rate), seed, step, UInt32(layer)) }
+            if let base = $0.baseAddress {
+                bpnet_dropout_mask(base, count, rate, 1 / (1 - rate), seed, step, UInt32(layer), UInt32(first))
+            }
         }
         return mask
     }

@@ -149,6 +149,18 @@ extension Verification {
                     return abs(kept - Double(1 - rate)) <= 5 * sigma + 1e-9 ? (0, nil) : (.infinity, "kept \(kept) of the units")
                 }
             }
-        }
+        } + [
+            // A process's shard of a batch draws, from its first element, the whole batch's masks.
+            check("dropout shard 311..<688 of 1000", tolerance: 0) {
+                let whole = DropoutMask.values(count: 1000, rate: 0.3, seed: 0xB7E1_5162, step: 9, layer: 1)
+                for backend in [device as any Backend, cpu] {
+                    let mask = try backend.makeBuffer(count: 377)
+                    try backend.dropoutMask(
+                        mask, count: 377, rate: 0.3, scale: 1 / (1 - 0.3), seed: 0xB7E1_5162, step: 9, layer: 1, firstElement: 311)
+                    guard try backend.download(mask) == Array(whole[311..<688]) else { return (.infinity, "\(backend.description)'s shard differs") }
+                }
+                return (0, nil)
+            }
+        ]
     }
 }

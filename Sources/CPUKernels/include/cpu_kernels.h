@@ -16,7 +16,7 @@ void bpnet_gather_bytes_over_255(float *destination, const uint8_t *bytes, const
 void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 
 /// mask: [count] of `scale` (kept) or 0 (dropped), element i kept when its Philox draw for
-/// (i, step, layer) under `seed` is at least `rate`. Kernels/dropout.cl draws the same.
+/// (first + i, step, layer) under `seed` is at least `rate`. Kernels/dropout.cl draws the same.
 void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64_t seed, uint64_t step,
-                        uint32_t layer);
+                        uint32_t layer, uint32_t first);
 #endif

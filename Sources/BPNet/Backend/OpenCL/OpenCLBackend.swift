@@ -540,12 +540,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     public func dropoutMask(
-        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int, firstElement: Int
     ) throws {
         try launch(
             .dropoutMask, global: (count, 1), local: elementLocal, memory(mask), Int32(count), rate, scale,
             UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32),
-            UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32), UInt32(layer))
+            UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32), UInt32(layer), UInt32(firstElement))
     }
 
     public func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws {
