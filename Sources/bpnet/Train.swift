@@ -234,7 +234,8 @@ struct Train: ParsableCommand {
 
         let source = try DataSource(parsing: data)
         var trainingData = try source.load(.train, inputs: sizes?.first, outputs: sizes?.last, targets: targets)
-        note("data: \(trainingData.layout ?? "\(trainingData.inputSize) inputs, \(trainingData.outputSize) outputs")")
+        // Said once the memory plan has passed, so that a refusal is the only line.
+        var dataNotes = ["data: \(trainingData.layout ?? "\(trainingData.inputSize) inputs, \(trainingData.outputSize) outputs")"]
         if let limit { trainingData = trainingData.prefix(limit) }
         var validationData: Dataset?
         if let validation {
@@ -245,7 +246,7 @@ struct Train: ParsableCommand {
             } catch let error as BPNetError {
                 throw ValidationError("--validation \(validation): \(error.description)")
             }
-            note("validation: \(count) of the \(total) training samples held out, drawn with seed \(seed)")
+            dataNotes.append("validation: \(count) of the \(total) training samples held out, drawn with seed \(seed)")
         }
         let sizesUsed = sizes ?? [trainingData.inputSize, 30, trainingData.outputSize]
         let testData: Dataset? =
@@ -258,6 +259,7 @@ struct Train: ParsableCommand {
             sizes: sizesUsed, options: try options, samples: trainingData.count, testSamples: testData?.count ?? 0,
             validationSamples: validationData?.count ?? 0)
         try plan.check(on: backend)
+        dataNotes.forEach(note)
         let functions = try activations.map { try Activation.parseList($0, layers: sizesUsed.count - 1) }
         var model = try network ?? Network(sizes: sizesUsed, activations: functions, initializer: initializer, seed: seed)
         if let resumed, let functions, functions != resumed.network.activations {
