@@ -39,11 +39,13 @@ enum AtomicFile {
             }
             return true
         }
-        let writeError = errno
-        ok = ok && fsync(fd) == 0
-        ok = close(fd) == 0 && ok
+        // The first failure's errno: the write's, the flush's or the close's.
+        var failure = ok ? 0 : (errno == 0 ? EIO : errno)
+        if failure == 0, fsync(fd) != 0 { failure = errno }
+        if close(fd) != 0, failure == 0 { failure = errno }
+        ok = failure == 0
         guard ok, rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(ok ? errno : writeError))
+            let reason = String(cString: strerror(ok ? errno : failure))
             unlink(temporary)
             throw BPNetError.model(file: path, problem: "cannot be written (\(reason))")
         }

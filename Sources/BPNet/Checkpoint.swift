@@ -53,6 +53,7 @@ public struct TrainingCheckpoint: Sendable {
         for (key, value) in new.entries where key != "epochs" && saved[key] != value {
             throw fail("the checkpoint was trained with \(key) \(saved[key] ?? "unset"), this run asks for \(value)")
         }
+        if let problem = stateProblem() { throw fail(problem) }
         if data != self.data {
             throw fail(
                 "the training data differ from the checkpoint's (\(data.samples) samples, \(data.validationSamples) held out, "
@@ -65,6 +66,44 @@ public struct TrainingCheckpoint: Sendable {
             throw fail("the checkpoint is past epoch \(new.epochs): it has done \(counted(epochsDone, "epoch"))"
                 + (batchesDone > 0 ? " and \(counted(batchesDone, "batch", plural: "batches")) of the next" : ""))
         }
+    }
+}
+
+extension TrainingCheckpoint {
+    /// What makes this state unusable, or nil: the trainer reads the order, the optimizer state
+    /// and the sums straight into backend buffers, so their sizes must be the network's and the
+    /// data's, whoever built the value.
+    func stateProblem() -> String? {
+        let samples = data.samples
+        guard samples > 0, options.batchSize > 0 else { return "the checkpoint holds no samples" }
+        guard order.count == samples else { return "training.order holds \(order.count) samples, not \(samples)" }
+        var seen = [Bool](repeating: false, count: samples)
+        for index in order {
+            guard index >= 0, Int(index) < samples, !seen[Int(index)] else { return "training.order is not a permutation of the samples" }
+            seen[Int(index)] = true
+        }
+        let batches = samples / options.batchSize + (samples % options.batchSize == 0 ? 0 : 1)
+        let (expectedStep, overflow) = epochsDone.multipliedReportingOverflow(by: batches)
+        guard epochsDone >= 0, batchesDone >= 0, !overflow, batchesDone < batches,
+            expectedStep.addingReportingOverflow(batchesDone) == (step, false)
+        else {
+            return "checkpoint position is inconsistent: epoch \(epochsDone), batch \(batchesDone) of \(batches), step \(step)"
+        }
+        guard batchMetrics.count == 2 * batchesDone else {
+            return "training.batch_metrics holds \(batchMetrics.count) values, not \(2 * batchesDone)"
+        }
+        let layers = network.layers
+        let slots = weightState.first?.count ?? 0
+        guard weightState.count == layers.count, biasState.count == layers.count, slots <= 2 else {
+            return "the optimizer state does not have one entry per layer"
+        }
+        for (l, layer) in layers.enumerated() {
+            guard weightState[l].count == slots, biasState[l].count == slots,
+                weightState[l].allSatisfy({ $0.count == layer.weights.count }), biasState[l].allSatisfy({ $0.count == layer.biases.count })
+            else { return "the optimizer state of layer \(l) does not match its shape" }
+        }
+        if let best, best.network.sizes != network.sizes { return "the best epoch's network has sizes \(best.network.sizes), not \(network.sizes)" }
+        return nil
     }
 }
 

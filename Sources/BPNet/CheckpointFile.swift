@@ -115,12 +115,6 @@ public enum CheckpointFile {
         guard order.shape == [dataFingerprint.samples] else {
             throw fail("training.order has shape \(order.shape), expected [\(dataFingerprint.samples)]")
         }
-        // The order must be a permutation of the samples: the gather reads where it points.
-        var seen = [Bool](repeating: false, count: dataFingerprint.samples)
-        for index in order.values {
-            guard index >= 0, Int(index) < seen.count, !seen[Int(index)] else { throw fail("training.order is not a permutation of the samples") }
-            seen[Int(index)] = true
-        }
         let batches = dataFingerprint.samples / options.batchSize + (dataFingerprint.samples % options.batchSize == 0 ? 0 : 1)
         let (expectedStep, overflow) = epochsDone.multipliedReportingOverflow(by: batches)
         guard !overflow, batchesDone < batches, expectedStep.addingReportingOverflow(batchesDone) == (step, false) else {
@@ -147,10 +141,12 @@ public enum CheckpointFile {
             guard bestNetwork.sizes == network.sizes else { throw fail("best.layers have sizes \(bestNetwork.sizes), not \(network.sizes)") }
             best = .init(epoch: epoch, accuracy: accuracy, network: bestNetwork)
         }
-        return TrainingCheckpoint(
+        let checkpoint = TrainingCheckpoint(
             network: network, options: options, epochsDone: epochsDone, batchesDone: batchesDone, step: step,
             weightState: weightState, biasState: biasState, shuffleState: try integer("shuffle_state", as: UInt64.self),
             order: order.values, batchMetrics: batchMetrics, history: history, best: best, data: dataFingerprint)
+        if let problem = checkpoint.stateProblem() { throw fail(problem) }
+        return checkpoint
     }
 
     static func historyJSON(_ history: [EpochReport]) -> String {

@@ -67,6 +67,13 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
             throw BPNetError.invalidArgument(
                 "training needs \(MemoryPlan.format(needed)) on \(name), which has \(MemoryPlan.format(limits.totalBytes))")
         }
+        // PoCL reports a share of the host's RAM as its global memory, and allocates from the same
+        // RAM as the host's copy of the parameters.
+        if !onHost, limits.sharesHostMemory, let host = MemoryPlan.hostAvailableBytes, hostParameterBytes + backendBytes > host {
+            throw BPNetError.invalidArgument(
+                "training needs \(MemoryPlan.format(hostParameterBytes + backendBytes)) on \(name) and the host together, "
+                    + "whose memory is the same, which has \(MemoryPlan.format(host)) available")
+        }
         if largestBufferBytes > limits.largestBufferBytes {
             throw BPNetError.invalidArgument(
                 "training needs a \(MemoryPlan.format(largestBufferBytes)) buffer on \(name), whose largest is "
@@ -96,4 +103,11 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
 public struct MemoryLimits: Sendable {
     public var totalBytes: Double
     public var largestBufferBytes: Double
+    /// Whether the backend's memory comes out of the host's RAM, as a CPU OpenCL device's (PoCL)
+    /// does: its global memory size is then only a ceiling, and what the host has left is the limit.
+    public var sharesHostMemory = false
+
+    public init(totalBytes: Double, largestBufferBytes: Double, sharesHostMemory: Bool = false) {
+        (self.totalBytes, self.largestBufferBytes, self.sharesHostMemory) = (totalBytes, largestBufferBytes, sharesHostMemory)
+    }
 }

@@ -174,43 +174,48 @@ public struct Trainer: Sendable {
         _ network: inout Network, on data: Dataset, validation: Dataset? = nil, test: Dataset? = nil, backend: any Backend,
         resumingFrom resume: TrainingCheckpoint? = nil, progress: (EpochReport) throws -> Void = { _ in }
     ) throws -> [EpochReport] {
-        try options.validate()
-        if let checkpointEvery, checkpointEvery <= 0 {
-            throw BPNetError.invalidArgument("checkpoints need a positive interval in batches, got \(checkpointEvery)")
-        }
-        try Trainer.check(data, fits: network, role: "training data")
-        if let test { try Trainer.check(test, fits: network, role: "test data") }
-        if let validation { try Trainer.check(validation, fits: network, role: "validation data") }
-        if options.earlyStop != nil, validation == nil {
-            throw BPNetError.invalidArgument("early stopping needs a validation set")
-        }
-
-        try options.loss.validate(output: network.activations[network.activations.count - 1])
         let communicator = self.communicator
         let fingerprint =
             checkpoint != nil || resume != nil || communicator != nil ? DataFingerprint(training: data, validation: validation) : nil
+        // The first collective call: every process gets here, whatever it was given.
         if let communicator, let fingerprint {
             try Trainer.checkSameRun(
-                communicator: communicator, network: network, options: options, checkpointEvery: checkpointEvery, data: fingerprint,
-                test: test?.count ?? 0, resumeStep: resume?.step)
+                communicator: communicator, network: network, options: options, checkpointEvery: checkpointEvery,
+                collectives: (measureConfusion && test != nil, checkReplicas), data: fingerprint, test: test?.count ?? 0,
+                resumeStep: resume?.step)
         }
-        if let resume, let fingerprint {
-            try resume.checkResumable(network: network, options: options, data: fingerprint)
-            network = resume.network
+        // In a distributed run each step that can fail on one process alone is agreed on
+        // (`together`), so that no process waits for one that has given up.
+        let n = data.count
+        let batch = min(options.batchSize, max(n, 1))
+        try Trainer.together(communicator) {
+            try options.validate()
+            if let checkpointEvery, checkpointEvery <= 0 {
+                throw BPNetError.invalidArgument("checkpoints need a positive interval in batches, got \(checkpointEvery)")
+            }
+            try Trainer.check(data, fits: network, role: "training data")
+            if let test { try Trainer.check(test, fits: network, role: "test data") }
+            if let validation { try Trainer.check(validation, fits: network, role: "validation data") }
+            if options.earlyStop != nil, validation == nil {
+                throw BPNetError.invalidArgument("early stopping needs a validation set")
+            }
+            try options.loss.validate(output: network.activations[network.activations.count - 1])
+            if let resume, let fingerprint {
+                try resume.checkResumable(network: network, options: options, data: fingerprint)
+                network = resume.network
+            }
+            guard batch * (network.sizes.max() ?? 1) <= Network.maxElements else {
+                throw BPNetError.invalidArgument(
+                    "batch size \(batch) is too large for layers of \(network.sizes.max() ?? 1) units: "
+                        + "a batch matrix holds at most \(Network.maxElements) values")
+            }
+            try MemoryPlan(
+                sizes: network.sizes, options: options, samples: n, testSamples: test?.count ?? 0,
+                validationSamples: validation?.count ?? 0)
+                .check(on: backend)
         }
         let rank = communicator?.rank ?? 0
         let ranks = communicator?.size ?? 1
-        let n = data.count
-        let batch = min(options.batchSize, n)
-        guard batch * (network.sizes.max() ?? 1) <= Network.maxElements else {
-            throw BPNetError.invalidArgument(
-                "batch size \(batch) is too large for layers of \(network.sizes.max() ?? 1) units: "
-                    + "a batch matrix holds at most \(Network.maxElements) values")
-        }
-        try MemoryPlan(
-            sizes: network.sizes, options: options, samples: n, testSamples: test?.count ?? 0,
-            validationSamples: validation?.count ?? 0)
-            .check(on: backend)
         let evaluationRows = min(max(test?.count ?? 0, validation?.count ?? 0), Trainer.evaluationRows(network))
         let batches = (n + batch - 1) / batch
         // The fused SGD update when nothing needs the gradient in a buffer.
@@ -226,19 +231,25 @@ public struct Trainer: Sendable {
                     "cannot resume: the checkpoint holds \(counted(saved, "optimizer state slot")) per parameter, this run keeps \(needed)")
             }
         }
-        let resident = try ResidentNetwork(
-            network, backend: backend, capacity: max(shardCapacity, evaluationRows),
-            training: .init(
-                optimizer: options.optimizer, momentum: options.momentum, dropout: options.dropout, fused: fused,
-                contiguousGradients: communicator != nil),
-            metricSlots: batches, samples: n,
-            // The epoch's sums so far are whole-batch sums: one process holds them, or the
-            // exchange would count them once per process.
-            restoring: resume.map {
-                .init(weightState: $0.weightState, biasState: $0.biasState, batchMetrics: rank == 0 ? $0.batchMetrics : [])
-            })
-        let exchange = try communicator.map {
-            try GradientExchange(communicator: $0, backend: backend, group: resident.gradientGroup!)
+        let (resident, train, testResident, validationResident, exchange) = try Trainer.together(communicator) {
+            let resident = try ResidentNetwork(
+                network, backend: backend, capacity: max(shardCapacity, evaluationRows),
+                training: .init(
+                    optimizer: options.optimizer, momentum: options.momentum, dropout: options.dropout, fused: fused,
+                    contiguousGradients: communicator != nil),
+                metricSlots: batches, samples: n,
+                // The epoch's sums so far are whole-batch sums: one process holds them, or the
+                // exchange would count them once per process.
+                restoring: resume.map {
+                    .init(weightState: $0.weightState, biasState: $0.biasState, batchMetrics: rank == 0 ? $0.batchMetrics : [])
+                })
+            let exchange = try communicator.map {
+                try GradientExchange(communicator: $0, backend: backend, group: resident.gradientGroup!)
+            }
+            let train = try ResidentDataset(data, backend: backend)
+            let testResident = try test.map { try ResidentDataset($0, backend: backend) }
+            let validationResident = try validation.map { try ResidentDataset($0, backend: backend) }
+            return (resident, train, testResident, validationResident, exchange)
         }
         /// Loss and correct count of a whole evaluation set, each process measuring its shard.
         func evaluate(_ set: ResidentDataset) throws -> (loss: Double, correct: Int) {
@@ -249,9 +260,6 @@ public struct Trainer: Sendable {
             try communicator.allreduceSum(&sums)
             return (sums[0], Int(sums[1]))
         }
-        let train = try ResidentDataset(data, backend: backend)
-        let testResident = try test.map { try ResidentDataset($0, backend: backend) }
-        let validationResident = try validation.map { try ResidentDataset($0, backend: backend) }
         var best = resume?.best
         var permutation = resume?.order ?? (0..<Int32(n)).map { $0 }
         var generator = resume.map { SeededGenerator(seed: $0.shuffleState) } ?? Trainer.shuffleGenerator(seed: options.seed)
@@ -287,19 +295,25 @@ public struct Trainer: Sendable {
                         epoch: epochsDone + 1, batch: slot / 2 + 1, batches: batches, learningRate: options.learningRate)
                 }
             }
-            guard let checkpoint else { return }
-            let parameters = try resident.download()
-            guard parameters.layers.allSatisfy({ $0.weights.allSatisfy(\.isFinite) && $0.biases.allSatisfy(\.isFinite) }) else {
-                throw BPNetError.diverged(
-                    epoch: epochsDone + (batchesDone > 0 ? 1 : 0), batch: batchesDone > 0 ? batchesDone : batches, batches: batches,
-                    learningRate: options.learningRate)
+            try Trainer.together(communicator) {
+                guard let checkpoint else { return }
+                let parameters = try resident.download()
+                let state = try resident.downloadState()
+                // The loader refuses values that are not finite, so such a checkpoint is never written.
+                let finite = { (arrays: [[[Float]]]) in arrays.allSatisfy { $0.allSatisfy { $0.allSatisfy(\.isFinite) } } }
+                guard parameters.layers.allSatisfy({ $0.weights.allSatisfy(\.isFinite) && $0.biases.allSatisfy(\.isFinite) }),
+                    finite(state.weights), finite(state.biases)
+                else {
+                    throw BPNetError.diverged(
+                        epoch: epochsDone + (batchesDone > 0 ? 1 : 0), batch: batchesDone > 0 ? batchesDone : batches, batches: batches,
+                        learningRate: options.learningRate)
+                }
+                try checkpoint(
+                    TrainingCheckpoint(
+                        network: parameters, options: options, epochsDone: epochsDone, batchesDone: batchesDone, step: step,
+                        weightState: state.weights, biasState: state.biases, shuffleState: generator.state, order: permutation,
+                        batchMetrics: sums, history: reports, best: best, data: fingerprint))
             }
-            let state = try resident.downloadState()
-            try checkpoint(
-                TrainingCheckpoint(
-                    network: parameters, options: options, epochsDone: epochsDone, batchesDone: batchesDone, step: step,
-                    weightState: state.weights, biasState: state.biases, shuffleState: generator.state, order: permutation,
-                    batchMetrics: sums, history: reports, best: best, data: fingerprint))
         }
 
         let runStart = monotonicSeconds()
@@ -410,7 +424,7 @@ public struct Trainer: Sendable {
                 report.replicaChecksum = try Trainer.checkReplicas(try resident.download(), communicator: communicator, epoch: epoch)
             }
             reports.append(report)
-            try progress(report)
+            try Trainer.together(communicator) { try progress(report) }
             try emitCheckpoint(epochsDone: epoch, batchesDone: 0)
             if communicator == nil ? cancellation?.isCancelled == true : stopAgreed, epoch < options.epochs {
                 throw BPNetError.cancelled(epoch: epoch, batch: batches, batches: batches)

@@ -54,14 +54,21 @@ struct Bench: ParsableCommand {
 
     /// The report, as `bench.json` holds it.
     struct Report: Encodable {
-        struct GEMM: Encodable { var config, product, backend: String; var m, n, k: Int; var gflops: Double }
-        struct Training: Encodable { var config, backend: String; var secondsPerEpoch, samplesPerSecond: Double }
+        struct GEMM: Encodable { var config, product, backend: String; var m, n, k: Int; var gflops, shareOfPeak: Double }
+        struct Training: Encodable {
+            var config, backend: String
+            var secondsPerEpoch, samplesPerSecond, gflops, shareOfPeak: Double
+            /// This backend's seconds per epoch over the CPU backend's, in the same run.
+            var ratioToCPU: Double?
+        }
+        struct Peak: Encodable { var gflops: Double; var threads, lanes: Int }
         struct Overhead: Encodable { var backend: String; var microsecondsPerStep: Double }
         struct Share: Encodable { var config, backend, operation: String; var seconds: Double; var calls: Int; var share: Double }
         var date = ISO8601DateFormatter().string(from: Date())
         var machine = ""
         var openBLAS = CPUBackend.blasConfiguration
         var environment: [String: String] = [:]
+        var fmaPeak = Peak(gflops: 0, threads: 0, lanes: 0)
         var gemm: [GEMM] = []
         var training: [Training] = []
         var overhead: [Overhead] = []
@@ -79,16 +86,22 @@ struct Bench: ParsableCommand {
         note("environment: " + report.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         for (name, backend) in kernels { note("\(name): \(backend.description)") }
         let chosen = Self.configs.filter { configs.contains($0.name) }
+        let peak = FMAPeak.measure()
+        report.fmaPeak = .init(gflops: peak.gflops, threads: peak.threads, lanes: peak.lanes)
+        print(String(format: "FP32 FMA peak, measured now: %.1f GFLOP/s (%d threads, %d-lane FMAs); every rate below is also a share of it\n",
+                     peak.gflops, peak.threads, peak.lanes))
 
         print("GEMM GFLOP/s at the training shapes (m×n×k, row-major; fwd = A·Wᵀ, bwd = Δ·W, grad = Δᵀ·A)")
-        print("config  product  " + column("shape", 16) + kernels.map { column($0.0, 17) }.joined())
+        print("config  product  " + column("shape", 16) + kernels.map { column($0.0, 24) }.joined())
         for config in chosen {
             for (product, m, n, k, transposeA, transposeB) in shapes(config) {
                 var row = "\(config.name)       \(column(product, 7))  " + column("\(m)×\(n)×\(k)", 16)
                 for (name, backend) in kernels {
                     let rate = try gemmRate(backend, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
-                    row += column(String(format: "%.1f", rate), 17)
-                    report.gemm.append(.init(config: config.name, product: product, backend: name, m: m, n: n, k: k, gflops: rate))
+                    row += column(String(format: "%.1f (%.0f%%)", rate, rate / peak.gflops * 100), 24)
+                    report.gemm.append(.init(
+                        config: config.name, product: product, backend: name, m: m, n: n, k: k, gflops: rate,
+                        shareOfPeak: rate / peak.gflops))
                 }
                 print(row)
                 fflush(nil)
@@ -101,14 +114,23 @@ struct Bench: ParsableCommand {
 
             print("\nTraining on \(train.count) samples: median seconds per epoch of \(epochs), after one warm-up epoch")
             for config in chosen {
+                var cpuSeconds: Double?
                 for (name, backend) in backends {
                     var network = try Network(sizes: config.sizes, seed: 1)
                     let options = TrainingOptions(epochs: epochs + 1, batchSize: config.batch, learningRate: config.learningRate)
                     let reports = try Trainer(options).train(&network, on: train, backend: backend)
                     let seconds = reports.dropFirst().map(\.seconds).sorted()[epochs / 2]
-                    print(String(format: "%@  %@  %8.3f s/epoch  %9.0f samples/s", config.name, column(name, 9), seconds, Double(train.count) / seconds))
+                    let gflops = Self.trainingFLOPs(config.sizes) * Double(train.count) / seconds / 1e9
+                    if backend is CPUBackend { cpuSeconds = seconds }
+                    let ratio = backend is CPUBackend ? nil : cpuSeconds.map { seconds / $0 }
+                    print(
+                        String(
+                            format: "%@  %@  %8.3f s/epoch  %9.0f samples/s  %7.1f GFLOP/s  %5.1f%% of peak", config.name, column(name, 9),
+                            seconds, Double(train.count) / seconds, gflops, gflops / peak.gflops * 100)
+                            + (ratio.map { String(format: "  %.2f× the CPU's time", $0) } ?? ""))
                     report.training.append(.init(
-                        config: config.name, backend: name, secondsPerEpoch: seconds, samplesPerSecond: Double(train.count) / seconds))
+                        config: config.name, backend: name, secondsPerEpoch: seconds, samplesPerSecond: Double(train.count) / seconds,
+                        gflops: gflops, shareOfPeak: gflops / peak.gflops, ratioToCPU: ratio))
                     fflush(nil)
                 }
             }
@@ -177,6 +199,13 @@ struct Bench: ParsableCommand {
             list.append(("opencl:\(device.index)", try OpenCLBackend.shared(device)))
         }
         return list
+    }
+
+    /// FLOPs of one sample's training step in its GEMMs: the forward product of every layer, the
+    /// backward product of every layer but the first, and every weight gradient, 2·n_in·n_out each.
+    static func trainingFLOPs(_ sizes: [Int]) -> Double {
+        let products = zip(sizes, sizes.dropFirst()).map { 2 * Double($0) * Double($1) }
+        return 3 * products.reduce(0, +) - products[0]
     }
 
     /// The forward, backward and gradient products of each layer of `config`.

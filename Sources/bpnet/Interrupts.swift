@@ -24,7 +24,9 @@ final class Interrupts: Sendable {
             source.setEventHandler { [self] in
                 let (first, _) = self.received.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
                 if first {
-                    FileHandle.standardError.write(Data("\r\u{1B}[K\(Interrupts.name(number)): stopping after this batch (again to quit at once)\n".utf8))
+                    if Console.speaks {
+                        FileHandle.standardError.write(Data("\r\u{1B}[K\(Interrupts.name(number)): stopping after this batch (again to quit at once)\n".utf8))
+                    }
                     self.cancellation.cancel()
                 } else {
                     FileHandle.standardError.write(Data("\n\(Interrupts.name(number)) again: quitting without a checkpoint\n".utf8))
@@ -33,6 +35,13 @@ final class Interrupts: Sendable {
             }
             source.resume()
         }
+    }
+
+    /// Gives SIGINT and SIGTERM their default action back.
+    func disarm() {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
     }
 
     /// The signal that stopped the run, if one did.

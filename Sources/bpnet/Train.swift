@@ -141,8 +141,8 @@ struct Train: ParsableCommand {
         do {
             try options.validate()
             if let activations, let layers { _ = try Activation.parseList(activations, layers: try parseLayers(layers).count - 1) }
-            // The loss must fit the output layer; without --init that is known now.
-            if initModel == nil {
+            // The loss must fit the output layer; without --init or --resume that is known now.
+            if initModel == nil && resume == nil {
                 let names = activations?.split(separator: ",").map(String.init) ?? ["sigmoid"]
                 let last = try Activation.parseList(names.last ?? "sigmoid", layers: 1)[0]
                 try loss.validate(output: last)
@@ -161,14 +161,21 @@ struct Train: ParsableCommand {
         if resume != nil, initModel != nil {
             throw ValidationError("--resume and --init both give the starting weights; use --resume to continue a run, --init to start a new one")
         }
-        // Checked now, so a long run does not end in a save that cannot happen.
-        do {
-            if let save { try OutputPath.checkWritable(save, option: "--save") }
-            if let checkpoint { try OutputPath.checkWritable(checkpoint, option: "--checkpoint") }
-            if let report { try OutputPath.checkFolder(report, option: "--report") }
-        } catch let error as BPNetError {
-            throw ValidationError(error.description)
+        // Checked now, so a long run does not end in a save that cannot happen; in a distributed
+        // run, by rank 0 alone, which alone writes (see run()).
+        if !distributed {
+            do {
+                try checkOutputPaths()
+            } catch let error as BPNetError {
+                throw ValidationError(error.description)
+            }
         }
+    }
+
+    func checkOutputPaths() throws {
+        if let save { try OutputPath.checkWritable(save, option: "--save") }
+        if let checkpoint { try OutputPath.checkWritable(checkpoint, option: "--checkpoint") }
+        if let report { try OutputPath.checkFolder(report, option: "--report") }
     }
 
     func run() throws {
@@ -177,6 +184,8 @@ struct Train: ParsableCommand {
         if let communicator {
             Console.speaks = communicator.rank == 0
             Console.errorPrefix = "rank \(communicator.rank): "
+            // A failure here ends the job (see BPNetCommand.main), so the others need not be told.
+            if communicator.rank == 0 { try checkOutputPaths() }
         }
         let device = try deviceOptions.resolve()
         let backend = try (communicator.map { try device.forLocalRank($0.localRank) } ?? device).makeBackend()
@@ -284,7 +293,8 @@ struct Train: ParsableCommand {
                                                           validation: validationData, test: testData),
             epochs: resumed?.history ?? [])
         let isRoot = (communicator?.rank ?? 0) == 0
-        if let report, isRoot { try reportPage.write(to: report) }
+        // A resumed run keeps the report it has (its confusion matrix included) until its next epoch.
+        if let report, isRoot, resumed == nil { try reportPage.write(to: report) }
         let classNames = source == .fashionMNIST && model.outputSize == 10 ? ConfusionMatrix.fashionMNISTClassNames : nil
         if let communicator { note("distributed: \(counted(communicator.size, "rank")), each with its shard of every batch of \(batchSize)") }
         if !output.json {
@@ -292,7 +302,7 @@ struct Train: ParsableCommand {
                 + "  test_loss  test_acc  seconds  samples/s")
         }
         var trainer = Trainer(options)
-        let live = !quiet && !output.json && isatty(2) != 0
+        let live = !quiet && !output.json && isatty(2) != 0 && communicator == nil
         if live { trainer.batchProgress = { showProgress($0) } }
         trainer.measureConfusion = report != nil && testData != nil
         let checkpointPath = checkpoint ?? resume
@@ -318,49 +328,53 @@ struct Train: ParsableCommand {
             reports = try trainer.train(
                 &model, on: trainingData, validation: validationData, test: testData, backend: backend, resumingFrom: resumed
             ) { report in
-            if live { clearProgress() }
-            if let checksum = report.replicaChecksum {
-                note("epoch \(report.epoch): weights identical on \(counted(communicator?.size ?? 1, "rank")) (checksum \(String(checksum, radix: 16)))")
-            }
-            if let folder = self.report, isRoot {
-                reportPage.epochs.append(report)
-                reportPage.confusion = report.testConfusion.map { .init(classes: $0.classes, counts: $0.counts, classNames: classNames) }
-                try reportPage.write(to: folder)
-            }
-            if output.json {
-                let validationFields = validationData == nil ? "" :
-                    "\"validation_loss\":\(json(report.validationLoss)),\"validation_accuracy\":\(json(report.validationAccuracy)),"
-                printFromRoot(
-                    "{\"epoch\":\(report.epoch),\"train_loss\":\(json(report.trainLoss)),"
-                        + "\"train_accuracy\":\(json(report.trainAccuracy)),\(validationFields)"
-                        + "\"test_loss\":\(json(report.testLoss)),\"test_accuracy\":\(json(report.testAccuracy)),"
-                        + "\"seconds\":\(json(report.seconds)),\"samples_per_second\":\(json(report.samplesPerSecond))"
-                        + (report.allreduceSeconds.map { ",\"allreduce_seconds\":\(json($0))" } ?? "") + "}")
-            } else {
-                let testLoss = report.testLoss.map { String(format: "%.6f", $0) } ?? "-"
-                let testAccuracy = report.testAccuracy.map { String(format: "%.4f", $0) } ?? "-"
-                let validationColumns = validationData == nil ? "" :
-                    padded(report.validationLoss.map { String(format: "%.6f", $0) } ?? "-", 8) + "  "
-                    + padded(report.validationAccuracy.map { String(format: "%.4f", $0) } ?? "-", 8) + "  "
-                printFromRoot(
-                    String(format: "%5d  %10.6f  %9.4f  ", report.epoch, report.trainLoss, report.trainAccuracy)
-                        + validationColumns + padded(testLoss, 9) + "  " + padded(testAccuracy, 8)
-                        + String(format: "  %7.3f  %9.0f", report.seconds, report.samplesPerSecond))
-            }
-            fflush(nil)
+                if live { clearProgress() }
+                if let checksum = report.replicaChecksum {
+                    note("epoch \(report.epoch): weights identical on \(counted(communicator?.size ?? 1, "rank")) (checksum \(String(checksum, radix: 16)))")
+                }
+                if let folder = self.report, isRoot {
+                    reportPage.epochs.append(report)
+                    reportPage.confusion = report.testConfusion.map { .init(classes: $0.classes, counts: $0.counts, classNames: classNames) }
+                    try reportPage.write(to: folder)
+                }
+                if output.json {
+                    let validationFields = validationData == nil ? "" :
+                        "\"validation_loss\":\(json(report.validationLoss)),\"validation_accuracy\":\(json(report.validationAccuracy)),"
+                    printFromRoot(
+                        "{\"epoch\":\(report.epoch),\"train_loss\":\(json(report.trainLoss)),"
+                            + "\"train_accuracy\":\(json(report.trainAccuracy)),\(validationFields)"
+                            + "\"test_loss\":\(json(report.testLoss)),\"test_accuracy\":\(json(report.testAccuracy)),"
+                            + "\"seconds\":\(json(report.seconds)),\"samples_per_second\":\(json(report.samplesPerSecond))"
+                            + (report.allreduceSeconds.map { ",\"allreduce_seconds\":\(json($0))" } ?? "") + "}")
+                } else {
+                    let testLoss = report.testLoss.map { String(format: "%.6f", $0) } ?? "-"
+                    let testAccuracy = report.testAccuracy.map { String(format: "%.4f", $0) } ?? "-"
+                    let validationColumns = validationData == nil ? "" :
+                        padded(report.validationLoss.map { String(format: "%.6f", $0) } ?? "-", 8) + "  "
+                        + padded(report.validationAccuracy.map { String(format: "%.4f", $0) } ?? "-", 8) + "  "
+                    printFromRoot(
+                        String(format: "%5d  %10.6f  %9.4f  ", report.epoch, report.trainLoss, report.trainAccuracy)
+                            + validationColumns + padded(testLoss, 9) + "  " + padded(testAccuracy, 8)
+                            + String(format: "  %7.3f  %9.0f", report.seconds, report.samplesPerSecond))
+                }
+                fflush(nil)
             }
         } catch BPNetError.cancelled(let epoch, let batch, let batches) {
             if live { clearProgress() }
             fflush(nil)
             let position = batch == batches ? "after epoch \(epoch)" : "in epoch \(epoch) after batch \(batch) of \(batches)"
+            // A rank of a distributed run may stop at another's request, without a signal of its own.
+            let reason = interrupts.signalNumber.map(Interrupts.name) ?? "another rank's request"
             if let checkpointPath {
-                note("\(Interrupts.name(interrupts.exitCode - 128)): stopped \(position); checkpoint in \(checkpointPath) (continue with --resume \(checkpointPath))")
+                note("\(reason): stopped \(position); checkpoint in \(checkpointPath) (continue with --resume \(checkpointPath))")
             } else {
-                note("\(Interrupts.name(interrupts.exitCode - 128)): stopped \(position); nothing saved (--checkpoint PATH keeps a run)")
+                note("\(reason): stopped \(position); nothing saved (--checkpoint PATH keeps a run)")
             }
             communicator?.finish()
             Foundation.exit(interrupts.exitCode)
         }
+        // Training is over: a signal now ends the process as usual (the saves below are atomic).
+        interrupts.disarm()
         // With early stopping the model kept is the best validation epoch's: name it, and report
         // its test accuracy, not the last epoch's.
         var kept = reports.last

@@ -31,9 +31,14 @@ import Testing
         let folder = try TestData.temporaryFolder()
         let data = folder + "/eleven.csv"
         try CSV.write(try TestData.classification(count: 20, inputs: 11, classes: 4, seed: 1), to: data)
-        let result = try CLI.run(["train", "--data", data, "--targets", "4", "--layers", "11,100000000,4", "--device", device])
-        #expect(result.status != 0)
+        // Bounded, so that a plan that wrongly passes fails the test instead of training for minutes.
+        let result = try CLI.run(
+            ["-k", "5", "60", CLI.binary, "train", "--data", data, "--targets", "4", "--layers", "11,100000000,4", "--device", device],
+            executable: "/usr/bin/timeout")
+        #expect(result.status != 0 && result.status != 124, "exit \(result.status)")
         let line = result.stderr.trimmingCharacters(in: .newlines)
-        #expect(line.hasPrefix("error: training needs ") && line.contains(" GiB on \(device), which has ") && !line.contains("\n"), "\(line)")
+        #expect(line.hasPrefix("error: training needs ") && line.contains(" GiB on \(device)") && line.contains("which has ")
+                && !line.contains("\n"), "\(line)")
+
     }
 }

@@ -6,10 +6,12 @@ extension Trainer {
     /// interval, data and resume point as rank 0: rank 0 broadcasts its description, and a
     /// process that differs names the first entry that does.
     static func checkSameRun(
-        communicator: any Communicator, network: Network, options: TrainingOptions, checkpointEvery: Int?, data: DataFingerprint,
-        test: Int, resumeStep: Int?
+        communicator: any Communicator, network: Network, options: TrainingOptions, checkpointEvery: Int?,
+        collectives: (confusion: Bool, replicas: Bool), data: DataFingerprint, test: Int, resumeStep: Int?
     ) throws {
         var entries: [(String, String)] = [
+            // Both add collective calls to every epoch.
+            ("confusion matrix", "\(collectives.confusion)"), ("replica check", "\(collectives.replicas)"),
             ("layers", network.sizes.map(String.init).joined(separator: ",")),
             ("activations", network.activations.map(\.rawValue).joined(separator: ",")),
             ("training samples", "\(data.samples)"), ("validation samples", "\(data.validationSamples)"),
@@ -32,6 +34,21 @@ extension Trainer {
                 return "rank \(communicator.rank): \(entry.0) is \(entry.1) here but \(value) on rank 0; every rank needs the same data, layers and options"
             }(),
             otherMessage: "rank \(communicator.rank): another rank's data, layers or options differ from rank 0's")
+    }
+
+    /// `body`'s result; in a distributed run, every process learns whether `body` failed on any of
+    /// them, and those where it did not throw too, so that none waits for one that has given up.
+    static func together<T>(_ communicator: (any Communicator)?, _ body: () throws -> T) throws -> T {
+        guard let communicator else { return try body() }
+        let result = Result { try body() }
+        var failed = [0.0]
+        if case .failure = result { failed[0] = 1 }
+        try communicator.allreduceSum(&failed)
+        let value = try result.get()
+        if failed[0] > 0 {
+            throw BPNetError.distributed("rank \(communicator.rank): stopped because another rank failed (its message names the problem)")
+        }
+        return value
     }
 
     /// The weights' FNV-1a checksum, after checking that every process has the same.

@@ -19,4 +19,8 @@ void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t
 /// (first + i, step, layer) under `seed` is at least `rate`. Kernels/dropout.cl draws the same.
 void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64_t seed, uint64_t step,
                         uint32_t layer, uint32_t first);
+/// The FP32 FMA peak of one core, measured: `iterations` rounds of 12 independent FMA chains over
+/// the widest vectors the CPU has (AVX-512, else AVX2 with FMA, else scalar). Returns the FLOPs
+/// done; `sink` keeps the result alive, and `lanes` receives the vector width.
+double bpnet_fma_probe(long iterations, float *sink, int *lanes);
 #endif

@@ -281,7 +281,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     public var memoryLimits: MemoryLimits? {
         let total = Double(device.globalMemoryBytes)
         let largest = device.maxAllocationBytes == 0 ? total : Double(device.maxAllocationBytes)
-        return total > 0 ? MemoryLimits(totalBytes: total, largestBufferBytes: largest) : nil
+        return total > 0 ? MemoryLimits(totalBytes: total, largestBufferBytes: largest, sharesHostMemory: device.type == "CPU") : nil
     }
 
     public var description: String {
@@ -360,11 +360,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         let values = UnsafeMutableBufferPointer(start: mapped.assumingMemoryBound(to: Float.self), count: count)
         values.initialize(repeating: 0)
+        // Retained, so that memory outliving this backend still unmaps on a live queue.
         let queue = runtime.queue
+        clRetainCommandQueue(queue)
         return TransferMemory(values: values) {
             clEnqueueUnmapMemObject(queue, memory, mapped, 0, nil, nil)
             clFinish(queue)
             clReleaseMemObject(memory)
+            clReleaseCommandQueue(queue)
         }
     }
 
