@@ -98,31 +98,60 @@ void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64
 // cover the FMA latency (4 cycles) on two FMA ports. Returns the floating-point operations done
 // (2 per lane per FMA); `lanes` receives the vector width used.
 #if defined(__x86_64__)
-#include <immintrin.h>
 
-#define PROBE_BODY(VEC, SET1, FMADD, ADD, STORE, LANES)                                                  \
-    VEC b = SET1(0.999999f), c = SET1(1e-7f);                                                          \
-    VEC a0 = SET1(1.0f), a1 = SET1(1.1f), a2 = SET1(1.2f), a3 = SET1(1.3f), a4 = SET1(1.4f), a5 = SET1(1.5f); \
-    VEC a6 = SET1(1.6f), a7 = SET1(1.7f), a8 = SET1(1.8f), a9 = SET1(1.9f), a10 = SET1(2.0f), a11 = SET1(2.1f); \
-    for (long i = 0; i < iterations; ++i) {                                                            \
-        a0 = FMADD(a0, b, c); a1 = FMADD(a1, b, c); a2 = FMADD(a2, b, c); a3 = FMADD(a3, b, c);        \
-        a4 = FMADD(a4, b, c); a5 = FMADD(a5, b, c); a6 = FMADD(a6, b, c); a7 = FMADD(a7, b, c);        \
-        a8 = FMADD(a8, b, c); a9 = FMADD(a9, b, c); a10 = FMADD(a10, b, c); a11 = FMADD(a11, b, c);    \
-    }                                                                                                  \
-    VEC sum = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));                       \
-    sum = ADD(sum, ADD(ADD(a8, a9), ADD(a10, a11)));                                                   \
-    float out[LANES];                                                                                  \
-    STORE(out, sum);                                                                                   \
-    *sink = out[0];                                                                                    \
-    *lanes = LANES;                                                                                    \
-    return (double)iterations * 12.0 * LANES * 2.0;
+// The loop is assembly so that it runs at full rate in debug builds too, where the compiler
+// would keep every intrinsic's result on the stack.
+#define FMA12(OP, R) OP " %%" R "13, %%" R "12, %%" R "0\n\t" OP " %%" R "13, %%" R "12, %%" R "1\n\t"           \
+    OP " %%" R "13, %%" R "12, %%" R "2\n\t" OP " %%" R "13, %%" R "12, %%" R "3\n\t"                              \
+    OP " %%" R "13, %%" R "12, %%" R "4\n\t" OP " %%" R "13, %%" R "12, %%" R "5\n\t"                              \
+    OP " %%" R "13, %%" R "12, %%" R "6\n\t" OP " %%" R "13, %%" R "12, %%" R "7\n\t"                              \
+    OP " %%" R "13, %%" R "12, %%" R "8\n\t" OP " %%" R "13, %%" R "12, %%" R "9\n\t"                              \
+    OP " %%" R "13, %%" R "12, %%" R "10\n\t" OP " %%" R "13, %%" R "12, %%" R "11\n\t"
 
 __attribute__((target("avx512f"))) static double fma_probe_avx512(long iterations, float *sink, int *lanes) {
-    PROBE_BODY(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps, 16)
+    const float b = 0.999999f, c = 1e-7f;
+    float out = 0;
+    long n = iterations;
+    __asm__ volatile(
+        "vbroadcastss %[b], %%zmm12\n\t"
+        "vbroadcastss %[c], %%zmm13\n\t"
+        "vmovaps %%zmm13, %%zmm0\n\t vmovaps %%zmm13, %%zmm1\n\t vmovaps %%zmm13, %%zmm2\n\t vmovaps %%zmm13, %%zmm3\n\t"
+        "vmovaps %%zmm13, %%zmm4\n\t vmovaps %%zmm13, %%zmm5\n\t vmovaps %%zmm13, %%zmm6\n\t vmovaps %%zmm13, %%zmm7\n\t"
+        "vmovaps %%zmm13, %%zmm8\n\t vmovaps %%zmm13, %%zmm9\n\t vmovaps %%zmm13, %%zmm10\n\t vmovaps %%zmm13, %%zmm11\n\t"
+        "1:\n\t" FMA12("vfmadd213ps", "zmm")
+        "dec %[n]\n\t jnz 1b\n\t"
+        "vaddps %%zmm1, %%zmm0, %%zmm0\n\t vaddps %%zmm11, %%zmm0, %%zmm0\n\t"
+        "vmovss %%xmm0, %[out]\n\t vzeroupper\n\t"
+        : [n] "+r"(n), [out] "=m"(out)
+        : [b] "m"(b), [c] "m"(c)
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+          "xmm13", "cc", "memory");
+    *sink = out;
+    *lanes = 16;
+    return (double)iterations * 12.0 * 16 * 2.0;
 }
 
 __attribute__((target("avx2,fma"))) static double fma_probe_avx2(long iterations, float *sink, int *lanes) {
-    PROBE_BODY(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps, 8)
+    const float b = 0.999999f, c = 1e-7f;
+    float out = 0;
+    long n = iterations;
+    __asm__ volatile(
+        "vbroadcastss %[b], %%ymm12\n\t"
+        "vbroadcastss %[c], %%ymm13\n\t"
+        "vmovaps %%ymm13, %%ymm0\n\t vmovaps %%ymm13, %%ymm1\n\t vmovaps %%ymm13, %%ymm2\n\t vmovaps %%ymm13, %%ymm3\n\t"
+        "vmovaps %%ymm13, %%ymm4\n\t vmovaps %%ymm13, %%ymm5\n\t vmovaps %%ymm13, %%ymm6\n\t vmovaps %%ymm13, %%ymm7\n\t"
+        "vmovaps %%ymm13, %%ymm8\n\t vmovaps %%ymm13, %%ymm9\n\t vmovaps %%ymm13, %%ymm10\n\t vmovaps %%ymm13, %%ymm11\n\t"
+        "1:\n\t" FMA12("vfmadd213ps", "ymm")
+        "dec %[n]\n\t jnz 1b\n\t"
+        "vaddps %%ymm1, %%ymm0, %%ymm0\n\t vaddps %%ymm11, %%ymm0, %%ymm0\n\t"
+        "vmovss %%xmm0, %[out]\n\t vzeroupper\n\t"
+        : [n] "+r"(n), [out] "=m"(out)
+        : [b] "m"(b), [c] "m"(c)
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+          "xmm13", "cc", "memory");
+    *sink = out;
+    *lanes = 8;
+    return (double)iterations * 12.0 * 8 * 2.0;
 }
 #endif
 
@@ -139,6 +168,7 @@ static double fma_probe_scalar(long iterations, float *sink, int *lanes) {
 }
 
 double bpnet_fma_probe(long iterations, float *sink, int *lanes) {
+    if (iterations < 1) iterations = 1;
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return fma_probe_avx512(iterations, sink, lanes);

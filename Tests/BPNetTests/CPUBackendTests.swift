@@ -41,3 +41,16 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The FMA probe that `bpnet bench` quotes rates against runs the CPU's widest vectors.
+@Suite struct FMAPeakTests {
+    @Test func probeUsesTheWidestVectorsAndMeasuresSomething() throws {
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        let expected = flags.contains("avx512f") ? 16 : (flags.contains("avx2") && flags.contains("fma") ? 8 : 1)
+        let peak = FMAPeak.measure(threads: 1, seconds: 0.05)
+        #expect(peak.lanes == expected)
+        #expect(peak.threads == 1)
+        #expect(peak.gflops.isFinite && peak.gflops > 0)
+    }
+}
