@@ -134,6 +134,25 @@ kernel void batch_metrics(global const float* a, global const float* y, const in
 #ifndef GATHER_SPAN
 #define GATHER_SPAN 16
 #endif
+// A batch's input and target rows in one launch: columns [0, input_length) of the combined row
+// come from the inputs, the rest from the targets. global: (⌈(input_length + target_length) /
+// GATHER_SPAN⌉, rows)
+kernel void gather_batch(global const float* inputs, const int input_length, global const float* targets,
+                         const int target_length, global const int* index, const int offset, const int rows,
+                         global float* input_rows, global float* target_rows) {
+    const int c0 = get_global_id(0) * GATHER_SPAN, r = get_global_id(1);
+    if (c0 >= input_length + target_length || r >= rows) return;
+    const long sample = index[offset + r];
+    const int end = min(c0 + GATHER_SPAN, input_length + target_length);
+    for (int c = c0; c < end; ++c) {
+        if (c < input_length) {
+            input_rows[r * input_length + c] = inputs[sample * input_length + c];
+        } else {
+            target_rows[r * target_length + (c - input_length)] = targets[sample * target_length + (c - input_length)];
+        }
+    }
+}
+
 kernel void gather_rows(global const float* source, const int row_length, global const int* index,
                         const int offset, const int rows, global float* destination) {
     const int c0 = get_global_id(0) * GATHER_SPAN, r = get_global_id(1);

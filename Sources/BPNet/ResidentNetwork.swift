@@ -107,12 +107,9 @@ final class ResidentNetwork {
 
     /// Loads `rows` samples of `data` into the input and target batches.
     func gather(_ data: ResidentDataset, indices: any DeviceBuffer, offset: Int, rows: Int) throws {
-        try backend.gather(
-            source: data.inputs, rowLength: data.inputSize, indices: indices, offset: offset,
-            rows: rows, into: activations[0])
-        try backend.gather(
-            source: data.targets, rowLength: data.outputSize, indices: indices, offset: offset,
-            rows: rows, into: targets)
+        try backend.gatherBatch(
+            inputs: data.inputs, inputLength: data.inputSize, targets: data.targets, targetLength: data.outputSize,
+            indices: indices, offset: offset, rows: rows, intoInputs: activations[0], intoTargets: targets)
     }
 
     /// This step's dropout draw: the rate, the kept units' scale 1/(1 − p), and the generator's

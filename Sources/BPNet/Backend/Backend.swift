@@ -121,6 +121,12 @@ public protocol Backend: AnyObject, Sendable {
         source: any DeviceBuffer, rowLength: Int, indices: any DeviceBuffer, offset: Int,
         rows: Int, into destination: any DeviceBuffer) throws
 
+    /// `gather` of a batch's inputs and its targets, by the same indices. A backend may do both
+    /// in one pass (one kernel launch instead of two).
+    func gatherBatch(
+        inputs: any DeviceBuffer, inputLength: Int, targets: any DeviceBuffer, targetLength: Int, indices: any DeviceBuffer,
+        offset: Int, rows: Int, intoInputs: any DeviceBuffer, intoTargets: any DeviceBuffer) throws
+
     /// activation, target: [rows, columns] -> metrics[2·slot] = Σ per-sample loss,
     /// metrics[2·slot + 1] = number of rows whose predicted class matches the target's (see
     /// `predictedClass`: the argmax, or with one column whether the value reaches 0.5).
@@ -177,6 +183,15 @@ public final class TransferMemory: @unchecked Sendable {
 
 extension Backend {
     public var memoryLimits: MemoryLimits? { nil }
+
+    /// Two gathers: the general form.
+    public func gatherBatch(
+        inputs: any DeviceBuffer, inputLength: Int, targets: any DeviceBuffer, targetLength: Int, indices: any DeviceBuffer,
+        offset: Int, rows: Int, intoInputs: any DeviceBuffer, intoTargets: any DeviceBuffer
+    ) throws {
+        try gather(source: inputs, rowLength: inputLength, indices: indices, offset: offset, rows: rows, into: intoInputs)
+        try gather(source: targets, rowLength: targetLength, indices: indices, offset: offset, rows: rows, into: intoTargets)
+    }
 
     /// The masks of a whole batch, from element 0.
     public func dropoutMask(

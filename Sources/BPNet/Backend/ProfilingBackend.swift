@@ -134,6 +134,16 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
             try inner.gather(source: source, rowLength: rowLength, indices: indices, offset: offset, rows: rows, into: destination)
         }
     }
+    public func gatherBatch(
+        inputs: any DeviceBuffer, inputLength: Int, targets: any DeviceBuffer, targetLength: Int, indices: any DeviceBuffer,
+        offset: Int, rows: Int, intoInputs: any DeviceBuffer, intoTargets: any DeviceBuffer
+    ) throws {
+        try timed("gather batch") {
+            try inner.gatherBatch(
+                inputs: inputs, inputLength: inputLength, targets: targets, targetLength: targetLength, indices: indices,
+                offset: offset, rows: rows, intoInputs: intoInputs, intoTargets: intoTargets)
+        }
+    }
     public func batchMetrics(
         _ loss: Loss, activation: any DeviceBuffer, target: any DeviceBuffer,
         rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int

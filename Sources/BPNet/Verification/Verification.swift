@@ -135,6 +135,26 @@ public enum Verification {
                 let expected = (0..<rows).reversed().flatMap { values[($0 * columns)..<(($0 + 1) * columns)] }
                 return gathered[0] == gathered[1] && gathered[0] == expected ? (0, nil) : (.infinity, "rows differ")
             })
+            // Inputs and targets in one pass (the device's fused kernel), against the two gathers.
+            checks.append(check("gather batch \(rows)×\(columns) + \(rows)×3", tolerance: 0) {
+                let order: [Int32] = [0] + (0..<Int32(rows)).reversed()
+                let targets = uniform(rows * 3, seed: 41)
+                var gathered: [[Float]] = []
+                for backend in [device as any Backend, cpu] {
+                    let indices = try backend.makeIndexBuffer(count: order.count)
+                    try order.withUnsafeBufferPointer { try backend.uploadIndices($0, to: indices) }
+                    let inputRows = try backend.makeBuffer(count: rows * columns), targetRows = try backend.makeBuffer(count: rows * 3)
+                    try backend.gatherBatch(
+                        inputs: try backend.makeBuffer(values), inputLength: columns, targets: try backend.makeBuffer(targets),
+                        targetLength: 3, indices: indices, offset: 1, rows: rows, intoInputs: inputRows, intoTargets: targetRows)
+                    let both: [Float] = try backend.download(inputRows) + backend.download(targetRows)
+                    gathered.append(both)
+                }
+                let expectedInputs: [Float] = (0..<rows).reversed().flatMap { values[($0 * columns)..<(($0 + 1) * columns)] }
+                let expectedTargets: [Float] = (0..<rows).reversed().flatMap { targets[($0 * 3)..<(($0 + 1) * 3)] }
+                let expected = expectedInputs + expectedTargets
+                return gathered[0] == gathered[1] && gathered[0] == expected ? (0, nil) : (.infinity, "rows differ")
+            })
         }
         return checks
     }

@@ -62,7 +62,7 @@ final class OpenCLContext: @unchecked Sendable {
     enum Kernel: Int, CaseIterable {
         case gemmNaive, gemmBlockedNN, gemmBlockedNT, gemmBlockedTN, gemmBlockedTT
         case gemmRowVectorNN, gemmRowVectorTN, gemmDotNT
-        case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, gatherRows
+        case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, gatherRows, gatherBatch
         case updateBias, biasGradient, optimizerStep, dropoutMask, multiply
 
         /// The kernel's name in Kernels/*.cl.
@@ -82,6 +82,7 @@ final class OpenCLContext: @unchecked Sendable {
             case .outputDelta: return "output_delta"
             case .batchMetrics: return "batch_metrics"
             case .gatherRows: return "gather_rows"
+            case .gatherBatch: return "gather_batch"
             case .updateBias: return "update_bias"
             case .biasGradient: return "bias_gradient"
             case .optimizerStep: return "optimizer_step"
@@ -563,6 +564,18 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             .gatherRows, global: ((rowLength + runtime.tuning.gatherSpan - 1) / runtime.tuning.gatherSpan, rows),
             local: (runtime.tuning.elementLocal, 1),
             memory(source), Int32(rowLength), memory(indices), Int32(offset), Int32(rows), memory(destination))
+    }
+
+    /// One launch for both gathers: a step's smallest kernels, where the launch costs more than the copy.
+    public func gatherBatch(
+        inputs: any DeviceBuffer, inputLength: Int, targets: any DeviceBuffer, targetLength: Int, indices: any DeviceBuffer,
+        offset: Int, rows: Int, intoInputs: any DeviceBuffer, intoTargets: any DeviceBuffer
+    ) throws {
+        let span = runtime.tuning.gatherSpan
+        try launch(
+            .gatherBatch, global: ((inputLength + targetLength + span - 1) / span, rows), local: (runtime.tuning.elementLocal, 1),
+            memory(inputs), Int32(inputLength), memory(targets), Int32(targetLength), memory(indices), Int32(offset), Int32(rows),
+            memory(intoInputs), memory(intoTargets))
     }
 
     public func batchMetrics(
