@@ -22,14 +22,7 @@ public enum CheckpointFile {
     }
 
     public static func load(_ path: String) throws -> TrainingCheckpoint {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            let exists = FileManager.default.fileExists(atPath: path)
-            throw BPNetError.model(file: path, problem: exists ? "cannot be read" : "no such file")
-        }
-        return try decode(data, file: path)
+        try decode(try ModelFile.bytes(of: path), file: path)
     }
 
     public static func encode(_ checkpoint: TrainingCheckpoint) -> Data {

@@ -21,14 +21,17 @@ public enum ModelFile {
     }
 
     public static func load(_ path: String) throws -> (network: Network, metadata: Metadata) {
-        let data: Data
+        try decode(try bytes(of: path), file: path)
+    }
+
+    /// A model or checkpoint file's bytes, or an error that says whether it is missing or unreadable.
+    public static func bytes(of path: String) throws -> Data {
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             let exists = FileManager.default.fileExists(atPath: path)
             throw BPNetError.model(file: path, problem: exists ? "cannot be read" : "no such file")
         }
-        return try decode(data, file: path)
     }
 
     public static func encode(_ network: Network, metadata: Metadata = Metadata()) -> Data {

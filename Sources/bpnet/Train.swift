@@ -200,15 +200,8 @@ struct Train: ParsableCommand {
         var network: Network?
         // In a distributed run rank 0 reads the checkpoint or model and sends it to the others.
         func read(_ path: String, decode: (Data) throws -> Void) throws {
-            func fileBytes() throws -> Data {
-                do {
-                    return try Data(contentsOf: URL(fileURLWithPath: path))
-                } catch {
-                    throw BPNetError.model(file: path, problem: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
-                }
-            }
-            guard let communicator else { return try decode(try fileBytes()) }
-            var bytes: [UInt8] = communicator.rank == 0 ? Array(try fileBytes()) : []
+            guard let communicator else { return try decode(try ModelFile.bytes(of: path)) }
+            var bytes: [UInt8] = communicator.rank == 0 ? Array(try ModelFile.bytes(of: path)) : []
             try communicator.broadcast(&bytes, root: 0)
             try decode(Data(bytes))
         }

@@ -53,15 +53,15 @@ public enum ResumeChecks {
     public static func mismatches(_ c: Case, every: Int = 4, backend: any Backend) throws -> [String] {
         let (train, validation) = try data(c)
         let start = try Network(sizes: c.sizes, activations: c.activations, seed: c.options.seed)
-        let collected = Collected()
+        let collected = Locked<[Data]>([])
         var trainer = Trainer(c.options)
         trainer.checkpointEvery = every
-        trainer.checkpoint = { collected.append(CheckpointFile.encode($0)) }
+        trainer.checkpoint = { checkpoint in collected.update { $0.append(CheckpointFile.encode(checkpoint)) } }
         var uninterrupted = start
         let reports = try trainer.train(&uninterrupted, on: train, validation: validation, backend: backend)
         let expected = ModelFile.encode(uninterrupted)
         var problems: [String] = []
-        let checkpoints = collected.values
+        let checkpoints = collected.value
         if checkpoints.count < 3 { problems.append("\(c.name): only \(checkpoints.count) checkpoints were taken") }
         for saved in checkpoints {
             let checkpoint = try CheckpointFile.decode(saved, file: "checkpoint")
@@ -77,14 +77,6 @@ public enum ResumeChecks {
             }
         }
         return problems
-    }
-
-    /// Checkpoints collected from a `@Sendable` callback.
-    final class Collected: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stored: [Data] = []
-        func append(_ data: Data) { lock.withLock { stored.append(data) } }
-        var values: [Data] { lock.withLock { stored } }
     }
 
     /// What `killLoop` saw.

@@ -22,7 +22,7 @@ import Testing
         try Trainer(c.options).train(&uninterrupted, on: train, backend: CPUBackend())
 
         let cancellation = Cancellation()
-        let last = LastCheckpoint()
+        let last = Locked<TrainingCheckpoint?>(nil)
         var trainer = Trainer(c.options)
         trainer.cancellation = cancellation
         trainer.checkpoint = { last.value = $0 }
@@ -41,17 +41,8 @@ import Testing
         #expect(reports.map(\.epoch) == [1, 2, 3])
     }
 
-    final class LastCheckpoint: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stored: TrainingCheckpoint?
-        var value: TrainingCheckpoint? {
-            get { lock.withLock { stored } }
-            set { lock.withLock { stored = newValue } }
-        }
-    }
-
     func finishedCheckpoint(_ options: TrainingOptions, data: Dataset, sizes: [Int] = [5, 7, 3]) throws -> TrainingCheckpoint {
-        let last = LastCheckpoint()
+        let last = Locked<TrainingCheckpoint?>(nil)
         var trainer = Trainer(options)
         trainer.checkpoint = { last.value = $0 }
         var network = try Network(sizes: sizes, seed: 2)
@@ -151,7 +142,7 @@ import Testing
     /// good one from before.
     @Test func divergenceKeepsTheLastGoodCheckpoint() throws {
         let data = try TestData.regression(count: 40, inputs: 5, outputs: 3, seed: 3)
-        let last = LastCheckpoint()
+        let last = Locked<TrainingCheckpoint?>(nil)
         var trainer = Trainer(TrainingOptions(epochs: 50, batchSize: 4, learningRate: 1e30, seed: 1))
         trainer.checkpointEvery = 1
         trainer.checkpoint = { last.value = $0 }

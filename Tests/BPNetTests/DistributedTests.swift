@@ -145,7 +145,7 @@ struct DistributedTests {
     /// never stopped.
     @Test func oneRankCancelsAndTheCheckpointResumesOnOtherCounts() throws {
         let (expected, expectedReports) = try Self.single()
-        let saved = Saved()
+        let saved = Locked<TrainingCheckpoint?>(nil)
         let stops = try ThreadCommunicator.run(ranks: 3) { rank, communicator -> String in
             var trainer = Trainer(Self.options)
             trainer.communicator = communicator
@@ -168,7 +168,7 @@ struct DistributedTests {
         let checkpoint = try #require(saved.value)
         #expect(checkpoint.epochsDone == 1 && checkpoint.batchesDone == 5)
         // The single process's sums of the same batches.
-        let single = Saved()
+        let single = Locked<TrainingCheckpoint?>(nil)
         var trainer = Trainer(Self.options)
         trainer.checkpointEvery = 16
         trainer.checkpoint = { if $0.step == 16 { single.value = $0 } }
@@ -221,12 +221,4 @@ struct DistributedTests {
         }
     }
 
-    final class Saved: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stored: TrainingCheckpoint?
-        var value: TrainingCheckpoint? {
-            get { lock.withLock { stored } }
-            set { lock.withLock { stored = newValue } }
-        }
-    }
 }
