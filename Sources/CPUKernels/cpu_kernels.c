@@ -108,51 +108,34 @@ void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64
     OP " %%" R "13, %%" R "12, %%" R "8\n\t" OP " %%" R "13, %%" R "12, %%" R "9\n\t"                              \
     OP " %%" R "13, %%" R "12, %%" R "10\n\t" OP " %%" R "13, %%" R "12, %%" R "11\n\t"
 
-__attribute__((target("avx512f"))) static double fma_probe_avx512(long iterations, float *sink, int *lanes) {
-    const float b = 0.999999f, c = 1e-7f;
-    float out = 0;
-    long n = iterations;
-    __asm__ volatile(
-        "vbroadcastss %[b], %%zmm12\n\t"
-        "vbroadcastss %[c], %%zmm13\n\t"
-        "vmovaps %%zmm13, %%zmm0\n\t vmovaps %%zmm13, %%zmm1\n\t vmovaps %%zmm13, %%zmm2\n\t vmovaps %%zmm13, %%zmm3\n\t"
-        "vmovaps %%zmm13, %%zmm4\n\t vmovaps %%zmm13, %%zmm5\n\t vmovaps %%zmm13, %%zmm6\n\t vmovaps %%zmm13, %%zmm7\n\t"
-        "vmovaps %%zmm13, %%zmm8\n\t vmovaps %%zmm13, %%zmm9\n\t vmovaps %%zmm13, %%zmm10\n\t vmovaps %%zmm13, %%zmm11\n\t"
-        "1:\n\t" FMA12("vfmadd213ps", "zmm")
-        "dec %[n]\n\t jnz 1b\n\t"
-        "vaddps %%zmm1, %%zmm0, %%zmm0\n\t vaddps %%zmm11, %%zmm0, %%zmm0\n\t"
-        "vmovss %%xmm0, %[out]\n\t vzeroupper\n\t"
-        : [n] "+r"(n), [out] "=m"(out)
-        : [b] "m"(b), [c] "m"(c)
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
-          "xmm13", "cc", "memory");
-    *sink = out;
-    *lanes = 16;
-    return (double)iterations * 12.0 * 16 * 2.0;
-}
+// One probe per vector width: R names the registers (zmm, ymm), LANES the floats in one.
+#define FMA_PROBE(NAME, TARGET, R, LANES)                                                                      \
+    __attribute__((target(TARGET))) static double NAME(long iterations, float *sink, int *lanes) {           \
+        const float b = 0.999999f, c = 1e-7f;                                                                  \
+        float out = 0;                                                                                         \
+        long n = iterations;                                                                                   \
+        __asm__ volatile(                                                                                      \
+            "vbroadcastss %[b], %%" R "12\n\t"                                                                 \
+            "vbroadcastss %[c], %%" R "13\n\t"                                                                 \
+            "vmovaps %%" R "13, %%" R "0\n\t vmovaps %%" R "13, %%" R "1\n\t vmovaps %%" R "13, %%" R "2\n\t"      \
+            "vmovaps %%" R "13, %%" R "3\n\t vmovaps %%" R "13, %%" R "4\n\t vmovaps %%" R "13, %%" R "5\n\t"      \
+            "vmovaps %%" R "13, %%" R "6\n\t vmovaps %%" R "13, %%" R "7\n\t vmovaps %%" R "13, %%" R "8\n\t"      \
+            "vmovaps %%" R "13, %%" R "9\n\t vmovaps %%" R "13, %%" R "10\n\t vmovaps %%" R "13, %%" R "11\n\t"    \
+            "1:\n\t" FMA12("vfmadd213ps", R)                                                                   \
+            "dec %[n]\n\t jnz 1b\n\t"                                                                          \
+            "vaddps %%" R "1, %%" R "0, %%" R "0\n\t vaddps %%" R "11, %%" R "0, %%" R "0\n\t"                  \
+            "vmovss %%xmm0, %[out]\n\t vzeroupper\n\t"                                                         \
+            : [n] "+r"(n), [out] "=m"(out)                                                                     \
+            : [b] "m"(b), [c] "m"(c)                                                                           \
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",  \
+              "xmm12", "xmm13", "cc", "memory");                                                               \
+        *sink = out;                                                                                           \
+        *lanes = LANES;                                                                                        \
+        return (double)iterations * 12.0 * LANES * 2.0;                                                        \
+    }
 
-__attribute__((target("avx2,fma"))) static double fma_probe_avx2(long iterations, float *sink, int *lanes) {
-    const float b = 0.999999f, c = 1e-7f;
-    float out = 0;
-    long n = iterations;
-    __asm__ volatile(
-        "vbroadcastss %[b], %%ymm12\n\t"
-        "vbroadcastss %[c], %%ymm13\n\t"
-        "vmovaps %%ymm13, %%ymm0\n\t vmovaps %%ymm13, %%ymm1\n\t vmovaps %%ymm13, %%ymm2\n\t vmovaps %%ymm13, %%ymm3\n\t"
-        "vmovaps %%ymm13, %%ymm4\n\t vmovaps %%ymm13, %%ymm5\n\t vmovaps %%ymm13, %%ymm6\n\t vmovaps %%ymm13, %%ymm7\n\t"
-        "vmovaps %%ymm13, %%ymm8\n\t vmovaps %%ymm13, %%ymm9\n\t vmovaps %%ymm13, %%ymm10\n\t vmovaps %%ymm13, %%ymm11\n\t"
-        "1:\n\t" FMA12("vfmadd213ps", "ymm")
-        "dec %[n]\n\t jnz 1b\n\t"
-        "vaddps %%ymm1, %%ymm0, %%ymm0\n\t vaddps %%ymm11, %%ymm0, %%ymm0\n\t"
-        "vmovss %%xmm0, %[out]\n\t vzeroupper\n\t"
-        : [n] "+r"(n), [out] "=m"(out)
-        : [b] "m"(b), [c] "m"(c)
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
-          "xmm13", "cc", "memory");
-    *sink = out;
-    *lanes = 8;
-    return (double)iterations * 12.0 * 8 * 2.0;
-}
+FMA_PROBE(fma_probe_avx512, "avx512f", "zmm", 16)
+FMA_PROBE(fma_probe_avx2, "avx2,fma", "ymm", 8)
 #endif
 
 static double fma_probe_scalar(long iterations, float *sink, int *lanes) {
