@@ -62,6 +62,7 @@ struct Bench: ParsableCommand {
             var ratioToCPU: Double?
         }
         struct Peak: Encodable { var gflops: Double; var threads, lanes: Int }
+        struct Launches: Encodable { var config, backend: String; var perStep: Double }
         struct Overhead: Encodable { var backend: String; var microsecondsPerStep: Double }
         struct Share: Encodable { var config, backend, operation: String; var seconds: Double; var calls: Int; var share: Double }
         var date = ISO8601DateFormatter().string(from: Date())
@@ -73,6 +74,8 @@ struct Bench: ParsableCommand {
         var training: [Training] = []
         var overhead: [Overhead] = []
         var breakdown: [Share] = []
+        /// Kernel launches per training step on an OpenCL device, from the profiled epoch.
+        var launches: [Launches] = []
     }
 
     func run() throws {
@@ -146,8 +149,15 @@ struct Bench: ParsableCommand {
             print("(CPU: each operation timed and waited for; OpenCL: device time of each kernel from its profiling events)")
             for config in chosen {
                 for (name, backend) in backends {
-                    let entries = try breakdown(config, backend: backend, data: train.prefix(10_000))
+                    let sample = train.prefix(10_000)
+                    let entries = try breakdown(config, backend: backend, data: sample)
                     let total = entries.map(\.seconds).reduce(0, +)
+                    if backend is OpenCLBackend {
+                        let steps = Double((sample.count + config.batch - 1) / config.batch)
+                        let perStep = Double(entries.map(\.calls).reduce(0, +)) / steps
+                        print(String(format: "%@  %@  %.1f kernel launches per step", config.name, column(name, 9), perStep))
+                        report.launches.append(.init(config: config.name, backend: name, perStep: perStep))
+                    }
                     for entry in entries.sorted(by: { $0.seconds > $1.seconds }) {
                         let share = entry.seconds / total
                         print(String(
