@@ -62,13 +62,17 @@ kernel void activation_backward(global float* d, global const float* a, const in
 
 // a, y: [n] -> d: [n] = δ_L: (a − y) ⊙ f′(a) for the quadratic loss, a − y for cross-entropy
 // (sigmoid outputs) and log-likelihood (softmax outputs). global: (n)
+inline float output_delta_value(int loss, int f, float a, float y) {
+    if (loss != LOSS_QUADRATIC) return a - y;
+    if (f == ACTIVATION_SIGMOID) return (a - y) * a * (1.0f - a);
+    return (a - y) * derivative_from_output(f, a);
+}
+
 kernel void output_delta(global const float* a, global const float* y, global float* d,
                          const int n, const int loss, const int f) {
     const int i = get_global_id(0);
     if (i >= n) return;
-    if (loss != LOSS_QUADRATIC) d[i] = a[i] - y[i];
-    else if (f == ACTIVATION_SIGMOID) d[i] = (a[i] - y[i]) * a[i] * (1.0f - a[i]);
-    else d[i] = (a[i] - y[i]) * derivative_from_output(f, a[i]);
+    d[i] = output_delta_value(loss, f, a[i], y[i]);
 }
 
 // a clamped to [lo, hi] as Swift's min(max(a, lo), hi) does it: a NaN stays NaN (OpenCL's clamp
@@ -103,6 +107,46 @@ kernel void batch_metrics(global const float* a, global const float* y, const in
         float row_loss = 0.0f;
         for (int j = 0; j < cols; ++j) {
             row_loss += loss_term(loss, a[base + j], y[base + j]);
+            if (a[base + j] > a[base + best_a]) best_a = j;
+            if (y[base + j] > y[base + best_y]) best_y = j;
+        }
+        my_loss += row_loss;
+        // One output unit is a binary classifier: its class is whether it reaches 0.5.
+        const bool hit = cols == 1 ? (a[base] >= 0.5f) == (y[base] >= 0.5f) : best_a == best_y;
+        my_correct += hit ? 1.0f : 0.0f;
+    }
+    loss_sum[lid] = my_loss;
+    correct_sum[lid] = my_correct;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = METRICS_WG / 2; stride > 0; stride /= 2) {
+        if (lid < stride) {
+            loss_sum[lid] += loss_sum[lid + stride];
+            correct_sum[lid] += correct_sum[lid + stride];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) {
+        metrics[2 * slot] = loss_sum[0];
+        metrics[2 * slot + 1] = correct_sum[0];
+    }
+}
+
+// batch_metrics and output_delta in one launch, for output batches small enough that one work
+// group writes the deltas faster than a second launch would (the host decides). The same loss
+// sums and the same deltas, bit for bit.
+kernel void metrics_and_output_delta(global const float* a, global const float* y, global float* d, const int rows,
+                                     const int cols, const int loss, const int f, global float* metrics, const int slot) {
+    local float loss_sum[METRICS_WG];
+    local float correct_sum[METRICS_WG];
+    const int lid = get_local_id(0);
+    float my_loss = 0.0f, my_correct = 0.0f;
+    for (int r = lid; r < rows; r += METRICS_WG) {
+        const int base = r * cols;
+        int best_a = 0, best_y = 0;
+        float row_loss = 0.0f;
+        for (int j = 0; j < cols; ++j) {
+            row_loss += loss_term(loss, a[base + j], y[base + j]);
+            d[base + j] = output_delta_value(loss, f, a[base + j], y[base + j]);
             if (a[base + j] > a[base + best_a]) best_a = j;
             if (y[base + j] > y[base + best_y]) best_y = j;
         }

@@ -146,12 +146,19 @@ final class ResidentNetwork {
         }
     }
 
-    // A_L, Y: [rows, nL] -> δ_L; then δ_l: [rows, n_l] = (δ_{l+1}·W_{l+1}) ⊙ f_l′(A_l) (⊙ mask_l under dropout)
-    func backward(_ loss: Loss, rows: Int, dropout: Bool = false) throws {
+    // The backward pass, beside the forward: A_L, Y: [rows, nL] -> metrics[slot] and δ_L, in one
+    // backend call (they read the same batch); then the hidden deltas.
+    func measureAndBackward(_ loss: Loss, rows: Int, slot: Int, dropout: Bool) throws {
         let last = layerCount
-        try backend.outputDelta(
+        try backend.metricsAndOutputDelta(
             loss, output: functions[last - 1], activation: activations[last], target: targets, delta: deltas[last - 1],
-            count: rows * sizes[last])
+            rows: rows, columns: sizes[last], into: metrics, slot: slot)
+        try hiddenDeltas(rows: rows, dropout: dropout)
+    }
+
+    // δ_{l+1}: [rows, n_{l+1}] -> δ_l: [rows, n_l] = (δ_{l+1}·W_{l+1}) ⊙ f_l′(A_l) (⊙ mask_l under dropout), l = L−1 … 1
+    private func hiddenDeltas(rows: Int, dropout: Bool) throws {
+        let last = layerCount
         for l in stride(from: last - 1, through: 1, by: -1) {
             try backend.hiddenDelta(
                 deltaNext: deltas[l], weightsNext: weights[l], activation: activations[l],

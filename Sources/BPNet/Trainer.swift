@@ -348,8 +348,7 @@ public struct Trainer: Sendable {
                         dropout: dropout
                             ? .init(rate: options.dropout, seed: Trainer.dropoutSeed(options.seed), step: UInt64(step), firstRow: shard.offset)
                             : nil)
-                    try resident.measure(options.loss, rows: rows, into: resident.metrics, slot: b)
-                    try resident.backward(options.loss, rows: rows, dropout: dropout)
+                    try resident.measureAndBackward(options.loss, rows: rows, slot: b, dropout: dropout)
                 } else {
                     try [Float](repeating: 0, count: 2).withUnsafeBufferPointer { try backend.upload($0, to: resident.metrics, offset: 2 * b) }
                 }

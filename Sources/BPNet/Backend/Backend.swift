@@ -121,6 +121,12 @@ public protocol Backend: AnyObject, Sendable {
         source: any DeviceBuffer, rowLength: Int, indices: any DeviceBuffer, offset: Int,
         rows: Int, into destination: any DeviceBuffer) throws
 
+    /// `batchMetrics` into `metrics[slot]` and `outputDelta` into `delta`, from the same output
+    /// and target batch. A backend may do both in one pass.
+    func metricsAndOutputDelta(
+        _ loss: Loss, output: Activation, activation: any DeviceBuffer, target: any DeviceBuffer, delta: any DeviceBuffer,
+        rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int) throws
+
     /// `gather` of a batch's inputs and its targets, by the same indices. A backend may do both
     /// in one pass (one kernel launch instead of two).
     func gatherBatch(
@@ -183,6 +189,15 @@ public final class TransferMemory: @unchecked Sendable {
 
 extension Backend {
     public var memoryLimits: MemoryLimits? { nil }
+
+    /// The two operations: the general form.
+    public func metricsAndOutputDelta(
+        _ loss: Loss, output: Activation, activation: any DeviceBuffer, target: any DeviceBuffer, delta: any DeviceBuffer,
+        rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int
+    ) throws {
+        try batchMetrics(loss, activation: activation, target: target, rows: rows, columns: columns, into: metrics, slot: slot)
+        try outputDelta(loss, output: output, activation: activation, target: target, delta: delta, count: rows * columns)
+    }
 
     /// Two gathers: the general form.
     public func gatherBatch(

@@ -134,6 +134,16 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
             try inner.gather(source: source, rowLength: rowLength, indices: indices, offset: offset, rows: rows, into: destination)
         }
     }
+    public func metricsAndOutputDelta(
+        _ loss: Loss, output: Activation, activation: any DeviceBuffer, target: any DeviceBuffer, delta: any DeviceBuffer,
+        rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int
+    ) throws {
+        try timed("metrics and output delta") {
+            try inner.metricsAndOutputDelta(
+                loss, output: output, activation: activation, target: target, delta: delta, rows: rows, columns: columns,
+                into: metrics, slot: slot)
+        }
+    }
     public func gatherBatch(
         inputs: any DeviceBuffer, inputLength: Int, targets: any DeviceBuffer, targetLength: Int, indices: any DeviceBuffer,
         offset: Int, rows: Int, intoInputs: any DeviceBuffer, intoTargets: any DeviceBuffer

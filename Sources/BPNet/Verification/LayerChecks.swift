@@ -38,6 +38,10 @@ extension Verification {
                         if mine.count != 6 || mine[3] != theirs[3] || [mine[0], mine[1], mine[4], mine[5]] != [-1, -1, -1, -1] {
                             return (.infinity, "metrics \(mine) vs \(theirs): correct counts or untouched slots differ")
                         }
+                        // The fused form computes the same, bit for bit, as the two operations.
+                        let fused = actual["fusedMetrics"] ?? []
+                        guard actual["fusedOutputDelta"] == actual["outputDelta"], fused.count == 6, fused[4] == mine[2], fused[5] == mine[3]
+                        else { return (.infinity, "the fused metrics and output delta differ from the two operations") }
                         return worst(errors)
                     })
                 }
@@ -79,7 +83,13 @@ extension Verification {
         try backend.updateBias(bias: b, velocity: vb, delta: d, rows: rows, outputs: outputs, learningRate: 0.7, momentum: momentum)
         let metrics = try backend.makeBuffer([Float](repeating: -1, count: 6))
         try backend.batchMetrics(loss, activation: a, target: y, rows: rows, columns: outputs, into: metrics, slot: 1)
+        // The training step's form: metrics and output delta in one call (fused on the device).
+        let fusedDelta = try backend.makeBuffer(count: rows * outputs)
+        let fusedMetrics = try backend.makeBuffer([Float](repeating: -1, count: 6))
+        try backend.metricsAndOutputDelta(
+            loss, output: function, activation: a, target: y, delta: fusedDelta, rows: rows, columns: outputs, into: fusedMetrics, slot: 2)
         return [
+            "fusedOutputDelta": try backend.download(fusedDelta), "fusedMetrics": try backend.download(fusedMetrics),
             "activation": try backend.download(a), "outputDelta": outputDelta, "hiddenDelta": try backend.download(hidden),
             "weightGradient": try backend.download(gW), "biasGradient": try backend.download(gb),
             "weights": try backend.download(w), "velocity": try backend.download(v), "bias": try backend.download(b),

@@ -62,7 +62,8 @@ final class OpenCLContext: @unchecked Sendable {
     enum Kernel: Int, CaseIterable {
         case gemmNaive, gemmBlockedNN, gemmBlockedNT, gemmBlockedTN, gemmBlockedTT
         case gemmRowVectorNN, gemmRowVectorTN, gemmDotNT
-        case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, gatherRows, gatherBatch
+        case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, metricsAndOutputDelta
+        case gatherRows, gatherBatch
         case updateBias, biasGradient, optimizerStep, dropoutMask, multiply
 
         /// The kernel's name in Kernels/*.cl.
@@ -81,6 +82,7 @@ final class OpenCLContext: @unchecked Sendable {
             case .activationBackward: return "activation_backward"
             case .outputDelta: return "output_delta"
             case .batchMetrics: return "batch_metrics"
+            case .metricsAndOutputDelta: return "metrics_and_output_delta"
             case .gatherRows: return "gather_rows"
             case .gatherBatch: return "gather_batch"
             case .updateBias: return "update_bias"
@@ -586,6 +588,26 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try launch(
             .batchMetrics, global: (group, 1), local: (group, 1),
             memory(activation), memory(target), Int32(rows), Int32(columns), loss.code, memory(metrics), Int32(slot))
+    }
+
+    /// Outputs up to this many values take the fused kernel: its one work group writes them
+    /// faster than a second launch costs (a classifier's batch of 128 × 10 is 1 280).
+    static let fusedOutputDeltaLimit = 16_384
+
+    /// One launch for a step's batch metrics and output delta, when the output batch is small.
+    public func metricsAndOutputDelta(
+        _ loss: Loss, output: Activation, activation: any DeviceBuffer, target: any DeviceBuffer, delta: any DeviceBuffer,
+        rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int
+    ) throws {
+        guard rows * columns <= Self.fusedOutputDeltaLimit else {
+            try batchMetrics(loss, activation: activation, target: target, rows: rows, columns: columns, into: metrics, slot: slot)
+            return try outputDelta(loss, output: output, activation: activation, target: target, delta: delta, count: rows * columns)
+        }
+        let group = runtime.tuning.metricsGroup
+        try launch(
+            .metricsAndOutputDelta, global: (group, 1), local: (group, 1),
+            memory(activation), memory(target), memory(delta), Int32(rows), Int32(columns), loss.code, output.code,
+            memory(metrics), Int32(slot))
     }
 }
 
