@@ -193,10 +193,10 @@ final class ResidentNetwork {
     /// `biasStep` (no L2, no decoupled decay) for biases.
     func applyOptimizer(weightStep: OptimizerStep, biasStep: OptimizerStep) throws {
         for l in 0..<layerCount {
-            try backend.optimizerStep(
-                weightStep, parameters: weights[l], gradient: weightGradients[l], state: weightState[l], count: sizes[l] * sizes[l + 1])
-            try backend.optimizerStep(
-                biasStep, parameters: biases[l], gradient: biasGradients[l], state: biasState[l], count: sizes[l + 1])
+            try backend.optimizerStepLayer(
+                weightStep: weightStep, weights: weights[l], weightGradient: weightGradients[l], weightState: weightState[l],
+                weightCount: sizes[l] * sizes[l + 1], biasStep: biasStep, bias: biases[l], biasGradient: biasGradients[l],
+                biasState: biasState[l], biasCount: sizes[l + 1])
         }
     }
 

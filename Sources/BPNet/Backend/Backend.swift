@@ -88,6 +88,14 @@ public protocol Backend: AnyObject, Sendable {
         _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int
     ) throws
 
+    /// `optimizerStep` on a layer's weights with `weightStep` and on its biases with `biasStep`.
+    /// A backend may do both in one pass when the steps differ only in L2 and decoupled decay,
+    /// which biases never take.
+    func optimizerStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightGradient: any DeviceBuffer, weightState: [any DeviceBuffer],
+        weightCount: Int, biasStep: OptimizerStep, bias: any DeviceBuffer, biasGradient: any DeviceBuffer,
+        biasState: [any DeviceBuffer], biasCount: Int) throws
+
     /// The fused SGD update, for when nothing needs the gradient in a buffer.
     /// delta: [rows, outputs], input: [rows, inputs], weights, velocity: [outputs, inputs]
     /// -> velocity = μ·velocity − η·((1/rows)·deltaᵀ·input + l2·weights); weights += velocity.
@@ -197,6 +205,16 @@ extension Backend {
     ) throws {
         try batchMetrics(loss, activation: activation, target: target, rows: rows, columns: columns, into: metrics, slot: slot)
         try outputDelta(loss, output: output, activation: activation, target: target, delta: delta, count: rows * columns)
+    }
+
+    /// Two passes: the general form.
+    public func optimizerStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightGradient: any DeviceBuffer, weightState: [any DeviceBuffer],
+        weightCount: Int, biasStep: OptimizerStep, bias: any DeviceBuffer, biasGradient: any DeviceBuffer,
+        biasState: [any DeviceBuffer], biasCount: Int
+    ) throws {
+        try optimizerStep(weightStep, parameters: weights, gradient: weightGradient, state: weightState, count: weightCount)
+        try optimizerStep(biasStep, parameters: bias, gradient: biasGradient, state: biasState, count: biasCount)
     }
 
     /// Two gathers: the general form.

@@ -144,6 +144,18 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
                 into: metrics, slot: slot)
         }
     }
+    public func optimizerStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightGradient: any DeviceBuffer, weightState: [any DeviceBuffer],
+        weightCount: Int, biasStep: OptimizerStep, bias: any DeviceBuffer, biasGradient: any DeviceBuffer,
+        biasState: [any DeviceBuffer], biasCount: Int
+    ) throws {
+        try timed("optimizer step") {
+            try inner.optimizerStepLayer(
+                weightStep: weightStep, weights: weights, weightGradient: weightGradient, weightState: weightState,
+                weightCount: weightCount, biasStep: biasStep, bias: bias, biasGradient: biasGradient, biasState: biasState,
+                biasCount: biasCount)
+        }
+    }
     public func gatherBatch(
         inputs: any DeviceBuffer, inputLength: Int, targets: any DeviceBuffer, targetLength: Int, indices: any DeviceBuffer,
         offset: Int, rows: Int, intoInputs: any DeviceBuffer, intoTargets: any DeviceBuffer

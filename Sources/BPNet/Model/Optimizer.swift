@@ -79,7 +79,7 @@ public enum Optimizer: Sendable, Equatable {
 
 /// Everything one optimizer pass over one parameter buffer needs: the rule and this step's
 /// scalars, with Adam's bias corrections formed once on the host in double precision.
-public struct OptimizerStep: Sendable {
+public struct OptimizerStep: Sendable, Equatable {
     public var optimizer: Optimizer
     /// η for this step (after the schedule).
     public var learningRate: Float

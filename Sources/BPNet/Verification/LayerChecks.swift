@@ -132,6 +132,40 @@ extension Verification {
                 })
             }
         }
+        // A layer's weights and biases in one pass (the device's fused launch): the same bits as
+        // the two passes, and the CPU's values.
+        for (optimizer, momentum, l2, decay) in rules {
+            checks.append(check("optimizer layer \(optimizer.name) μ=\(momentum) 17×5 + 17", tolerance: operationTolerance) {
+                func run(_ backend: any Backend, fused: Bool) throws -> [Float] {
+                    let w = try backend.makeBuffer(uniform(85, seed: 51)), b = try backend.makeBuffer(uniform(17, seed: 52))
+                    let slots = optimizer.stateBuffers(momentum: momentum)
+                    let ws = try (0..<slots).map { try backend.makeBuffer(uniform(85, seed: 53 + UInt64($0), in: 0...0.01)) }
+                    let bs = try (0..<slots).map { try backend.makeBuffer(uniform(17, seed: 55 + UInt64($0), in: 0...0.01)) }
+                    for t in 1...3 {
+                        let gw = try backend.makeBuffer(uniform(85, seed: 60 + UInt64(t))), gb = try backend.makeBuffer(uniform(17, seed: 70 + UInt64(t)))
+                        let weightStep = OptimizerStep(
+                            optimizer: optimizer, learningRate: optimizer.defaultLearningRate / 10, momentum: momentum, l2: l2,
+                            decoupledDecay: decay, step: t)
+                        var biasStep = weightStep
+                        (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
+                        if fused {
+                            try backend.optimizerStepLayer(
+                                weightStep: weightStep, weights: w, weightGradient: gw, weightState: ws, weightCount: 85, biasStep: biasStep,
+                                bias: b, biasGradient: gb, biasState: bs, biasCount: 17)
+                        } else {
+                            try backend.optimizerStep(weightStep, parameters: w, gradient: gw, state: ws, count: 85)
+                            try backend.optimizerStep(biasStep, parameters: b, gradient: gb, state: bs, count: 17)
+                        }
+                    }
+                    var values = try backend.download(w) + backend.download(b)
+                    for buffer in ws + bs { values += try backend.download(buffer) }
+                    return values
+                }
+                let fused = try run(device, fused: true)
+                guard fused == (try run(device, fused: false)) else { return (.infinity, "the layer's one pass differs from its two") }
+                return (relativeError(fused, try run(cpu, fused: false)), nil)
+            })
+        }
         return checks
     }
 

@@ -64,7 +64,7 @@ final class OpenCLContext: @unchecked Sendable {
         case gemmRowVectorNN, gemmRowVectorTN, gemmDotNT
         case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, metricsAndOutputDelta
         case gatherRows, gatherBatch
-        case updateBias, biasGradient, optimizerStep, dropoutMask, multiply
+        case updateBias, biasGradient, optimizerStep, optimizerStepLayer, dropoutMask, multiply
 
         /// The kernel's name in Kernels/*.cl.
         var name: String {
@@ -88,6 +88,7 @@ final class OpenCLContext: @unchecked Sendable {
             case .updateBias: return "update_bias"
             case .biasGradient: return "bias_gradient"
             case .optimizerStep: return "optimizer_step"
+            case .optimizerStepLayer: return "optimizer_step_layer"
             case .dropoutMask: return "dropout_mask"
             case .multiply: return "multiply"
             }
@@ -520,6 +521,31 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             memory(parameters), memory(gradient), memory(first), memory(second), Int32(count), step.optimizer.code,
             Int32(state.isEmpty ? 0 : 1), step.learningRate, step.l2, step.momentum, adam.beta1, adam.beta2,
             adam.epsilon, step.decoupledDecay, adam.correction1, adam.correction2)
+    }
+
+    /// One launch per layer when the bias step is the weight step without L2 and decay, as the
+    /// trainer's always is.
+    public func optimizerStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightGradient: any DeviceBuffer, weightState: [any DeviceBuffer],
+        weightCount: Int, biasStep: OptimizerStep, bias: any DeviceBuffer, biasGradient: any DeviceBuffer,
+        biasState: [any DeviceBuffer], biasCount: Int
+    ) throws {
+        var plainWeightStep = weightStep
+        (plainWeightStep.l2, plainWeightStep.decoupledDecay) = (0, 0)
+        guard plainWeightStep == biasStep, weightState.count == biasState.count else {
+            try optimizerStep(weightStep, parameters: weights, gradient: weightGradient, state: weightState, count: weightCount)
+            return try optimizerStep(biasStep, parameters: bias, gradient: biasGradient, state: biasState, count: biasCount)
+        }
+        let adam = weightStep.adam
+        // Unused state arguments still need a valid buffer: the parameters stand in.
+        let w0 = weightState.first ?? weights, w1 = weightState.count > 1 ? weightState[1] : weights
+        let b0 = biasState.first ?? bias, b1 = biasState.count > 1 ? biasState[1] : bias
+        try launch(
+            .optimizerStepLayer, global: (weightCount + biasCount, 1), local: elementLocal,
+            memory(weights), memory(weightGradient), memory(w0), memory(w1), Int32(weightCount),
+            memory(bias), memory(biasGradient), memory(b0), memory(b1), Int32(biasCount),
+            weightStep.optimizer.code, Int32(weightState.isEmpty ? 0 : 1), weightStep.learningRate, weightStep.l2, weightStep.momentum,
+            adam.beta1, adam.beta2, adam.epsilon, weightStep.decoupledDecay, adam.correction1, adam.correction2)
     }
 
     /// Every family keeps the SGD update in the GEMM epilogue: the naive kernel too, so that the
