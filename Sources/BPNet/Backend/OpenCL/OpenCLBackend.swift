@@ -532,7 +532,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     ) throws {
         var plainWeightStep = weightStep
         (plainWeightStep.l2, plainWeightStep.decoupledDecay) = (0, 0)
-        guard plainWeightStep == biasStep, weightState.count == biasState.count else {
+        // One launch indexes weights and biases together with an int.
+        guard plainWeightStep == biasStep, weightState.count == biasState.count, weightCount + biasCount <= Int(Int32.max) else {
             try optimizerStep(weightStep, parameters: weights, gradient: weightGradient, state: weightState, count: weightCount)
             return try optimizerStep(biasStep, parameters: bias, gradient: biasGradient, state: biasState, count: biasCount)
         }
