@@ -93,12 +93,13 @@ inline float loss_term(int loss, float a, float y) {
 }
 
 // a, y: [rows, cols] -> metrics[2·slot] = Σ loss, metrics[2·slot+1] = #rows with argmax a = argmax y
-// (with one column: #rows where a ≥ 0.5 exactly when y ≥ 0.5).
-// One work group of METRICS_WG items; a fixed tree order makes the sum reproducible.
-kernel void batch_metrics(global const float* a, global const float* y, const int rows, const int cols,
-                          const int loss, global float* metrics, const int slot) {
-    local float loss_sum[METRICS_WG];
-    local float correct_sum[METRICS_WG];
+// (with one column: #rows where a ≥ 0.5 exactly when y ≥ 0.5), and with `write_delta` also
+// d = the output delta of `loss` for an output layer of activation f. One work group of
+// METRICS_WG items, whose local sums the kernel declares (OpenCL C 1.2 allows local arrays in
+// kernels only); a fixed tree order makes the sum reproducible.
+inline void measure_rows(global const float* a, global const float* y, global float* d, const int write_delta,
+                         const int rows, const int cols, const int loss, const int f, global float* metrics,
+                         const int slot, local float* loss_sum, local float* correct_sum) {
     const int lid = get_local_id(0);
     float my_loss = 0.0f, my_correct = 0.0f;
     for (int r = lid; r < rows; r += METRICS_WG) {
@@ -107,6 +108,7 @@ kernel void batch_metrics(global const float* a, global const float* y, const in
         float row_loss = 0.0f;
         for (int j = 0; j < cols; ++j) {
             row_loss += loss_term(loss, a[base + j], y[base + j]);
+            if (write_delta) d[base + j] = output_delta_value(loss, f, a[base + j], y[base + j]);
             if (a[base + j] > a[base + best_a]) best_a = j;
             if (y[base + j] > y[base + best_y]) best_y = j;
         }
@@ -131,6 +133,14 @@ kernel void batch_metrics(global const float* a, global const float* y, const in
     }
 }
 
+kernel void batch_metrics(global const float* a, global const float* y, const int rows, const int cols,
+                          const int loss, global float* metrics, const int slot) {
+    local float loss_sum[METRICS_WG];
+    local float correct_sum[METRICS_WG];
+    // d is never written without write_delta; a stands in for it.
+    measure_rows(a, y, (global float*)a, 0, rows, cols, loss, 0, metrics, slot, loss_sum, correct_sum);
+}
+
 // batch_metrics and output_delta in one launch, for output batches small enough that one work
 // group writes the deltas faster than a second launch would (the host decides). The same loss
 // sums and the same deltas, bit for bit.
@@ -138,37 +148,7 @@ kernel void metrics_and_output_delta(global const float* a, global const float* 
                                      const int cols, const int loss, const int f, global float* metrics, const int slot) {
     local float loss_sum[METRICS_WG];
     local float correct_sum[METRICS_WG];
-    const int lid = get_local_id(0);
-    float my_loss = 0.0f, my_correct = 0.0f;
-    for (int r = lid; r < rows; r += METRICS_WG) {
-        const int base = r * cols;
-        int best_a = 0, best_y = 0;
-        float row_loss = 0.0f;
-        for (int j = 0; j < cols; ++j) {
-            row_loss += loss_term(loss, a[base + j], y[base + j]);
-            d[base + j] = output_delta_value(loss, f, a[base + j], y[base + j]);
-            if (a[base + j] > a[base + best_a]) best_a = j;
-            if (y[base + j] > y[base + best_y]) best_y = j;
-        }
-        my_loss += row_loss;
-        // One output unit is a binary classifier: its class is whether it reaches 0.5.
-        const bool hit = cols == 1 ? (a[base] >= 0.5f) == (y[base] >= 0.5f) : best_a == best_y;
-        my_correct += hit ? 1.0f : 0.0f;
-    }
-    loss_sum[lid] = my_loss;
-    correct_sum[lid] = my_correct;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int stride = METRICS_WG / 2; stride > 0; stride /= 2) {
-        if (lid < stride) {
-            loss_sum[lid] += loss_sum[lid + stride];
-            correct_sum[lid] += correct_sum[lid + stride];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) {
-        metrics[2 * slot] = loss_sum[0];
-        metrics[2 * slot + 1] = correct_sum[0];
-    }
+    measure_rows(a, y, d, 1, rows, cols, loss, f, metrics, slot, loss_sum, correct_sum);
 }
 
 // source: [*, row_length], index: int32 -> destination: [rows, row_length],
