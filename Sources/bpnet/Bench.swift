@@ -68,6 +68,8 @@ struct Bench: ParsableCommand {
         var date = ISO8601DateFormatter().string(from: Date())
         var machine = ""
         var openBLAS = CPUBackend.blasConfiguration
+        /// OpenBLAS's own choice of kernels, when BPNet replaced it with a better set for this CPU.
+        var openBLASCoreReplaced = CPUBackend.blasCoreReplaced
         var environment: [String: String] = [:]
         var fmaPeak = Peak(gflops: 0, threads: 0, lanes: 0)
         var gemm: [GEMM] = []
@@ -86,6 +88,9 @@ struct Bench: ParsableCommand {
         }
         let kernels = try gemmBackends()
         note("machine: \(report.machine); OpenBLAS \(report.openBLAS)")
+        if let replaced = report.openBLASCoreReplaced {
+            note("OpenBLAS runs its \(CPUBackend.blasCore) kernels; by itself it chose \(replaced) (OPENBLAS_CORETYPE=\(replaced) keeps that)")
+        }
         note("environment: " + report.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         for (name, backend) in kernels { note("\(name): \(backend.description)") }
         let chosen = Self.configs.filter { configs.contains($0.name) }

@@ -17,19 +17,27 @@ struct Devices: ParsableCommand {
             problem = "\(error)"
         }
         if output.json {
-            var entries = [
-                "{\"device\":\"cpu\",\"name\":\"OpenBLAS\",\"blas\":\"\(CPUBackend.blasConfiguration)\",\"threads\":\(CPUBackend.blasThreads)}"
+            var entries: [Entry] = [
+                Entry(
+                    device: "cpu", name: "OpenBLAS", blas: CPUBackend.blasConfiguration, blasCoreReplaced: CPUBackend.blasCoreReplaced,
+                    threads: CPUBackend.blasThreads)
             ]
             for d in openCL {
-                entries.append(
-                    "{\"device\":\"opencl:\(d.index)\",\"platform\":\(quoted(d.platform)),\"name\":\(quoted(d.name)),"
-                        + "\"type\":\"\(d.type)\",\"compute_units\":\(d.computeUnits),"
-                        + "\"global_memory_bytes\":\(d.globalMemoryBytes),\"local_memory_bytes\":\(d.localMemoryBytes),"
-                        + "\"max_work_group_size\":\(d.maxWorkGroupSize),\"opencl_c_version\":\(quoted(d.openCLCVersion))}")
+                entries.append(Entry(
+                    device: "opencl:\(d.index)", platform: d.platform, name: d.name, type: d.type, computeUnits: d.computeUnits,
+                    globalMemoryBytes: d.globalMemoryBytes, localMemoryBytes: d.localMemoryBytes,
+                    maxWorkGroupSize: d.maxWorkGroupSize, openclCVersion: d.openCLCVersion))
             }
-            print("[" + entries.joined(separator: ",") + "]")
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = .sortedKeys
+            print(String(decoding: try encoder.encode(entries), as: UTF8.self))
         } else {
             print("cpu       OpenBLAS \(CPUBackend.blasConfiguration), \(CPUBackend.blasThreads) threads")
+            if let replaced = CPUBackend.blasCoreReplaced {
+                print("          (\(CPUBackend.blasCore) kernels: OpenBLAS chose \(replaced), which leaves this CPU's vector units idle; "
+                      + "OPENBLAS_CORETYPE=\(replaced) keeps its choice)")
+            }
             for d in openCL { print("opencl:\(d.index)  \(d)") }
             if openCL.isEmpty {
                 print("(no OpenCL devices: install pocl-opencl-icd, or your GPU vendor's OpenCL ICD)")
@@ -38,9 +46,18 @@ struct Devices: ParsableCommand {
         if let problem { note("warning: OpenCL discovery failed: \(problem)") }
     }
 
-    private func quoted(_ text: String) -> String {
-        let data = try? JSONSerialization.data(withJSONObject: [text], options: [])
-        let array = data.flatMap { String(data: $0, encoding: .utf8) } ?? "[\"\"]"
-        return String(array.dropFirst().dropLast())
+    /// One line of `--json`: the CPU's fields or an OpenCL device's; absent ones are left out.
+    private struct Entry: Encodable {
+        var device: String
+        var platform: String?
+        var name: String
+        var blas: String?
+        var blasCoreReplaced: String?
+        var threads: Int?
+        var type: String?
+        var computeUnits: Int?
+        var globalMemoryBytes, localMemoryBytes: UInt64?
+        var maxWorkGroupSize: Int?
+        var openclCVersion: String?
     }
 }

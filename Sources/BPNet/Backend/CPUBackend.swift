@@ -78,6 +78,11 @@ public final class CPUBackend: Backend {
     /// their last bits from one set to another.
     public static var blasCore: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 
+    /// The kernel set OpenBLAS chose by itself, when BPNet replaced it at load time: an OpenBLAS
+    /// older than the CPU falls back to SSE3 kernels (Prescott) and leaves its AVX-512 or AVX2
+    /// units idle. Nil when OpenBLAS's choice stands, or when `OPENBLAS_CORETYPE` chose.
+    public static var blasCoreReplaced: String? { bpnet_blas_core_replaced().map { String(cString: $0) } }
+
     /// The host's available memory, which also bounds one buffer.
     public var memoryLimits: MemoryLimits? {
         MemoryPlan.hostAvailableBytes.map { MemoryLimits(totalBytes: $0, largestBufferBytes: $0) }

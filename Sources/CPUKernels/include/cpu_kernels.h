@@ -23,4 +23,8 @@ void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64
 /// the widest vectors the CPU has (AVX-512, else AVX2 with FMA, else scalar). Returns the FLOPs
 /// done; `sink` keeps the result alive, and `lanes` receives the vector width.
 double bpnet_fma_probe(long iterations, float *sink, int *lanes);
+
+/// The kernel set OpenBLAS had chosen when BPNet replaced it at load time with a better one for
+/// this CPU (see blas_core.c), e.g. "Prescott"; NULL when OpenBLAS's own choice stands.
+const char *bpnet_blas_core_replaced(void);
 #endif
