@@ -2,27 +2,55 @@
 // a pure function of (seed, step, layer, i), so the CPU backend (bpnet_dropout_mask in
 // CPUKernels) and every device draw the same masks, and a run is reproducible.
 
-inline uint4 philox4x32(uint4 c, uint2 k) {
-    for (int round = 0; round < 10; ++round) {
-        const uint lo0 = 0xD2511F53u * c.x, hi0 = mul_hi(0xD2511F53u, c.x);
-        const uint lo1 = 0xCD9E8D57u * c.z, hi1 = mul_hi(0xCD9E8D57u, c.z);
-        c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-        k += (uint2)(0x9E3779B9u, 0xBB67AE85u);
-    }
-    return c;
-}
+// Each work item draws DROPOUT_LANES consecutive elements in vector types (uint8, ulong8, …),
+// which map onto SIMD registers on a CPU device: PoCL ran the scalar rounds one work item at a
+// time, and its mul_hi as a call (742 µs for 12 800 draws, against 25 µs on the CPU backend).
+// The 32×32→64-bit products are written as ulong products, which vectorize (vpmuludq).
+// DROPOUT_LANES comes from the host (KernelConstants).
+#define DROPOUT_JOIN2(a, b) a##b
+#define DROPOUT_JOIN(a, b) DROPOUT_JOIN2(a, b)
+#define uintD DROPOUT_JOIN(uint, DROPOUT_LANES)
+#define ulongD DROPOUT_JOIN(ulong, DROPOUT_LANES)
+#define floatD DROPOUT_JOIN(float, DROPOUT_LANES)
+#define convert_uintD DROPOUT_JOIN(convert_uint, DROPOUT_LANES)
+#define convert_ulongD DROPOUT_JOIN(convert_ulong, DROPOUT_LANES)
+#define convert_floatD DROPOUT_JOIN(convert_float, DROPOUT_LANES)
+#define vloadD DROPOUT_JOIN(vload, DROPOUT_LANES)
+#define vstoreD DROPOUT_JOIN(vstore, DROPOUT_LANES)
 
-// mask: [n] = scale where u = (word >> 8)·2⁻²⁴ ≥ rate, else 0; word = Philox((first + i, step,
-// layer), seed).x, where `first` places a shard of a batch within the whole batch's draws.
-// global: (n)
+constant uint dropout_lane_offsets[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+// mask: [n] = scale where u = (word >> 8)·2⁻²⁴ ≥ rate, else 0; word = Philox4x32-10((first + i,
+// step, layer), seed).x, where `first` places a shard of a batch within the whole batch's draws.
+// global: (⌈n / DROPOUT_LANES⌉)
 kernel void dropout_mask(global float* mask, const int n, const float rate, const float scale,
                          const uint seed_low, const uint seed_high, const uint step_low, const uint step_high,
                          const uint layer, const uint first) {
-    const int i = get_global_id(0);
-    if (i >= n) return;
-    const uint4 word = philox4x32((uint4)(first + (uint)i, step_low, step_high, layer), (uint2)(seed_low, seed_high));
-    const float u = (float)(word.x >> 8) * 0x1.0p-24f;
-    mask[i] = u >= rate ? scale : 0.0f;
+    const int base = get_global_id(0) * DROPOUT_LANES;
+    if (base >= n) return;
+    uintD c0 = (uintD)(first + (uint)base) + vloadD(0, dropout_lane_offsets);
+    uintD c1 = (uintD)(step_low), c2 = (uintD)(step_high), c3 = (uintD)(layer);
+    uint k0 = seed_low, k1 = seed_high;
+#pragma unroll
+    for (int round = 0; round < 10; ++round) {
+        const ulongD p0 = convert_ulongD(c0) * (ulongD)(0xD2511F53ul);
+        const ulongD p1 = convert_ulongD(c2) * (ulongD)(0xCD9E8D57ul);
+        c0 = convert_uintD(p1 >> 32) ^ c1 ^ (uintD)(k0);
+        c1 = convert_uintD(p1);
+        c2 = convert_uintD(p0 >> 32) ^ c3 ^ (uintD)(k1);
+        c3 = convert_uintD(p0);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    const floatD u = convert_floatD(c0 >> 8) * 0x1.0p-24f;
+    const floatD drawn = select((floatD)(0.0f), (floatD)(scale), u >= (floatD)(rate));
+    if (base + DROPOUT_LANES <= n) {
+        vstoreD(drawn, 0, mask + base);
+    } else {
+        float lanes[DROPOUT_LANES];
+        vstoreD(drawn, 0, lanes);
+        for (int j = 0; base + j < n; ++j) mask[base + j] = lanes[j];
+    }
 }
 
 // out: [n] = x ⊙ m (out may be x). global: (n)

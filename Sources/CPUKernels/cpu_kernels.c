@@ -27,19 +27,7 @@ static inline float sigmoid(float z) {
     return 1.0f / (1.0f + exp_r * scale.f);
 }
 
-// ThreadSanitizer builds go without the clones: their ifunc resolver runs at load time, before
-// TSan's runtime has started, and crashed there (`make test-sanitize`).
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define BPNET_THREAD_SANITIZER 1
-#endif
-#endif
-
-#if defined(__x86_64__) && defined(__linux__) && !defined(BPNET_THREAD_SANITIZER)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
+#include "vector_clones.h"
 
 VECTOR_CLONES
 void bpnet_bias_sigmoid(float *restrict x, const float *restrict bias, long rows, long columns) {
@@ -48,6 +36,52 @@ void bpnet_bias_sigmoid(float *restrict x, const float *restrict bias, long rows
         for (long j = 0; j < columns; ++j) row[j] = sigmoid(row[j] + bias[j]);
     }
 }
+
+VECTOR_CLONES
+void bpnet_bias_relu(float *restrict x, const float *restrict bias, long rows, long columns) {
+    for (long r = 0; r < rows; ++r) {
+        float *restrict row = x + r * columns;
+        for (long j = 0; j < columns; ++j) {
+            const float z = row[j] + bias[j];
+            row[j] = z > 0.0f ? z : 0.0f;
+        }
+    }
+}
+
+VECTOR_CLONES
+void bpnet_bias_add(float *restrict x, const float *restrict bias, long rows, long columns) {
+    for (long r = 0; r < rows; ++r) {
+        float *restrict row = x + r * columns;
+        for (long j = 0; j < columns; ++j) row[j] += bias[j];
+    }
+}
+
+// The products are kept apart from the sums (no contraction into FMAs), as Swift computes them:
+// these loops replaced Swift loops bit for bit.
+#pragma clang fp contract(off)
+
+VECTOR_CLONES
+void bpnet_multiply_derivative(float *restrict delta, const float *restrict a, long count, int activation) {
+    switch (activation) {
+    case BPNET_DERIVATIVE_SIGMOID:
+        for (long i = 0; i < count; ++i) delta[i] *= a[i] * (1.0f - a[i]);
+        break;
+    case BPNET_DERIVATIVE_TANH:
+        for (long i = 0; i < count; ++i) delta[i] *= 1.0f - a[i] * a[i];
+        break;
+    case BPNET_DERIVATIVE_RELU:
+        for (long i = 0; i < count; ++i) delta[i] *= a[i] > 0.0f ? 1.0f : 0.0f;
+        break;
+    }
+}
+
+VECTOR_CLONES
+void bpnet_multiply(const float *x, const float *mask, float *out, long count) {
+    // out may be x: element i is read before it is written, lane by lane.
+    for (long i = 0; i < count; ++i) out[i] = x[i] * mask[i];
+}
+
+#pragma clang fp contract(on)
 
 VECTOR_CLONES
 void bpnet_gather_bytes_over_255(float *restrict destination, const uint8_t *restrict bytes,
@@ -62,9 +96,8 @@ void bpnet_gather_bytes_over_255(float *restrict destination, const uint8_t *res
 // Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011): a
 // counter-based generator, so any draw is a pure function of (key, counter). Kernels/dropout.cl
 // holds the same rounds; the CPU and the device therefore draw identical dropout masks.
-void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]) {
-    uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
-    uint32_t k0 = key[0], k1 = key[1];
+static inline void philox_rounds(uint32_t c[4], uint32_t k0, uint32_t k1) {
+    uint32_t c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
     for (int round = 0; round < 10; ++round) {
         const uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
         const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
@@ -75,20 +108,28 @@ void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+    c[0] = c0; c[1] = c1; c[2] = c2; c[3] = c3;
+}
+
+void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]) {
+    for (int i = 0; i < 4; ++i) out[i] = counter[i];
+    philox_rounds(out, key[0], key[1]);
 }
 
 // mask: [count] = scale where the draw u ≥ rate, else 0; the draw for element i is the first
 // word of Philox(counter = (first + i, step low, step high, layer), key = (seed low, seed high)),
 // as u = (word >> 8)·2⁻²⁴. `first` places a shard of a batch within the whole batch's draws.
-void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64_t seed, uint64_t step,
+// The rounds are inlined so that the loop runs one draw per vector lane: 32×32→64-bit products
+// map onto vpmuludq.
+VECTOR_CLONES
+void bpnet_dropout_mask(float *restrict mask, long count, float rate, float scale, uint64_t seed, uint64_t step,
                         uint32_t layer, uint32_t first) {
-    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    const uint32_t key0 = (uint32_t)seed, key1 = (uint32_t)(seed >> 32);
+    const uint32_t step0 = (uint32_t)step, step1 = (uint32_t)(step >> 32);
     for (long i = 0; i < count; ++i) {
-        const uint32_t counter[4] = {first + (uint32_t)i, (uint32_t)step, (uint32_t)(step >> 32), layer};
-        uint32_t out[4];
-        bpnet_philox4x32(counter, key, out);
-        const float u = (float)(out[0] >> 8) * 0x1.0p-24f;
+        uint32_t c[4] = {first + (uint32_t)i, step0, step1, layer};
+        philox_rounds(c, key0, key1);
+        const float u = (float)(c[0] >> 8) * 0x1.0p-24f;
         mask[i] = u >= rate ? scale : 0.0f;
     }
 }

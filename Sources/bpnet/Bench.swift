@@ -7,7 +7,9 @@ struct Bench: ParsableCommand {
         abstract: "Measure GEMM rates, seconds per epoch, per-step overhead and a per-operation breakdown, per backend.",
         discussion: """
             Configs: A = 784-100-10 at batch 10 (η 3), B = 784-100-10 at batch 128 (η 3),
-            C = 784-1024-1024-10 at batch 128 (η 0.1), all on Fashion-MNIST with the quadratic cost.
+            C = 784-1024-1024-10 at batch 128 (η 0.1), all with sigmoid layers, the quadratic cost and
+            SGD; D = B's shapes with ReLU, softmax, log-likelihood, Adam (η 0.001) and dropout 0.2.
+            All on Fashion-MNIST.
             Every figure is measured in the same run, so ratios between rows are meaningful.
             """)
 
@@ -16,16 +18,32 @@ struct Bench: ParsableCommand {
         var sizes: [Int]
         var batch: Int
         var learningRate: Float
+        /// nil: sigmoid everywhere, the seed's rule.
+        var activations: [Activation]? = nil
+        var loss = Loss.quadratic
+        var optimizer = Optimizer.sgd
+        var dropout: Float = 0
+
+        func network() throws -> Network { try Network(sizes: sizes, activations: activations, seed: 1) }
+
+        func options(epochs: Int) -> TrainingOptions {
+            TrainingOptions(
+                epochs: epochs, batchSize: batch, learningRate: learningRate, optimizer: optimizer, loss: loss, dropout: dropout)
+        }
     }
 
     static let configs = [
         Config(name: "A", sizes: [784, 100, 10], batch: 10, learningRate: 3),
         Config(name: "B", sizes: [784, 100, 10], batch: 128, learningRate: 3),
         Config(name: "C", sizes: [784, 1024, 1024, 10], batch: 128, learningRate: 0.1),
+        // The model's newer pieces on B's shapes: ReLU, softmax with log-likelihood, Adam, dropout.
+        Config(
+            name: "D", sizes: [784, 100, 10], batch: 128, learningRate: 0.001, activations: [.relu, .softmax],
+            loss: .logLikelihood, optimizer: .adam(), dropout: 0.2),
     ]
 
-    @Option(help: "Which configs to run (letters from ABC).")
-    var configs = "ABC"
+    @Option(help: "Which configs to run (letters from ABCD).")
+    var configs = "ABCD"
 
     @Option(parsing: .unconditional, help: "Epochs timed per config, after one warm-up epoch.")
     var epochs = 3
@@ -41,8 +59,8 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
-        guard !configs.isEmpty, Set(configs).isSubset(of: "ABC") else {
-            throw ValidationError("--configs takes letters from ABC, got '\(configs)'")
+        guard !configs.isEmpty, Set(configs).isSubset(of: "ABCD") else {
+            throw ValidationError("--configs takes letters from ABCD, got '\(configs)'")
         }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
         do {
@@ -101,7 +119,8 @@ struct Bench: ParsableCommand {
 
         print("GEMM GFLOP/s at the training shapes (m×n×k, row-major; fwd = A·Wᵀ, bwd = Δ·W, grad = Δᵀ·A)")
         print("config  product  " + column("shape", 16) + kernels.map { column($0.0, 24) }.joined())
-        for config in chosen {
+        // D's products have B's shapes.
+        for config in chosen where config.activations == nil || !chosen.contains(where: { $0.name == "B" }) {
             for (product, m, n, k, transposeA, transposeB) in shapes(config) {
                 var row = "\(config.name)       \(column(product, 7))  " + column("\(m)×\(n)×\(k)", 16)
                 for (name, backend) in kernels {
@@ -124,8 +143,8 @@ struct Bench: ParsableCommand {
             for config in chosen {
                 var cpuSeconds: Double?
                 for (name, backend) in backends {
-                    var network = try Network(sizes: config.sizes, seed: 1)
-                    let options = TrainingOptions(epochs: epochs + 1, batchSize: config.batch, learningRate: config.learningRate)
+                    var network = try config.network()
+                    let options = config.options(epochs: epochs + 1)
                     let reports = try Trainer(options).train(&network, on: train, backend: backend)
                     let seconds = reports.dropFirst().map(\.seconds).sorted()[epochs / 2]
                     let gflops = Self.trainingFLOPs(config.sizes) * Double(train.count) / seconds / 1e9
@@ -264,8 +283,8 @@ struct Bench: ParsableCommand {
     /// operation from host timers (each operation waited for) elsewhere. The first of two
     /// epochs carries the set-up and PoCL's first-launch compiles, so only the second counts.
     func breakdown(_ config: Config, backend: any Backend, data: Dataset) throws -> [(operation: String, seconds: Double, calls: Int)] {
-        var network = try Network(sizes: config.sizes, seed: 1)
-        let options = TrainingOptions(epochs: 2, batchSize: config.batch, learningRate: config.learningRate)
+        var network = try config.network()
+        let options = config.options(epochs: 2)
         if let device = backend as? OpenCLBackend {
             let profiled = device.profiled()
             try Trainer(options).train(&network, on: data, backend: profiled) { report in

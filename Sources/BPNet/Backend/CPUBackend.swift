@@ -167,7 +167,11 @@ public final class CPUBackend: Backend {
                 }
                 for j in 0..<columns { row[j] /= sum }
             }
-        case .tanh, .relu, .identity:
+        case .relu:
+            bpnet_bias_relu(values, b, rows, columns)
+        case .identity:
+            bpnet_bias_add(values, b, rows, columns)
+        case .tanh:
             for r in 0..<rows {
                 let row = values + r * columns
                 for j in 0..<columns { row[j] = activation(row[j] + b[j]) }
@@ -200,9 +204,10 @@ public final class CPUBackend: Backend {
             alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)
         let a = cpu(activation).floats, d = cpu(delta).floats
         switch function {
-        case .sigmoid: for i in 0..<(rows * units) { d[i] *= a[i] * (1 - a[i]) }
+        case .sigmoid: bpnet_multiply_derivative(d, a, rows * units, Int32(BPNET_DERIVATIVE_SIGMOID))
+        case .tanh: bpnet_multiply_derivative(d, a, rows * units, Int32(BPNET_DERIVATIVE_TANH))
+        case .relu: bpnet_multiply_derivative(d, a, rows * units, Int32(BPNET_DERIVATIVE_RELU))
         case .identity, .softmax: return
-        case .tanh, .relu: for i in 0..<(rows * units) { d[i] *= function.derivative(fromOutput: a[i]) }
         }
     }
 
@@ -228,31 +233,16 @@ public final class CPUBackend: Backend {
         let eta = step.learningRate, l2 = step.l2, mu = step.momentum
         switch step.optimizer {
         case .sgd where state.isEmpty:
-            for i in 0..<count { p[i] -= eta * (g[i] + l2 * p[i]) }
+            bpnet_sgd_step(p, g, count, eta, l2)
         case .sgd:
-            let v = cpu(state[0]).floats
-            for i in 0..<count {
-                v[i] = mu * v[i] - eta * (g[i] + l2 * p[i])
-                p[i] += v[i]
-            }
+            bpnet_momentum_step(p, g, cpu(state[0]).floats, count, eta, l2, mu)
         case .nesterov:
-            let v = cpu(state[0]).floats
-            for i in 0..<count {
-                let change = eta * (g[i] + l2 * p[i])
-                v[i] = mu * v[i] - change
-                p[i] += mu * v[i] - change
-            }
+            bpnet_nesterov_step(p, g, cpu(state[0]).floats, count, eta, l2, mu)
         case .adam, .adamw:
-            let m = cpu(state[0]).floats, s = cpu(state[1]).floats
             let (beta1, beta2, epsilon, correction1, correction2) = step.adam
-            let decay = step.decoupledDecay
-            for i in 0..<count {
-                p[i] -= decay * p[i]
-                let gi = g[i] + l2 * p[i]
-                m[i] = beta1 * m[i] + (1 - beta1) * gi
-                s[i] = beta2 * s[i] + (1 - beta2) * gi * gi
-                p[i] -= eta * (m[i] / correction1) / ((s[i] / correction2).squareRoot() + epsilon)
-            }
+            bpnet_adam_step(
+                p, g, cpu(state[0]).floats, cpu(state[1]).floats, count, eta, l2, beta1, beta2, epsilon,
+                step.decoupledDecay, correction1, correction2)
         }
     }
 
@@ -263,8 +253,7 @@ public final class CPUBackend: Backend {
     }
 
     public func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws {
-        let a = cpu(x).floats, m = cpu(mask).floats, out = cpu(output).floats
-        for i in 0..<count { out[i] = a[i] * m[i] }
+        bpnet_multiply(cpu(x).floats, cpu(mask).floats, cpu(output).floats, count)
     }
 
     public func updateWeights(

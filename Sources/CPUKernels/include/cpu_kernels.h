@@ -3,6 +3,24 @@
 
 /// x: [rows, columns], bias: [columns] -> x = σ(x + bias), in place.
 void bpnet_bias_sigmoid(float *x, const float *bias, long rows, long columns);
+/// x: [rows, columns], bias: [columns] -> x = max(x + bias, 0) (0 where x + bias is NaN), in place.
+void bpnet_bias_relu(float *x, const float *bias, long rows, long columns);
+/// x: [rows, columns], bias: [columns] -> x = x + bias, in place.
+void bpnet_bias_add(float *x, const float *bias, long rows, long columns);
+
+/// Which f′(a) `bpnet_multiply_derivative` takes.
+enum { BPNET_DERIVATIVE_SIGMOID = 0, BPNET_DERIVATIVE_TANH = 1, BPNET_DERIVATIVE_RELU = 2 };
+/// delta, a: [count] -> delta = delta ⊙ f′(a), f′ from the output a: a(1 − a), 1 − a², or 1 where a > 0 else 0.
+void bpnet_multiply_derivative(float *delta, const float *a, long count, int activation);
+/// out: [count] = x ⊙ mask; out may be x.
+void bpnet_multiply(const float *x, const float *mask, float *out, long count);
+
+// Optimizer steps over p: [count] from its gradient g (optimizer_steps.c gives the formulas).
+void bpnet_sgd_step(float *p, const float *g, long count, float eta, float l2);
+void bpnet_momentum_step(float *p, const float *g, float *v, long count, float eta, float l2, float mu);
+void bpnet_nesterov_step(float *p, const float *g, float *v, long count, float eta, float l2, float mu);
+void bpnet_adam_step(float *p, const float *g, float *m, float *s, long count, float eta, float l2, float beta1,
+                     float beta2, float epsilon, float decay, float c1, float c2);
 
 
 

@@ -576,7 +576,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int, firstElement: Int
     ) throws {
         try launch(
-            .dropoutMask, global: (count, 1), local: elementLocal, memory(mask), Int32(count), rate, scale,
+            .dropoutMask, global: ((count + KernelConstants.dropoutLanes - 1) / KernelConstants.dropoutLanes, 1),
+            local: elementLocal, memory(mask), Int32(count), rate, scale,
             UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32),
             UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32), UInt32(layer), UInt32(firstElement))
     }

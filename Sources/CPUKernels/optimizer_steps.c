@@ -1,0 +1,56 @@
+// The optimizer rules of the CPU backend, one pass over one parameter buffer each, in the order
+// Optimizer.swift gives and Kernels/optimizer.cl follows. The products are kept apart from the
+// sums (no contraction into FMAs), as Swift computed them when these loops were Swift loops, so
+// the CPU's results did not change by a bit when they moved here to be vectorized.
+#include "cpu_kernels.h"
+#include "vector_clones.h"
+
+#pragma clang fp contract(off)
+
+// p −= η(g + l2·p)
+VECTOR_CLONES
+void bpnet_sgd_step(float *restrict p, const float *restrict g, long count, float eta, float l2) {
+    for (long i = 0; i < count; ++i) p[i] -= eta * (g[i] + l2 * p[i]);
+}
+
+// v = μv − η(g + l2·p); p += v
+VECTOR_CLONES
+void bpnet_momentum_step(float *restrict p, const float *restrict g, float *restrict v, long count, float eta, float l2,
+                         float mu) {
+    for (long i = 0; i < count; ++i) {
+        const float velocity = mu * v[i] - eta * (g[i] + l2 * p[i]);
+        v[i] = velocity;
+        p[i] += velocity;
+    }
+}
+
+// v = μv − η(g + l2·p); p += μv − η(g + l2·p)
+VECTOR_CLONES
+void bpnet_nesterov_step(float *restrict p, const float *restrict g, float *restrict v, long count, float eta, float l2,
+                         float mu) {
+    for (long i = 0; i < count; ++i) {
+        const float change = eta * (g[i] + l2 * p[i]);
+        const float velocity = mu * v[i] - change;
+        v[i] = velocity;
+        p[i] += mu * velocity - change;
+    }
+}
+
+// p −= decay·p; g' = g + l2·p; m = β₁m + (1 − β₁)g'; s = β₂s + (1 − β₂)g'²;
+// p −= η·(m/c₁)/(√(s/c₂) + ε), with c₁ = 1 − β₁ᵗ and c₂ = 1 − β₂ᵗ.
+VECTOR_CLONES
+void bpnet_adam_step(float *restrict p, const float *restrict g, float *restrict m, float *restrict s, long count,
+                     float eta, float l2, float beta1, float beta2, float epsilon, float decay, float c1, float c2) {
+    for (long i = 0; i < count; ++i) {
+        float w = p[i];
+        w -= decay * w;
+        const float gradient = g[i] + l2 * w;
+        const float first = beta1 * m[i] + (1.0f - beta1) * gradient;
+        const float second = beta2 * s[i] + (1.0f - beta2) * gradient * gradient;
+        m[i] = first;
+        s[i] = second;
+        // The square root is correctly rounded (vsqrtps), as Swift's squareRoot() is; the builtin
+        // has no errno to set, so the loop vectorizes.
+        p[i] = w - eta * (first / c1) / (__builtin_elementwise_sqrt(second / c2) + epsilon);
+    }
+}
