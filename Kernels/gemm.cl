@@ -5,6 +5,13 @@
 //   EPILOGUE_ACTIVATION_GRAD  c = acc · f′(x)                            backward: δ_l = (δ_{l+1}·W) ⊙ f′(a)
 //   EPILOGUE_SGD              v = beta·c + alpha·acc − gamma·x; c = v; x += v   update: V = μV − η(ΔᵀA/m + λ/n·W); W += V
 // The SGD epilogue keeps the gradient in registers: no gradient matrix goes through memory.
+// A weight-gradient product Δᵀ·X also yields the layer's bias, the row sums of op(A) = Δᵀ, in the
+// same launch: the host adds one column block past C's last, whose work items each sum their rows
+// of op(A) over k, in k order, as bias_gradient and update_bias (optimizer.cl) do, so the bits
+// are theirs. The bias epilogues (s is the row sum, b the bias, x its velocity):
+//   BIAS_NONE      nothing: no extra block is launched
+//   BIAS_GRADIENT  b = s / K                                                    gb = Σ_rows δ / rows
+//   BIAS_SGD       v = momentum·x − scale·s; x = v; b += v                      update with scale = η/rows
 // The EPILOGUE_* and ACTIVATION_* codes come from the host; activate and derivative_from_output
 // from activation.cl.
 
@@ -38,16 +45,49 @@ inline void store_epilogue(int epilogue, int f, int i, int j, int N, float acc,
     }
 }
 
+inline void store_bias_epilogue(int bias_kind, int i, int K, float sum, float scale, float momentum,
+                                global float* bias, global float* bias_aux) {
+    if (bias_kind == BIAS_GRADIENT) {
+        bias[i] = sum / (float)K;
+    } else if (bias_kind == BIAS_SGD) {
+        const float v = momentum * bias_aux[i] - scale * sum;
+        bias_aux[i] = v;
+        bias[i] += v;
+    }
+}
+
+// In the extra column block (get_global_id(0) == the count of C's column blocks of WIDTH): the
+// bias epilogue of rows i0 … i0 + ROWS − 1.
+#define GEMM_BIAS_ROWS(LOAD_A, ROWS, WIDTH)                                                       \
+    if (bias_kind != BIAS_NONE && get_global_id(0) == (N + (WIDTH) - 1) / (WIDTH))               \
+        for (int r = 0; r < (ROWS) && i0 + r < M; ++r) {                                        \
+            float sum = 0.0f;                                                                   \
+            for (int k = 0; k < K; ++k) sum += LOAD_A(i0 + r, k);                               \
+            store_bias_epilogue(bias_kind, i0 + r, K, sum, bias_scale, bias_momentum, bias, bias_aux); \
+        }
+
+// The arguments every GEMM kernel takes after its epilogue's.
+#define GEMM_BIAS_ARGUMENTS                                                                       \
+    global float* bias, global float* bias_aux, const int bias_kind, const float bias_scale,     \
+    const float bias_momentum
+
 // The reference: one work item per element of C, every access bounds-checked, any shape.
 // global: (N, M)
 kernel void gemm_naive(const int M, const int N, const int K,
                        const int transA, const int transB,
                        const float alpha, const float beta, const float gamma,
                        global const float* A, global const float* B,
-                       global float* C, global float* aux, const int epilogue, const int f) {
+                       global float* C, global float* aux, const int epilogue, const int f, GEMM_BIAS_ARGUMENTS) {
     const int j = get_global_id(0);
     const int i = get_global_id(1);
-    if (i >= M || j >= N) return;
+    if (i >= M) return;
+    if (j >= N) {
+        const int i0 = i;
+#define NAIVE_A(i, k) (transA ? A[(k) * M + (i)] : A[(i) * K + (k)])
+        GEMM_BIAS_ROWS(NAIVE_A, 1, 1)
+#undef NAIVE_A
+        return;
+    }
     float acc = 0.0f;
     for (int k = 0; k < K; ++k) {
         const float a = transA ? A[k * M + i] : A[i * K + k];
@@ -66,10 +106,15 @@ kernel void gemm_naive(const int M, const int N, const int K,
 kernel void NAME(const int M, const int N, const int K,                                         \
                  const float alpha, const float beta, const float gamma,                        \
                  global const float* restrict A, global const float* restrict B,                \
-                 global float* C, global float* aux, const int epilogue, const int f) {       \
+                 global float* C, global float* aux, const int epilogue, const int f,         \
+                 GEMM_BIAS_ARGUMENTS) {                                                         \
     const int j0 = get_global_id(0) * GEMM_TN;                                                  \
     const int i0 = get_global_id(1) * GEMM_TM;                                                  \
-    if (i0 >= M || j0 >= N) return;                                                             \
+    if (i0 >= M) return;                                                                        \
+    if (j0 >= N) {                                                                              \
+        GEMM_BIAS_ROWS(LOAD_A, GEMM_TM, GEMM_TN)                                                \
+        return;                                                                                 \
+    }                                                                                           \
     float acc[GEMM_TM][GEMM_TN];                                                                \
     _Pragma("unroll")                                                                           \
     for (int r = 0; r < GEMM_TM; ++r)                                                           \
@@ -198,10 +243,15 @@ inline void store_epilogue_vector(int epilogue, int f, int i, int j, int N, floa
 kernel void NAME(const int M, const int N, const int K,                                         \
                  const float alpha, const float beta, const float gamma,                        \
                  global const float* restrict A, global const float* restrict B,                \
-                 global float* C, global float* aux, const int epilogue, const int f) {       \
+                 global float* C, global float* aux, const int epilogue, const int f,         \
+                 GEMM_BIAS_ARGUMENTS) {                                                         \
     const int j0 = get_global_id(0) * (GEMM_VC * GEMM_VW);                                      \
     const int i0 = get_global_id(1) * GEMM_VM;                                                  \
-    if (i0 >= M || j0 >= N) return;                                                             \
+    if (i0 >= M) return;                                                                        \
+    if (j0 >= N) {                                                                              \
+        GEMM_BIAS_ROWS(LOAD_A, GEMM_VM, GEMM_VC * GEMM_VW)                                      \
+        return;                                                                                 \
+    }                                                                                           \
     if (N < GEMM_VW) {                                                                          \
         _Pragma("unroll")                                                                       \
         for (int r = 0; r < GEMM_VM && i0 + r < M; ++r)                                         \
@@ -265,10 +315,15 @@ DEFINE_GEMM_ROWVEC(gemm_rowvec_tn, A_COLS)   // gradient:  Δᵀ·A
 kernel void gemm_dot_nt(const int M, const int N, const int K,
                         const float alpha, const float beta, const float gamma,
                         global const float* restrict A, global const float* restrict B,
-                        global float* C, global float* aux, const int epilogue, const int f) {
+                        global float* C, global float* aux, const int epilogue, const int f, GEMM_BIAS_ARGUMENTS) {
     const int j0 = get_global_id(0) * GEMM_DN;
     const int i0 = get_global_id(1) * GEMM_DM;
-    if (i0 >= M || j0 >= N) return;
+    if (i0 >= M) return;
+    if (j0 >= N) {
+        // A·Bᵀ: op(A) is A itself, rows along K.
+        GEMM_BIAS_ROWS(A_ROWS, GEMM_DM, GEMM_DN)
+        return;
+    }
     global const float* a_row[GEMM_DM];
     global const float* b_row[GEMM_DN];
     #pragma unroll

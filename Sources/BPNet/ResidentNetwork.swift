@@ -170,22 +170,19 @@ final class ResidentNetwork {
     // δ_l: [rows, n_l], A_{l−1}: [rows, n_{l−1}] -> W_l, b_l updated by the fused SGD rule.
     func updateFused(rows: Int, learningRate: Float, l2: Float, momentum: Float, dropout: Bool) throws {
         for l in 0..<layerCount {
-            try backend.updateWeights(
-                weights: weights[l], velocity: weightState[l][0], delta: deltas[l], input: input(of: l, dropout: dropout),
-                rows: rows, outputs: sizes[l + 1], inputs: sizes[l], learningRate: learningRate, l2: l2, momentum: momentum)
-            try backend.updateBias(
-                bias: biases[l], velocity: biasState[l][0], delta: deltas[l], rows: rows,
-                outputs: sizes[l + 1], learningRate: learningRate, momentum: momentum)
+            try backend.updateLayer(
+                weights: weights[l], weightVelocity: weightState[l][0], bias: biases[l], biasVelocity: biasState[l][0],
+                delta: deltas[l], input: input(of: l, dropout: dropout), rows: rows, outputs: sizes[l + 1], inputs: sizes[l],
+                learningRate: learningRate, l2: l2, momentum: momentum)
         }
     }
 
     // δ_l, A_{l−1} -> gW_l: [n_l, n_{l−1}] = (1/rows)·δ_lᵀ·A_{l−1}, gb_l: [n_l] = (1/rows)·Σ δ_l.
     func gradients(rows: Int, dropout: Bool) throws {
         for l in 0..<layerCount {
-            try backend.weightGradient(
-                delta: deltas[l], input: input(of: l, dropout: dropout), gradient: weightGradients[l],
-                rows: rows, outputs: sizes[l + 1], inputs: sizes[l])
-            try backend.biasGradient(delta: deltas[l], gradient: biasGradients[l], rows: rows, outputs: sizes[l + 1])
+            try backend.layerGradients(
+                delta: deltas[l], input: input(of: l, dropout: dropout), weightGradient: weightGradients[l],
+                biasGradient: biasGradients[l], rows: rows, outputs: sizes[l + 1], inputs: sizes[l])
         }
     }
 

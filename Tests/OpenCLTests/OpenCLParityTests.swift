@@ -214,7 +214,11 @@ struct OpenCLParityTests {
         let calls = Dictionary(uniqueKeysWithValues: times.map { ($0.operation, $0.calls) })
         #expect(calls["gather_batch"] == 5 && calls["gather_rows"] == nil, "inputs and targets of 5 batches, one launch each")
         #expect(calls["metrics_and_output_delta"] == 5 && calls["batch_metrics"] == nil && calls["output_delta"] == nil)
-        #expect(calls["update_bias"] == 2 * 5)
+        // Each layer's bias is updated inside its weight update's launch: 2 layers × 5 batches.
+        #expect(calls["update_bias"] == nil && calls["bias_gradient"] == nil)
+        // Per step: 2 forward products, 1 backward, 2 weight updates, in any GEMM family.
+        #expect(calls.filter { $0.key.hasPrefix("gemm_") }.values.reduce(0, +) == 5 * 5, "\(calls)")
+        #expect(times.map(\.calls).reduce(0, +) == 7 * 5, "7 launches per step for 2 layers: \(calls)")
         // Each kernel's device time lies within the run's wall time (an end before its start would
         // wrap to centuries), and the kernels took some time at all.
         #expect(times.allSatisfy { $0.seconds < wall } && times.contains { $0.seconds > 0 }, "\(times) in \(wall) s")

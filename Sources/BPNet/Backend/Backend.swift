@@ -82,6 +82,12 @@ public protocol Backend: AnyObject, Sendable {
     /// delta: [rows, outputs] -> gradient: [outputs] = (1/rows)·Σ_rows delta.
     func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int) throws
 
+    /// `weightGradient` and `biasGradient` of one layer. A backend may compute both in one pass:
+    /// the bias gradient is the row sums of the product's left operand δᵀ.
+    func layerGradients(
+        delta: any DeviceBuffer, input: any DeviceBuffer, weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer,
+        rows: Int, outputs: Int, inputs: Int) throws
+
     /// One optimizer step over a parameter buffer of `count` values, in one fused pass:
     /// parameters, gradient and each state buffer (`Optimizer.stateBuffers`) are `[count]`.
     func optimizerStep(
@@ -110,6 +116,12 @@ public protocol Backend: AnyObject, Sendable {
     func updateBias(
         bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
         rows: Int, outputs: Int, learningRate: Float, momentum: Float) throws
+
+    /// `updateWeights` and `updateBias` of one layer; a backend may do both in one pass.
+    func updateLayer(
+        weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
+        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        learningRate: Float, l2: Float, momentum: Float) throws
 
     // Dropout: a mask drawn by a counter-based generator, so every backend draws the same.
 
@@ -215,6 +227,28 @@ extension Backend {
     ) throws {
         try optimizerStep(weightStep, parameters: weights, gradient: weightGradient, state: weightState, count: weightCount)
         try optimizerStep(biasStep, parameters: bias, gradient: biasGradient, state: biasState, count: biasCount)
+    }
+
+    /// The two products: the general form.
+    public func layerGradients(
+        delta: any DeviceBuffer, input: any DeviceBuffer, weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer,
+        rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try self.weightGradient(delta: delta, input: input, gradient: weightGradient, rows: rows, outputs: outputs, inputs: inputs)
+        try self.biasGradient(delta: delta, gradient: biasGradient, rows: rows, outputs: outputs)
+    }
+
+    /// The two updates: the general form.
+    public func updateLayer(
+        weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
+        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        learningRate: Float, l2: Float, momentum: Float
+    ) throws {
+        try updateWeights(
+            weights: weights, velocity: weightVelocity, delta: delta, input: input, rows: rows, outputs: outputs, inputs: inputs,
+            learningRate: learningRate, l2: l2, momentum: momentum)
+        try updateBias(
+            bias: bias, velocity: biasVelocity, delta: delta, rows: rows, outputs: outputs, learningRate: learningRate, momentum: momentum)
     }
 
     /// Two gathers: the general form.

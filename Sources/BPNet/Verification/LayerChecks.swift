@@ -30,7 +30,7 @@ extension Verification {
                         let actual = try layerOutputs(device, function: function, loss: loss, shape: shape, l2: l2, momentum: momentum)
                         var errors: [String: Double] = [:]
                         // Without momentum the velocity is not state (the CPU backend skips it); W is.
-                        for (output, values) in expected where momentum != 0 || output != "velocity" {
+                        for (output, values) in expected where momentum != 0 || !["velocity", "fusedVelocity"].contains(output) {
                             errors[output] = relativeError(actual[output] ?? [], values)
                         }
                         // Slots 0 and 2 must stay untouched; the correct count in slot 1 must match exactly.
@@ -42,6 +42,12 @@ extension Verification {
                         let fused = actual["fusedMetrics"] ?? []
                         guard actual["fusedOutputDelta"] == actual["outputDelta"], fused.count == 6, fused[4] == mine[2], fused[5] == mine[3]
                         else { return (.infinity, "the fused metrics and output delta differ from the two operations") }
+                        for (fused, separate) in [
+                            ("fusedWeightGradient", "weightGradient"), ("fusedBiasGradient", "biasGradient"), ("fusedWeights", "weights"),
+                            ("fusedVelocity", "velocity"), ("fusedBias", "bias"), ("fusedBiasVelocity", "biasVelocity"),
+                        ] where actual[fused] != actual[separate] {
+                            return (.infinity, "the layer's one-call \(separate) differs from the two operations'")
+                        }
                         return worst(errors)
                     })
                 }
@@ -81,6 +87,18 @@ extension Verification {
             weights: w, velocity: v, delta: d, input: x, rows: rows, outputs: outputs, inputs: inputs,
             learningRate: 0.7, l2: l2, momentum: momentum)
         try backend.updateBias(bias: b, velocity: vb, delta: d, rows: rows, outputs: outputs, learningRate: 0.7, momentum: momentum)
+        // The training step's forms: each layer's gradients, or its SGD update, in one call (one
+        // launch on the device), from the same starting values.
+        let fusedGW = try backend.makeBuffer(count: outputs * inputs), fusedGb = try backend.makeBuffer(count: outputs)
+        try backend.layerGradients(
+            delta: d, input: x, weightGradient: fusedGW, biasGradient: fusedGb, rows: rows, outputs: outputs, inputs: inputs)
+        let fusedW = try backend.makeBuffer(uniform(outputs * inputs, seed: 2, in: -0.5...0.5))
+        let fusedB = try backend.makeBuffer(uniform(outputs, seed: 3))
+        let fusedV = try backend.makeBuffer(uniform(outputs * inputs, seed: 7, in: -0.1...0.1))
+        let fusedVb = try backend.makeBuffer(uniform(outputs, seed: 8, in: -0.1...0.1))
+        try backend.updateLayer(
+            weights: fusedW, weightVelocity: fusedV, bias: fusedB, biasVelocity: fusedVb, delta: d, input: x, rows: rows,
+            outputs: outputs, inputs: inputs, learningRate: 0.7, l2: l2, momentum: momentum)
         let metrics = try backend.makeBuffer([Float](repeating: -1, count: 6))
         try backend.batchMetrics(loss, activation: a, target: y, rows: rows, columns: outputs, into: metrics, slot: 1)
         // The training step's form: metrics and output delta in one call (fused on the device).
@@ -94,6 +112,9 @@ extension Verification {
             "weightGradient": try backend.download(gW), "biasGradient": try backend.download(gb),
             "weights": try backend.download(w), "velocity": try backend.download(v), "bias": try backend.download(b),
             "biasVelocity": try backend.download(vb), "metrics": try backend.download(metrics),
+            "fusedWeightGradient": try backend.download(fusedGW), "fusedBiasGradient": try backend.download(fusedGb),
+            "fusedWeights": try backend.download(fusedW), "fusedVelocity": try backend.download(fusedV),
+            "fusedBias": try backend.download(fusedB), "fusedBiasVelocity": try backend.download(fusedVb),
         ]
     }
 

@@ -15,6 +15,20 @@ enum KernelConstants {
         }
     }
 
+    /// What a GEMM kernel does with the row sums of op(A), in the work items of one extra column
+    /// block past C's last (see Kernels/gemm.cl): a weight-gradient product's bias, in its launch.
+    enum BiasEpilogue: Int32, CaseIterable {
+        case none = 0, gradient, sgd
+
+        var macroName: String {
+            switch self {
+            case .none: return "BIAS_NONE"
+            case .gradient: return "BIAS_GRADIENT"
+            case .sgd: return "BIAS_SGD"
+            }
+        }
+    }
+
     /// Dropout draws per work item (Kernels/dropout.cl), in vector types of this width: 2, 4, 8 or 16.
     static let dropoutLanes = 8
 
@@ -23,6 +37,7 @@ enum KernelConstants {
         lines += Activation.allCases.map { "#define \($0.macroName) \($0.code)" }
         lines += Loss.allCases.map { "#define \($0.macroName) \($0.code)" }
         lines += Epilogue.allCases.map { "#define \($0.macroName) \($0.rawValue)" }
+        lines += BiasEpilogue.allCases.map { "#define \($0.macroName) \($0.rawValue)" }
         lines += Optimizer.codes.map { "#define \($0.macro) \($0.code)" }
         // The float's shortest exact decimal, so the device clamps at the host's very value.
         lines.append("#define DROPOUT_LANES \(dropoutLanes)")

@@ -408,39 +408,56 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     private typealias Epilogue = KernelConstants.Epilogue
 
+    /// A bias that a product computes from the row sums of op(A), in its own launch (gemm.cl).
+    private struct BiasOutput {
+        var kind: KernelConstants.BiasEpilogue
+        var bias: any DeviceBuffer
+        /// The bias's velocity for `.sgd`.
+        var aux: any DeviceBuffer
+        var scale: Float = 0
+        var momentum: Float = 0
+    }
+
     /// C: [m, n] = epilogue(op(A)·op(B)), by the tuned or the reference kernel; `function` is the
     /// activation that the activation epilogues apply.
     private func product(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer, aux: any DeviceBuffer,
-        epilogue: Epilogue, function: Activation = .identity, alpha: Float = 1, beta: Float = 0, gamma: Float = 0
+        epilogue: Epilogue, function: Activation = .identity, alpha: Float = 1, beta: Float = 0, gamma: Float = 0,
+        bias: BiasOutput? = nil
     ) throws {
         let tuning = runtime.tuning
         let (M, N, K) = (Int32(m), Int32(n), Int32(k))
+        // The bias's column block, past C's last; unused bias arguments still need a valid buffer.
+        let extraBlock = bias == nil ? 0 : 1
+        let (biasMemory, biasAux) = (memory(bias?.bias ?? c), memory(bias?.aux ?? c))
+        let biasKind = (bias?.kind ?? .none).rawValue, biasScale = bias?.scale ?? 0, biasMomentum = bias?.momentum ?? 0
         func blocks(_ count: Int, _ size: Int) -> Int { (count + size - 1) / size }
         let kernel: OpenCLContext.Kernel, global: (Int, Int), local: (Int, Int)
         switch (family, transposeA, transposeB) {
         case (.naive, _, _):
             return try launch(
-                .gemmNaive, global: (n, m), local: tuning.blockedLocal,
+                .gemmNaive, global: (n + extraBlock, m), local: tuning.blockedLocal,
                 M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
-                memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code)
+                memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code,
+                biasMemory, biasAux, biasKind, biasScale, biasMomentum)
         case (.vector, _, false):
             kernel = transposeA ? .gemmRowVectorTN : .gemmRowVectorNN
-            global = (blocks(n, tuning.vectorLanes * tuning.rowVectorColumns), blocks(m, tuning.rowVectorRows))
+            global = (blocks(n, tuning.vectorLanes * tuning.rowVectorColumns) + extraBlock, blocks(m, tuning.rowVectorRows))
             local = tuning.vectorLocal
         case (.vector, false, true):
             kernel = .gemmDotNT
-            global = (blocks(n, tuning.dotColumns), blocks(m, tuning.dotRows))
+            global = (blocks(n, tuning.dotColumns) + extraBlock, blocks(m, tuning.dotRows))
             local = tuning.vectorLocal
         default:
             kernel = transposeA ? (transposeB ? .gemmBlockedTT : .gemmBlockedTN) : (transposeB ? .gemmBlockedNT : .gemmBlockedNN)
-            global = (blocks(n, tuning.blockedTN), blocks(m, tuning.blockedTM))
+            global = (blocks(n, tuning.blockedTN) + extraBlock, blocks(m, tuning.blockedTM))
             local = tuning.blockedLocal
         }
         try launch(
             kernel, global: global, local: local,
-            M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code)
+            M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code,
+            biasMemory, biasAux, biasKind, biasScale, biasMomentum)
     }
 
     public func gemm(
@@ -560,6 +577,29 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
             a: delta, b: input, c: velocity, aux: weights, epilogue: .sgd,
             alpha: -learningRate / Float(rows), beta: momentum, gamma: learningRate * l2)
+    }
+
+    /// One launch: the weight gradient's product computes the bias gradient in an extra column block.
+    public func layerGradients(
+        delta: any DeviceBuffer, input: any DeviceBuffer, weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer,
+        rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try product(
+            transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows, a: delta, b: input, c: weightGradient,
+            aux: weightGradient, epilogue: .none, alpha: 1 / Float(rows), bias: BiasOutput(kind: .gradient, bias: biasGradient, aux: biasGradient))
+    }
+
+    /// One launch: the SGD weight update's product updates the bias in an extra column block.
+    public func updateLayer(
+        weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
+        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        learningRate: Float, l2: Float, momentum: Float
+    ) throws {
+        try product(
+            transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
+            a: delta, b: input, c: weightVelocity, aux: weights, epilogue: .sgd,
+            alpha: -learningRate / Float(rows), beta: momentum, gamma: learningRate * l2,
+            bias: BiasOutput(kind: .sgd, bias: bias, aux: biasVelocity, scale: learningRate / Float(rows), momentum: momentum))
     }
 
     public func updateBias(
