@@ -24,58 +24,96 @@ kernel void bias_gradient(global const float* delta, global float* gradient, con
     gradient[j] = sum / (float)rows;
 }
 
-// One step of `rule` (OPTIMIZER_*) on p: [n] from its gradient g and state s0, s1, in the
-// order the CPU backend uses (Optimizer.swift gives the rules):
+// One step of `rule` (OPTIMIZER_*) on p from its gradient g and state s0, s1, in the order the
+// CPU backend uses (Optimizer.swift gives the rules):
 //   sgd       v = μv − η(g + l2·p); p += v          (without state: p −= η(g + l2·p))
 //   nesterov  v = μv − η(g + l2·p); p += μv − η(g + l2·p)
 //   adam(w)   p −= decay·p; m, s moments; p −= η·(m/c1)/(√(s/c2) + ε)
-inline void optimizer_update(global float* p, global const float* g, global float* s0, global float* s1, const int i,
-                             const int rule, const int stateful, const float eta, const float l2, const float mu,
-                             const float beta1, const float beta2, const float epsilon, const float decay,
-                             const float c1, const float c2) {
-    if (rule == OPTIMIZER_SGD && !stateful) {
-        p[i] -= eta * (g[i] + l2 * p[i]);
-    } else if (rule == OPTIMIZER_SGD) {
-        const float v = mu * s0[i] - eta * (g[i] + l2 * p[i]);
-        s0[i] = v;
-        p[i] += v;
-    } else if (rule == OPTIMIZER_NESTEROV) {
-        const float change = eta * (g[i] + l2 * p[i]);
-        const float v = mu * s0[i] - change;
-        s0[i] = v;
-        p[i] += mu * v - change;
+// T is float or floatO, one element or OPTIMIZER_LANES of them: a work item updates
+// OPTIMIZER_LANES consecutive elements in vector types, which map onto SIMD registers on a CPU
+// device (PoCL ran the scalar rule one work item at a time, with sqrt and the divisions scalar),
+// and the last, partial group one element at a time with the same arithmetic. OPTIMIZER_LANES
+// comes from the host (KernelConstants).
+#define OPTIMIZER_JOIN2(a, b) a##b
+#define OPTIMIZER_JOIN(a, b) OPTIMIZER_JOIN2(a, b)
+#define floatO OPTIMIZER_JOIN(float, OPTIMIZER_LANES)
+#define vloadO OPTIMIZER_JOIN(vload, OPTIMIZER_LANES)
+#define vstoreO OPTIMIZER_JOIN(vstore, OPTIMIZER_LANES)
+#define load_float(i, x) ((x)[i])
+#define store_float(v, i, x) ((x)[i] = (v))
+#define load_floatO(i, x) vloadO(0, (x) + (i))
+#define store_floatO(v, i, x) vstoreO((v), 0, (x) + (i))
+
+#define DEFINE_OPTIMIZER_UPDATE(NAME, T)                                                          \
+inline void NAME(global float* p, global const float* g, global float* s0, global float* s1, const int i, \
+                 const int rule, const int stateful, const float eta, const float l2, const float mu,    \
+                 const float beta1, const float beta2, const float epsilon, const float decay,          \
+                 const float c1, const float c2) {                                                     \
+    const T pi = load_##T(i, p), gi = load_##T(i, g);                                                \
+    if (rule == OPTIMIZER_SGD && !stateful) {                                                         \
+        store_##T(pi - eta * (gi + l2 * pi), i, p);                                                   \
+    } else if (rule == OPTIMIZER_SGD) {                                                               \
+        const T v = mu * load_##T(i, s0) - eta * (gi + l2 * pi);                                      \
+        store_##T(v, i, s0);                                                                          \
+        store_##T(pi + v, i, p);                                                                      \
+    } else if (rule == OPTIMIZER_NESTEROV) {                                                          \
+        const T change = eta * (gi + l2 * pi);                                                        \
+        const T v = mu * load_##T(i, s0) - change;                                                   \
+        store_##T(v, i, s0);                                                                          \
+        store_##T(pi + (mu * v - change), i, p);                                                      \
+    } else {                                                                                          \
+        T w = pi;                                                                                     \
+        w -= decay * w;                                                                               \
+        const T gw = gi + l2 * w;                                                                     \
+        const T m = beta1 * load_##T(i, s0) + (1.0f - beta1) * gw;                                   \
+        const T s = beta2 * load_##T(i, s1) + (1.0f - beta2) * gw * gw;                              \
+        store_##T(m, i, s0);                                                                          \
+        store_##T(s, i, s1);                                                                          \
+        store_##T(w - eta * (m / c1) / (sqrt(s / c2) + epsilon), i, p);                               \
+    }                                                                                                 \
+}
+
+DEFINE_OPTIMIZER_UPDATE(optimizer_update, float)
+DEFINE_OPTIMIZER_UPDATE(optimizer_update_vector, floatO)
+
+// Elements first … first + OPTIMIZER_LANES − 1 of p: [n], whole vectors where they fit.
+inline void optimizer_update_group(global float* p, global const float* g, global float* s0, global float* s1,
+                                   const int first, const int n, const int rule, const int stateful, const float eta,
+                                   const float l2, const float mu, const float beta1, const float beta2,
+                                   const float epsilon, const float decay, const float c1, const float c2) {
+    if (first + OPTIMIZER_LANES <= n) {
+        optimizer_update_vector(p, g, s0, s1, first, rule, stateful, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
     } else {
-        float w = p[i];
-        w -= decay * w;
-        const float gi = g[i] + l2 * w;
-        const float m = beta1 * s0[i] + (1.0f - beta1) * gi;
-        const float s = beta2 * s1[i] + (1.0f - beta2) * gi * gi;
-        s0[i] = m;
-        s1[i] = s;
-        p[i] = w - eta * (m / c1) / (sqrt(s / c2) + epsilon);
+        for (int i = first; i < n; ++i)
+            optimizer_update(p, g, s0, s1, i, rule, stateful, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
     }
 }
 
-// global: (n)
+// global: (⌈n / OPTIMIZER_LANES⌉)
 kernel void optimizer_step(global float* p, global const float* g, global float* s0, global float* s1,
                            const int n, const int rule, const int stateful, const float eta, const float l2,
                            const float mu, const float beta1, const float beta2, const float epsilon,
                            const float decay, const float c1, const float c2) {
-    const int i = get_global_id(0);
-    if (i < n) optimizer_update(p, g, s0, s1, i, rule, stateful, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
+    const int first = get_global_id(0) * OPTIMIZER_LANES;
+    if (first < n)
+        optimizer_update_group(p, g, s0, s1, first, n, rule, stateful, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
 }
 
-// A layer's weights (items [0, nw)) and biases (items [nw, nw + nb)) in one launch: the same
-// step, except that biases take no L2 and no decoupled decay. global: (nw + nb)
+// A layer's weights and biases in one launch: the same step, except that biases take no L2 and
+// no decoupled decay. The first ⌈nw / OPTIMIZER_LANES⌉ work items take the weights, the rest the
+// biases, so that no group spans both. global: (⌈nw / OPTIMIZER_LANES⌉ + ⌈nb / OPTIMIZER_LANES⌉)
 kernel void optimizer_step_layer(global float* pw, global const float* gw, global float* sw0, global float* sw1,
                                  const int nw, global float* pb, global const float* gb, global float* sb0,
                                  global float* sb1, const int nb, const int rule, const int stateful, const float eta,
                                  const float l2, const float mu, const float beta1, const float beta2,
                                  const float epsilon, const float decay, const float c1, const float c2) {
-    const int i = get_global_id(0);
-    if (i < nw) {
-        optimizer_update(pw, gw, sw0, sw1, i, rule, stateful, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
-    } else if (i < nw + nb) {
-        optimizer_update(pb, gb, sb0, sb1, i - nw, rule, stateful, eta, 0.0f, mu, beta1, beta2, epsilon, 0.0f, c1, c2);
+    const int group = get_global_id(0);
+    const int weight_groups = (nw + OPTIMIZER_LANES - 1) / OPTIMIZER_LANES;
+    if (group < weight_groups) {
+        optimizer_update_group(pw, gw, sw0, sw1, group * OPTIMIZER_LANES, nw, rule, stateful, eta, l2, mu, beta1, beta2,
+                               epsilon, decay, c1, c2);
+    } else if ((group - weight_groups) * OPTIMIZER_LANES < nb) {
+        optimizer_update_group(pb, gb, sb0, sb1, (group - weight_groups) * OPTIMIZER_LANES, nb, rule, stateful, eta, 0.0f,
+                               mu, beta1, beta2, epsilon, 0.0f, c1, c2);
     }
 }

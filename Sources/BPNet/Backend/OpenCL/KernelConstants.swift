@@ -32,6 +32,9 @@ enum KernelConstants {
     /// Dropout draws per work item (Kernels/dropout.cl), in vector types of this width: 2, 4, 8 or 16.
     static let dropoutLanes = 8
 
+    /// Parameters per work item of the optimizer kernels (Kernels/optimizer.cl): 2, 4, 8 or 16.
+    static let optimizerLanes = 8
+
     static var defines: String {
         var lines: [String] = []
         lines += Activation.allCases.map { "#define \($0.macroName) \($0.code)" }
@@ -41,6 +44,7 @@ enum KernelConstants {
         lines += Optimizer.codes.map { "#define \($0.macro) \($0.code)" }
         // The float's shortest exact decimal, so the device clamps at the host's very value.
         lines.append("#define DROPOUT_LANES \(dropoutLanes)")
+        lines.append("#define OPTIMIZER_LANES \(optimizerLanes)")
         lines.append("#define LOSS_EPSILON \(Loss.epsilon)f")
         return lines.joined(separator: "\n") + "\n"
     }

@@ -406,6 +406,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     private func roundUp(_ value: Int, _ multiple: Int) -> Int { max(1, (value + multiple - 1) / multiple) * multiple }
 
+    /// Work items for `count` values taken `lanes` at a time.
+    private func groups(_ count: Int, _ lanes: Int) -> Int { (count + lanes - 1) / lanes }
+
     private typealias Epilogue = KernelConstants.Epilogue
 
     /// A bias that a product computes from the row sums of op(A), in its own launch (gemm.cl).
@@ -534,7 +537,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         // Unused state arguments still need a valid buffer: the parameters stand in.
         let first = state.first ?? parameters, second = state.count > 1 ? state[1] : parameters
         try launch(
-            .optimizerStep, global: (count, 1), local: elementLocal,
+            .optimizerStep, global: (groups(count, KernelConstants.optimizerLanes), 1), local: elementLocal,
             memory(parameters), memory(gradient), memory(first), memory(second), Int32(count), step.optimizer.code,
             Int32(state.isEmpty ? 0 : 1), step.learningRate, step.l2, step.momentum, adam.beta1, adam.beta2,
             adam.epsilon, step.decoupledDecay, adam.correction1, adam.correction2)
@@ -559,7 +562,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         let w0 = weightState.first ?? weights, w1 = weightState.count > 1 ? weightState[1] : weights
         let b0 = biasState.first ?? bias, b1 = biasState.count > 1 ? biasState[1] : bias
         try launch(
-            .optimizerStepLayer, global: (weightCount + biasCount, 1), local: elementLocal,
+            .optimizerStepLayer,
+            global: (groups(weightCount, KernelConstants.optimizerLanes) + groups(biasCount, KernelConstants.optimizerLanes), 1),
+            local: elementLocal,
             memory(weights), memory(weightGradient), memory(w0), memory(w1), Int32(weightCount),
             memory(bias), memory(biasGradient), memory(b0), memory(b1), Int32(biasCount),
             weightStep.optimizer.code, Int32(weightState.isEmpty ? 0 : 1), weightStep.learningRate, weightStep.l2, weightStep.momentum,
@@ -616,7 +621,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int, firstElement: Int
     ) throws {
         try launch(
-            .dropoutMask, global: ((count + KernelConstants.dropoutLanes - 1) / KernelConstants.dropoutLanes, 1),
+            .dropoutMask, global: (groups(count, KernelConstants.dropoutLanes), 1),
             local: elementLocal, memory(mask), Int32(count), rate, scale,
             UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32),
             UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32), UInt32(layer), UInt32(firstElement))
