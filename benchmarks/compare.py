@@ -20,6 +20,7 @@ CLBLAST = os.path.join(ROOT, ".build/bench/clblast_sgemm")
 VENV_PYTHON = os.path.join(ROOT, ".build/bench/venv/bin/python3")
 CONFIGS = {"A": ("784,100,10", 10, 3.0), "B": ("784,100,10", 128, 3.0), "C": ("784,1024,1024,10", 128, 0.1)}
 EPOCHS = int(os.environ.get("EPOCHS", "4"))
+SAMPLES = 60_000  # Fashion-MNIST's training set, which every side trains on
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
 
 
@@ -77,10 +78,20 @@ def compare(sides, common):
     return {side: {"seconds_per_epoch": statistics.median(values), "peak_rss_mib": memory[side]} for side, values in seconds.items()}
 
 
+def training_flops(layers):
+    """GEMM FLOPs of one sample's step, as `bpnet bench` counts them: every forward and gradient
+    product, and every backward product but the first layer's, 2·n_in·n_out each."""
+    sizes = [int(n) for n in layers.split(",")]
+    products = [2 * a * b for a, b in zip(sizes, sizes[1:])]
+    return 3 * sum(products) - products[0]
+
+
 def gemm():
+    """BPNet's GEMM rates (`bpnet bench --gemm-only`, which also measures the FMA peak) against CLBlast's."""
     lines, _ = run([BPNET, "bench", "--gemm-only", "--output", os.path.join(ROOT, ".build/bench/gemm.json")])
     with open(os.path.join(ROOT, ".build/bench/gemm.json")) as f:
-        ours = json.load(f)["gemm"]
+        bench = json.load(f)
+    ours = bench["gemm"]
     shapes = sorted({(g["m"], g["n"], g["k"], g["product"]) for g in ours if max(g["m"], g["k"]) >= 128 and min(g["m"], g["n"], g["k"]) >= 100})
     transposes = {"fwd": (0, 1), "bwd": (0, 0), "grad": (1, 0)}
     arguments = [f"{m},{n},{k},{transposes[p][0]},{transposes[p][1]}" for m, n, k, p in shapes]
@@ -91,7 +102,7 @@ def gemm():
         tuned = max(rate for name, rate in rates.items() if name.startswith("opencl") and "naive" not in name)
         rows.append({"product": product, "m": m, "n": n, "k": k, "bpnet_opencl": tuned, "openblas": rates["cpu"],
                      "clblast": clblast["gflops"], "share_of_openblas": tuned / rates["cpu"], "vs_clblast": tuned / clblast["gflops"]})
-    return rows
+    return rows, bench["fma_peak"]["gflops"]
 
 
 def main():
@@ -100,14 +111,21 @@ def main():
     for module in ("torch", "tinygrad"):
         if not has(module):
             print(f"{module}: not installed in .build/bench/venv, so not measured (see the bench-compare target)")
-    print("Training, median seconds per epoch (ratio = peer ÷ BPNet)")
+    # The GEMM run first: it measures the FMA peak that every training figure is also a share of.
+    gemm_rows, peak = gemm()
+    report["fma_peak_gflops"] = peak
+    print(f"FP32 FMA peak, measured in this run: {peak:.1f} GFLOP/s\n")
+    print("Training, median seconds per epoch (ratio = peer ÷ BPNet; GEMM GFLOP/s as a share of the peak)")
     for config in CONFIGS:
         result = training(config)
         report["training"][config] = result
         ours = result["bpnet cpu"]["seconds_per_epoch"]
         for side, figures in result.items():
             ratio = figures["seconds_per_epoch"] / ours
-            print(f"{config}  {side:10} {figures['seconds_per_epoch']:8.3f} s/epoch  {ratio:5.2f}×  peak RSS {figures['peak_rss_mib']:6.0f} MiB", flush=True)
+            gflops = training_flops(CONFIGS[config][0]) * SAMPLES / figures["seconds_per_epoch"] / 1e9
+            figures["share_of_peak"] = gflops / peak
+            print(f"{config}  {side:10} {figures['seconds_per_epoch']:8.3f} s/epoch  {ratio:5.2f}×  {100 * gflops / peak:5.1f}% of peak  "
+                  f"peak RSS {figures['peak_rss_mib']:6.0f} MiB", flush=True)
     print("\nOpenCL training on the same device, config A (ratio = peer ÷ BPNet)")
     result = opencl_training("A")
     report["opencl_training"] = {"A": result}
@@ -115,7 +133,7 @@ def main():
     for side, figures in result.items():
         print(f"A  {side:12} {figures['seconds_per_epoch']:8.3f} s/epoch  {figures['seconds_per_epoch'] / ours:6.2f}×", flush=True)
     print("\nGEMM on the OpenCL device, GFLOP/s (BPNet tuned ÷ OpenBLAS, BPNet ÷ CLBlast)")
-    for row in gemm():
+    for row in gemm_rows:
         report["gemm"].append(row)
         print(f"{row['product']:5} {row['m']}×{row['n']}×{row['k']:<6} BPNet {row['bpnet_opencl']:6.1f}  OpenBLAS {row['openblas']:6.1f}  "
               f"CLBlast {row['clblast']:5.1f}  {100 * row['share_of_openblas']:4.0f}% of OpenBLAS  {row['vs_clblast']:4.1f}× CLBlast", flush=True)
