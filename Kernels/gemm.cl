@@ -4,7 +4,9 @@
 //   EPILOGUE_BIAS_ACTIVATION  c = f(acc + aux[j])                        forward:  A_l = f(A_{l−1}·Wᵀ + b)
 //   EPILOGUE_ACTIVATION_GRAD  c = acc · f′(x)                            backward: δ_l = (δ_{l+1}·W) ⊙ f′(a)
 //   EPILOGUE_SGD              v = beta·c + alpha·acc − gamma·x; c = v; x += v   update: V = μV − η(ΔᵀA/m + λ/n·W); W += V
-// The SGD epilogue keeps the gradient in registers: no gradient matrix goes through memory.
+//   EPILOGUE_ADAM             g = alpha·acc; Adam's step (ADAM_STEP, adam.cl) on the weights in aux
+//                             from g, with m in C, s in aux2 and adam = (η, l2, β₁, β₂, ε, decay, c₁, c₂)
+// The SGD and Adam epilogues keep the gradient in registers: no gradient matrix goes through memory.
 // A weight-gradient product Δᵀ·X also yields the layer's bias, the row sums of op(A) = Δᵀ, in the
 // same launch: the host adds one column block past C's last, whose work items each sum their rows
 // of op(A) over k, in k order, as bias_gradient and update_bias (optimizer.cl) do, so the bits
@@ -12,6 +14,7 @@
 //   BIAS_NONE      nothing: no extra block is launched
 //   BIAS_GRADIENT  b = s / K                                                    gb = Σ_rows δ / rows
 //   BIAS_SGD       v = momentum·x − scale·s; x = v; b += v                      update with scale = η/rows
+//   BIAS_ADAM      Adam's step on b from s / K, with m in x and s in bias_aux2, without l2 and decay
 // The EPILOGUE_* and ACTIVATION_* codes come from the host; activate and derivative_from_output
 // from activation.cl.
 
@@ -25,9 +28,15 @@
 
 inline void store_epilogue(int epilogue, int f, int i, int j, int N, float acc,
                            float alpha, float beta, float gamma,
-                           global float* C, global float* aux) {
+                           global float* C, global float* aux, global float* aux2, const float8 adam) {
     const int at = i * N + j;
     switch (epilogue) {
+    case EPILOGUE_ADAM: {
+        const float g = alpha * acc;
+        ADAM_STEP(float, aux[at], g, C[at], aux2[at], adam.s0, adam.s1, adam.s2, adam.s3, adam.s4, adam.s5, adam.s6,
+                  adam.s7, aux[at], C[at], aux2[at])
+        break;
+    }
     case EPILOGUE_BIAS_ACTIVATION:
         C[at] = activate(f, acc + aux[j]);
         break;
@@ -46,8 +55,13 @@ inline void store_epilogue(int epilogue, int f, int i, int j, int N, float acc,
 }
 
 inline void store_bias_epilogue(int bias_kind, int i, int K, float sum, float scale, float momentum,
-                                global float* bias, global float* bias_aux) {
-    if (bias_kind == BIAS_GRADIENT) {
+                                global float* bias, global float* bias_aux, global float* bias_aux2,
+                                const float8 adam) {
+    if (bias_kind == BIAS_ADAM) {
+        const float g = sum / (float)K;
+        ADAM_STEP(float, bias[i], g, bias_aux[i], bias_aux2[i], adam.s0, 0.0f, adam.s2, adam.s3, adam.s4, 0.0f, adam.s6,
+                  adam.s7, bias[i], bias_aux[i], bias_aux2[i])
+    } else if (bias_kind == BIAS_GRADIENT) {
         bias[i] = sum / (float)K;
     } else if (bias_kind == BIAS_SGD) {
         const float v = momentum * bias_aux[i] - scale * sum;
@@ -63,13 +77,14 @@ inline void store_bias_epilogue(int bias_kind, int i, int K, float sum, float sc
         for (int r = 0; r < (ROWS) && i0 + r < M; ++r) {                                        \
             float sum = 0.0f;                                                                   \
             for (int k = 0; k < K; ++k) sum += LOAD_A(i0 + r, k);                               \
-            store_bias_epilogue(bias_kind, i0 + r, K, sum, bias_scale, bias_momentum, bias, bias_aux); \
+            store_bias_epilogue(bias_kind, i0 + r, K, sum, bias_scale, bias_momentum, bias, bias_aux, \
+                                bias_aux2, adam);                                               \
         }
 
 // The arguments every GEMM kernel takes after its epilogue's.
 #define GEMM_BIAS_ARGUMENTS                                                                       \
     global float* bias, global float* bias_aux, const int bias_kind, const float bias_scale,     \
-    const float bias_momentum
+    const float bias_momentum, global float* aux2, global float* bias_aux2, const float8 adam
 
 // The reference: one work item per element of C, every access bounds-checked, any shape.
 // global: (N, M)
@@ -94,7 +109,7 @@ kernel void gemm_naive(const int M, const int N, const int K,
         const float b = transB ? B[j * K + k] : B[k * N + j];
         acc += a * b;
     }
-    store_epilogue(epilogue, f, i, j, N, acc, alpha, beta, gamma, C, aux);
+    store_epilogue(epilogue, f, i, j, N, acc, alpha, beta, gamma, C, aux, aux2, adam);
 }
 
 // Register-blocked GEMM: each work item owns a GEMM_TM × GEMM_TN block of C and keeps it in
@@ -150,7 +165,7 @@ kernel void NAME(const int M, const int N, const int K,                         
         _Pragma("unroll")                                                                       \
         for (int c = 0; c < GEMM_TN; ++c)                                                       \
             if (i0 + r < M && j0 + c < N)                                                       \
-                store_epilogue(epilogue, f, i0 + r, j0 + c, N, acc[r][c], alpha, beta, gamma, C, aux); \
+                store_epilogue(epilogue, f, i0 + r, j0 + c, N, acc[r][c], alpha, beta, gamma, C, aux, aux2, adam); \
 }
 
 #define A_ROWS(i, k) A[(i) * K + (k)]   // A is [M, K]
@@ -209,9 +224,19 @@ inline floatV derivative_from_output_vector(int f, floatV a) {
 
 inline void store_epilogue_vector(int epilogue, int f, int i, int j, int N, floatV acc,
                                   float alpha, float beta, float gamma,
-                                  global float* C, global float* aux) {
+                                  global float* C, global float* aux, global float* aux2, const float8 adam) {
     const int at = i * N + j;
     switch (epilogue) {
+    case EPILOGUE_ADAM: {
+        const floatV g = alpha * acc;
+        floatV p_new, m_new, s_new;
+        ADAM_STEP(floatV, vloadV(0, aux + at), g, vloadV(0, C + at), vloadV(0, aux2 + at), adam.s0, adam.s1, adam.s2,
+                  adam.s3, adam.s4, adam.s5, adam.s6, adam.s7, p_new, m_new, s_new)
+        vstoreV(m_new, 0, C + at);
+        vstoreV(s_new, 0, aux2 + at);
+        vstoreV(p_new, 0, aux + at);
+        break;
+    }
     case EPILOGUE_BIAS_ACTIVATION:
         vstoreV(activate_vector(f, acc + vloadV(0, aux + j)), 0, C + at);
         break;
@@ -258,7 +283,7 @@ kernel void NAME(const int M, const int N, const int K,                         
             for (int j = j0; j < N; ++j) {                                                      \
                 float sum = 0.0f;                                                               \
                 for (int k = 0; k < K; ++k) sum = fma(LOAD_A(i0 + r, k), B[k * N + j], sum);    \
-                store_epilogue(epilogue, f, i0 + r, j, N, sum, alpha, beta, gamma, C, aux);     \
+                store_epilogue(epilogue, f, i0 + r, j, N, sum, alpha, beta, gamma, C, aux, aux2, adam);     \
             }                                                                                   \
         return;                                                                                 \
     }                                                                                           \
@@ -290,7 +315,7 @@ kernel void NAME(const int M, const int N, const int K,                         
             const int first_new = j0 + v * GEMM_VW;                                             \
             if (starts[v] == first_new) {                                                       \
                 store_epilogue_vector(epilogue, f, i0 + r, first_new, N, acc[r][v],             \
-                                      alpha, beta, gamma, C, aux);                              \
+                                      alpha, beta, gamma, C, aux, aux2, adam);                              \
                 continue;                                                                       \
             }                                                                                   \
             float lanes[GEMM_VW];                                                               \
@@ -299,7 +324,7 @@ kernel void NAME(const int M, const int N, const int K,                         
             for (int c = 0; c < GEMM_VW; ++c) {                                                 \
                 const int j = starts[v] + c;                                                    \
                 if (j >= first_new && j < N)                                                    \
-                    store_epilogue(epilogue, f, i0 + r, j, N, lanes[c], alpha, beta, gamma, C, aux); \
+                    store_epilogue(epilogue, f, i0 + r, j, N, lanes[c], alpha, beta, gamma, C, aux, aux2, adam); \
             }                                                                                   \
         }                                                                                       \
 }
@@ -357,6 +382,6 @@ kernel void gemm_dot_nt(const int M, const int N, const int K,
             #pragma unroll
             for (int l = 0; l < GEMM_VW; ++l) sum += lanes[l];
             for (int k = vector_end; k < K; ++k) sum = fma(a_row[r][k], b_row[c][k], sum);
-            store_epilogue(epilogue, f, i0 + r, j0 + c, N, sum, alpha, beta, gamma, C, aux);
+            store_epilogue(epilogue, f, i0 + r, j0 + c, N, sum, alpha, beta, gamma, C, aux, aux2, adam);
         }
 }

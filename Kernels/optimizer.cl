@@ -28,7 +28,7 @@ kernel void bias_gradient(global const float* delta, global float* gradient, con
 // CPU backend uses (Optimizer.swift gives the rules):
 //   sgd       v = μv − η(g + l2·p); p += v          (without state: p −= η(g + l2·p))
 //   nesterov  v = μv − η(g + l2·p); p += μv − η(g + l2·p)
-//   adam(w)   p −= decay·p; m, s moments; p −= η·(m/c1)/(√(s/c2) + ε)
+//   adam(w)   p −= decay·p; m, s moments; p −= η·(m/c1)/(√(s/c2) + ε)   (ADAM_STEP, adam.cl)
 // T is float or floatO, one element or OPTIMIZER_LANES of them: a work item updates
 // OPTIMIZER_LANES consecutive elements in vector types, which map onto SIMD registers on a CPU
 // device (PoCL ran the scalar rule one work item at a time, with sqrt and the divisions scalar),
@@ -62,14 +62,12 @@ inline void NAME(global float* p, global const float* g, global float* s0, globa
         store_##T(v, i, s0);                                                                          \
         store_##T(pi + (mu * v - change), i, p);                                                      \
     } else {                                                                                          \
-        T w = pi;                                                                                     \
-        w -= decay * w;                                                                               \
-        const T gw = gi + l2 * w;                                                                     \
-        const T m = beta1 * load_##T(i, s0) + (1.0f - beta1) * gw;                                   \
-        const T s = beta2 * load_##T(i, s1) + (1.0f - beta2) * gw * gw;                              \
-        store_##T(m, i, s0);                                                                          \
-        store_##T(s, i, s1);                                                                          \
-        store_##T(w - eta * (m / c1) / (sqrt(s / c2) + epsilon), i, p);                               \
+        T p_new, m_new, s_new;                                                                        \
+        ADAM_STEP(T, pi, gi, load_##T(i, s0), load_##T(i, s1), eta, l2, beta1, beta2, epsilon, decay, \
+                  c1, c2, p_new, m_new, s_new)                                                        \
+        store_##T(m_new, i, s0);                                                                      \
+        store_##T(s_new, i, s1);                                                                      \
+        store_##T(p_new, i, p);                                                                       \
     }                                                                                                 \
 }
 

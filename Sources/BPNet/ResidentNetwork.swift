@@ -186,6 +186,17 @@ final class ResidentNetwork {
         }
     }
 
+    /// Each layer's gradients and optimizer step in one call, for when nothing needs the gradients
+    /// between them (the buffers are scratch then): one launch per layer on a device for Adam.
+    func gradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep, rows: Int, dropout: Bool) throws {
+        for l in 0..<layerCount {
+            try backend.gradientStepLayer(
+                weightStep: weightStep, weights: weights[l], weightState: weightState[l], biasStep: biasStep, bias: biases[l],
+                biasState: biasState[l], delta: deltas[l], input: input(of: l, dropout: dropout), weightGradient: weightGradients[l],
+                biasGradient: biasGradients[l], rows: rows, outputs: sizes[l + 1], inputs: sizes[l])
+        }
+    }
+
     /// One optimizer pass per parameter buffer, from the gradients: `weightStep` for weights and
     /// `biasStep` (no L2, no decoupled decay) for biases.
     func applyOptimizer(weightStep: OptimizerStep, biasStep: OptimizerStep) throws {

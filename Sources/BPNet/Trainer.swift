@@ -355,11 +355,6 @@ public struct Trainer: Sendable {
                 if fused {
                     try resident.updateFused(rows: rows, learningRate: eta, l2: l2, momentum: options.momentum, dropout: dropout)
                 } else {
-                    if rows > 0 { try resident.gradients(rows: rows, dropout: dropout) }
-                    if let exchange {
-                        stopAgreed = try exchange.exchange(localRows: rows, globalRows: globalRows, stop: cancellation?.isCancelled == true)
-                    }
-                    try betweenGradientAndUpdate?(resident.weightGradients + resident.biasGradients, backend)
                     var weightStep = OptimizerStep(
                         optimizer: options.optimizer, learningRate: eta, momentum: options.momentum, l2: l2, decoupledDecay: 0, step: step)
                     if case .adamw(_, _, _, let decay) = options.optimizer {
@@ -368,7 +363,18 @@ public struct Trainer: Sendable {
                     }
                     var biasStep = weightStep
                     (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
-                    try resident.applyOptimizer(weightStep: weightStep, biasStep: biasStep)
+                    if exchange == nil && betweenGradientAndUpdate == nil {
+                        // Nothing needs the gradients: the backend may keep them in registers.
+                        try resident.gradientStep(weightStep: weightStep, biasStep: biasStep, rows: rows, dropout: dropout)
+                    } else {
+                        if rows > 0 { try resident.gradients(rows: rows, dropout: dropout) }
+                        if let exchange {
+                            stopAgreed = try exchange.exchange(
+                                localRows: rows, globalRows: globalRows, stop: cancellation?.isCancelled == true)
+                        }
+                        try betweenGradientAndUpdate?(resident.weightGradients + resident.biasGradients, backend)
+                        try resident.applyOptimizer(weightStep: weightStep, biasStep: biasStep)
+                    }
                 }
                 if let batchProgress, b == batches - 1 || monotonicSeconds() - lastProgress >= progressInterval {
                     lastProgress = monotonicSeconds()

@@ -219,6 +219,13 @@ struct OpenCLParityTests {
         // Per step: 2 forward products, 1 backward, 2 weight updates, in any GEMM family.
         #expect(calls.filter { $0.key.hasPrefix("gemm_") }.values.reduce(0, +) == 5 * 5, "\(calls)")
         #expect(times.map(\.calls).reduce(0, +) == 7 * 5, "7 launches per step for 2 layers: \(calls)")
+        // Adam, with nothing between gradient and step: each layer's step runs in its gradient
+        // product's epilogue, so the launches are SGD's.
+        var adamNetwork = try Network(sizes: [17, 5, 3], seed: 1)
+        try Trainer(TrainingOptions(epochs: 1, batchSize: 10, optimizer: .adam())).train(&adamNetwork, on: data, backend: profiled)
+        let adamCalls = Dictionary(uniqueKeysWithValues: try profiled.kernelTimes().entries.map { ($0.operation, $0.calls) })
+        #expect(adamCalls["optimizer_step_layer"] == nil && adamCalls["optimizer_step"] == nil, "\(adamCalls)")
+        #expect(adamCalls.values.reduce(0, +) == 7 * 5, "7 launches per step for 2 layers: \(adamCalls)")
         // Each kernel's device time lies within the run's wall time (an end before its start would
         // wrap to centuries), and the kernels took some time at all.
         #expect(times.allSatisfy { $0.seconds < wall } && times.contains { $0.seconds > 0 }, "\(times) in \(wall) s")

@@ -117,6 +117,14 @@ public protocol Backend: AnyObject, Sendable {
         bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
         rows: Int, outputs: Int, learningRate: Float, momentum: Float) throws
 
+    /// `layerGradients` and then `optimizerStepLayer`, for when nothing needs the gradients in
+    /// buffers between them; the gradient buffers are scratch. A backend may apply the step in
+    /// the gradient product's epilogue, with the gradients in registers.
+    func gradientStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
+        bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int) throws
+
     /// `updateWeights` and `updateBias` of one layer; a backend may do both in one pass.
     func updateLayer(
         weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
@@ -236,6 +244,21 @@ extension Backend {
     ) throws {
         try self.weightGradient(delta: delta, input: input, gradient: weightGradient, rows: rows, outputs: outputs, inputs: inputs)
         try self.biasGradient(delta: delta, gradient: biasGradient, rows: rows, outputs: outputs)
+    }
+
+    /// The gradients, then the step: the general form.
+    public func gradientStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
+        bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try layerGradients(
+            delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows, outputs: outputs,
+            inputs: inputs)
+        try optimizerStepLayer(
+            weightStep: weightStep, weights: weights, weightGradient: weightGradient, weightState: weightState,
+            weightCount: outputs * inputs, biasStep: biasStep, bias: bias, biasGradient: biasGradient, biasState: biasState,
+            biasCount: outputs)
     }
 
     /// The two updates: the general form.

@@ -187,6 +187,48 @@ extension Verification {
                 return (relativeError(fused, try run(cpu, fused: false)), nil)
             })
         }
+        // A layer's gradients and step in one call (on the device, Adam in the gradient product's
+        // epilogue): the same bits as the gradients and then the step, and the CPU's values.
+        for (optimizer, momentum, l2, decay) in rules {
+            checks.append(check("optimizer gradient step \(optimizer.name) μ=\(momentum) δ 10×17, X 10×33", tolerance: operationTolerance) {
+                let (rows, outputs, inputs) = (10, 17, 33)
+                func run(_ backend: any Backend, fused: Bool) throws -> [Float] {
+                    let w = try backend.makeBuffer(uniform(outputs * inputs, seed: 81, in: -0.5...0.5))
+                    let b = try backend.makeBuffer(uniform(outputs, seed: 82))
+                    let slots = optimizer.stateBuffers(momentum: momentum)
+                    let ws = try (0..<slots).map { try backend.makeBuffer(uniform(outputs * inputs, seed: 83 + UInt64($0), in: 0...0.01)) }
+                    let bs = try (0..<slots).map { try backend.makeBuffer(uniform(outputs, seed: 85 + UInt64($0), in: 0...0.01)) }
+                    let gw = try backend.makeBuffer(count: outputs * inputs), gb = try backend.makeBuffer(count: outputs)
+                    let x = try backend.makeBuffer(uniform(rows * inputs, seed: 87))
+                    for t in 1...3 {
+                        let d = try backend.makeBuffer(uniform(rows * outputs, seed: 90 + UInt64(t), in: -1...1))
+                        let weightStep = OptimizerStep(
+                            optimizer: optimizer, learningRate: optimizer.defaultLearningRate / 10, momentum: momentum, l2: l2,
+                            decoupledDecay: decay, step: t)
+                        var biasStep = weightStep
+                        (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
+                        if fused {
+                            try backend.gradientStepLayer(
+                                weightStep: weightStep, weights: w, weightState: ws, biasStep: biasStep, bias: b, biasState: bs, delta: d,
+                                input: x, weightGradient: gw, biasGradient: gb, rows: rows, outputs: outputs, inputs: inputs)
+                        } else {
+                            try backend.weightGradient(delta: d, input: x, gradient: gw, rows: rows, outputs: outputs, inputs: inputs)
+                            try backend.biasGradient(delta: d, gradient: gb, rows: rows, outputs: outputs)
+                            try backend.optimizerStep(weightStep, parameters: w, gradient: gw, state: ws, count: outputs * inputs)
+                            try backend.optimizerStep(biasStep, parameters: b, gradient: gb, state: bs, count: outputs)
+                        }
+                    }
+                    var values = try backend.download(w) + backend.download(b)
+                    for buffer in ws + bs { values += try backend.download(buffer) }
+                    return values
+                }
+                let fused = try run(device, fused: true)
+                guard fused == (try run(device, fused: false)) else {
+                    return (.infinity, "the layer's one-call gradients and step differ from the operations one by one")
+                }
+                return (relativeError(fused, try run(cpu, fused: false)), nil)
+            })
+        }
         return checks
     }
 

@@ -3,7 +3,7 @@
 enum KernelConstants {
     /// What a GEMM kernel does with each result (see Kernels/gemm.cl).
     enum Epilogue: Int32, CaseIterable {
-        case none = 0, biasActivation, activationGrad, sgd
+        case none = 0, biasActivation, activationGrad, sgd, adam
 
         var macroName: String {
             switch self {
@@ -11,6 +11,7 @@ enum KernelConstants {
             case .biasActivation: return "EPILOGUE_BIAS_ACTIVATION"
             case .activationGrad: return "EPILOGUE_ACTIVATION_GRAD"
             case .sgd: return "EPILOGUE_SGD"
+            case .adam: return "EPILOGUE_ADAM"
             }
         }
     }
@@ -18,13 +19,14 @@ enum KernelConstants {
     /// What a GEMM kernel does with the row sums of op(A), in the work items of one extra column
     /// block past C's last (see Kernels/gemm.cl): a weight-gradient product's bias, in its launch.
     enum BiasEpilogue: Int32, CaseIterable {
-        case none = 0, gradient, sgd
+        case none = 0, gradient, sgd, adam
 
         var macroName: String {
             switch self {
             case .none: return "BIAS_NONE"
             case .gradient: return "BIAS_GRADIENT"
             case .sgd: return "BIAS_SGD"
+            case .adam: return "BIAS_ADAM"
             }
         }
     }

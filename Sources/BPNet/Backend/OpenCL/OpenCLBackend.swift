@@ -415,10 +415,26 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     private struct BiasOutput {
         var kind: KernelConstants.BiasEpilogue
         var bias: any DeviceBuffer
-        /// The bias's velocity for `.sgd`.
+        /// The bias's velocity for `.sgd`, its first moment for `.adam`.
         var aux: any DeviceBuffer
+        /// The bias's second moment for `.adam`.
+        var aux2: (any DeviceBuffer)? = nil
         var scale: Float = 0
         var momentum: Float = 0
+    }
+
+    /// The second state buffer and the scalars of the Adam epilogues: (η, l2, β₁, β₂, ε, decay, c₁, c₂).
+    private struct AdamArguments {
+        var secondMoment: any DeviceBuffer
+        var scalars: SIMD8<Float>
+
+        init(_ step: OptimizerStep, secondMoment: any DeviceBuffer) {
+            self.secondMoment = secondMoment
+            let adam = step.adam
+            scalars = SIMD8(
+                step.learningRate, step.l2, adam.beta1, adam.beta2, adam.epsilon, step.decoupledDecay, adam.correction1,
+                adam.correction2)
+        }
     }
 
     /// C: [m, n] = epilogue(op(A)·op(B)), by the tuned or the reference kernel; `function` is the
@@ -427,7 +443,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         a: any DeviceBuffer, b: any DeviceBuffer, c: any DeviceBuffer, aux: any DeviceBuffer,
         epilogue: Epilogue, function: Activation = .identity, alpha: Float = 1, beta: Float = 0, gamma: Float = 0,
-        bias: BiasOutput? = nil
+        bias: BiasOutput? = nil, adam: AdamArguments? = nil
     ) throws {
         let tuning = runtime.tuning
         let (M, N, K) = (Int32(m), Int32(n), Int32(k))
@@ -435,6 +451,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         let extraBlock = bias == nil ? 0 : 1
         let (biasMemory, biasAux) = (memory(bias?.bias ?? c), memory(bias?.aux ?? c))
         let biasKind = (bias?.kind ?? .none).rawValue, biasScale = bias?.scale ?? 0, biasMomentum = bias?.momentum ?? 0
+        let (aux2, biasAux2) = (memory(adam?.secondMoment ?? c), memory(bias?.aux2 ?? c))
+        let adamScalars = adam?.scalars ?? SIMD8<Float>()
         func blocks(_ count: Int, _ size: Int) -> Int { (count + size - 1) / size }
         let kernel: OpenCLContext.Kernel, global: (Int, Int), local: (Int, Int)
         switch (family, transposeA, transposeB) {
@@ -443,7 +461,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
                 .gemmNaive, global: (n + extraBlock, m), local: tuning.blockedLocal,
                 M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
                 memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code,
-                biasMemory, biasAux, biasKind, biasScale, biasMomentum)
+                biasMemory, biasAux, biasKind, biasScale, biasMomentum, aux2, biasAux2, adamScalars)
         case (.vector, _, false):
             kernel = transposeA ? .gemmRowVectorTN : .gemmRowVectorNN
             global = (blocks(n, tuning.vectorLanes * tuning.rowVectorColumns) + extraBlock, blocks(m, tuning.rowVectorRows))
@@ -460,7 +478,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try launch(
             kernel, global: global, local: local,
             M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code,
-            biasMemory, biasAux, biasKind, biasScale, biasMomentum)
+            biasMemory, biasAux, biasKind, biasScale, biasMomentum, aux2, biasAux2, adamScalars)
     }
 
     public func gemm(
@@ -605,6 +623,38 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             a: delta, b: input, c: weightVelocity, aux: weights, epilogue: .sgd,
             alpha: -learningRate / Float(rows), beta: momentum, gamma: learningRate * l2,
             bias: BiasOutput(kind: .sgd, bias: bias, aux: biasVelocity, scale: learningRate / Float(rows), momentum: momentum))
+    }
+
+    /// Adam and AdamW in one launch per layer: the weight-gradient product applies the step to the
+    /// weights in its epilogue and to the biases in its extra column block, with the gradients in
+    /// registers. Other rules take the general form.
+    public func gradientStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
+        bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        var plainWeightStep = weightStep
+        (plainWeightStep.l2, plainWeightStep.decoupledDecay) = (0, 0)
+        let isAdam: Bool
+        switch weightStep.optimizer {
+        case .adam, .adamw: isAdam = true
+        case .sgd, .nesterov: isAdam = false
+        }
+        if isAdam, plainWeightStep == biasStep, weightState.count == 2, biasState.count == 2 {
+            try product(
+                transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows, a: delta, b: input, c: weightState[0],
+                aux: weights, epilogue: .adam, alpha: 1 / Float(rows),
+                bias: BiasOutput(kind: .adam, bias: bias, aux: biasState[0], aux2: biasState[1]),
+                adam: AdamArguments(weightStep, secondMoment: weightState[1]))
+        } else {
+            try layerGradients(
+                delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows, outputs: outputs,
+                inputs: inputs)
+            try optimizerStepLayer(
+                weightStep: weightStep, weights: weights, weightGradient: weightGradient, weightState: weightState,
+                weightCount: outputs * inputs, biasStep: biasStep, bias: bias, biasGradient: biasGradient, biasState: biasState,
+                biasCount: outputs)
+        }
     }
 
     public func updateBias(
