@@ -361,8 +361,7 @@ public struct Trainer: Sendable {
                         weightStep.l2 = 0
                         weightStep.decoupledDecay = eta * decay
                     }
-                    var biasStep = weightStep
-                    (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
+                    let biasStep = weightStep.withoutWeightTerms
                     if exchange == nil && betweenGradientAndUpdate == nil {
                         // Nothing needs the gradients: the backend may keep them in registers.
                         try resident.gradientStep(weightStep: weightStep, biasStep: biasStep, rows: rows, dropout: dropout)

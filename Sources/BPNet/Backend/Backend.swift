@@ -246,8 +246,21 @@ extension Backend {
         try self.biasGradient(delta: delta, gradient: biasGradient, rows: rows, outputs: outputs)
     }
 
-    /// The gradients, then the step: the general form.
+    /// The general form.
     public func gradientStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
+        bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try gradientsThenStepLayer(
+            weightStep: weightStep, weights: weights, weightState: weightState, biasStep: biasStep, bias: bias,
+            biasState: biasState, delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient,
+            rows: rows, outputs: outputs, inputs: inputs)
+    }
+
+    /// `gradientStepLayer` as its two operations: the gradients into their buffers, then the
+    /// step. The general form, which a backend's own form falls back to for the rules it does not fuse.
+    public func gradientsThenStepLayer(
         weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
         weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int

@@ -100,6 +100,14 @@ public struct OptimizerStep: Sendable, Equatable {
         self.step = step
     }
 
+    /// This step without the terms that act on weights alone, L2 and decoupled decay: the step
+    /// that the trainer gives a layer's biases.
+    public var withoutWeightTerms: OptimizerStep {
+        var step = self
+        (step.l2, step.decoupledDecay) = (0, 0)
+        return step
+    }
+
     /// (β₁, β₂, ε, 1 − β₁ᵗ, 1 − β₂ᵗ); zeros for the SGD family.
     public var adam: (beta1: Float, beta2: Float, epsilon: Float, correction1: Float, correction2: Float) {
         switch optimizer {

@@ -167,8 +167,7 @@ extension Verification {
                         let weightStep = OptimizerStep(
                             optimizer: optimizer, learningRate: optimizer.defaultLearningRate / 10, momentum: momentum, l2: l2,
                             decoupledDecay: decay, step: t)
-                        var biasStep = weightStep
-                        (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
+                        let biasStep = weightStep.withoutWeightTerms
                         if fused {
                             try backend.optimizerStepLayer(
                                 weightStep: weightStep, weights: w, weightGradient: gw, weightState: ws, weightCount: 85, biasStep: biasStep,
@@ -205,8 +204,7 @@ extension Verification {
                         let weightStep = OptimizerStep(
                             optimizer: optimizer, learningRate: optimizer.defaultLearningRate / 10, momentum: momentum, l2: l2,
                             decoupledDecay: decay, step: t)
-                        var biasStep = weightStep
-                        (biasStep.l2, biasStep.decoupledDecay) = (0, 0)
+                        let biasStep = weightStep.withoutWeightTerms
                         if fused {
                             try backend.gradientStepLayer(
                                 weightStep: weightStep, weights: w, weightState: ws, biasStep: biasStep, bias: b, biasState: bs, delta: d,

@@ -568,10 +568,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         weightCount: Int, biasStep: OptimizerStep, bias: any DeviceBuffer, biasGradient: any DeviceBuffer,
         biasState: [any DeviceBuffer], biasCount: Int
     ) throws {
-        var plainWeightStep = weightStep
-        (plainWeightStep.l2, plainWeightStep.decoupledDecay) = (0, 0)
         // One launch indexes weights and biases together with an int.
-        guard plainWeightStep == biasStep, weightState.count == biasState.count, weightCount + biasCount <= Int(Int32.max) else {
+        guard weightStep.withoutWeightTerms == biasStep, weightState.count == biasState.count, weightCount + biasCount <= Int(Int32.max) else {
             try optimizerStep(weightStep, parameters: weights, gradient: weightGradient, state: weightState, count: weightCount)
             return try optimizerStep(biasStep, parameters: bias, gradient: biasGradient, state: biasState, count: biasCount)
         }
@@ -633,28 +631,22 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
         weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
     ) throws {
-        var plainWeightStep = weightStep
-        (plainWeightStep.l2, plainWeightStep.decoupledDecay) = (0, 0)
         let isAdam: Bool
         switch weightStep.optimizer {
         case .adam, .adamw: isAdam = true
         case .sgd, .nesterov: isAdam = false
         }
-        if isAdam, plainWeightStep == biasStep, weightState.count == 2, biasState.count == 2 {
-            try product(
-                transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows, a: delta, b: input, c: weightState[0],
-                aux: weights, epilogue: .adam, alpha: 1 / Float(rows),
-                bias: BiasOutput(kind: .adam, bias: bias, aux: biasState[0], aux2: biasState[1]),
-                adam: AdamArguments(weightStep, secondMoment: weightState[1]))
-        } else {
-            try layerGradients(
-                delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows, outputs: outputs,
-                inputs: inputs)
-            try optimizerStepLayer(
-                weightStep: weightStep, weights: weights, weightGradient: weightGradient, weightState: weightState,
-                weightCount: outputs * inputs, biasStep: biasStep, bias: bias, biasGradient: biasGradient, biasState: biasState,
-                biasCount: outputs)
+        guard isAdam, weightStep.withoutWeightTerms == biasStep, weightState.count == 2, biasState.count == 2 else {
+            return try gradientsThenStepLayer(
+                weightStep: weightStep, weights: weights, weightState: weightState, biasStep: biasStep, bias: bias,
+                biasState: biasState, delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient,
+                rows: rows, outputs: outputs, inputs: inputs)
         }
+        try product(
+            transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows, a: delta, b: input, c: weightState[0],
+            aux: weights, epilogue: .adam, alpha: 1 / Float(rows),
+            bias: BiasOutput(kind: .adam, bias: bias, aux: biasState[0], aux2: biasState[1]),
+            adam: AdamArguments(weightStep, secondMoment: weightState[1]))
     }
 
     public func updateBias(
