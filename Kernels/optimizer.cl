@@ -61,7 +61,7 @@ inline void NAME(global float* p, global const float* g, global float* s0, globa
         const T v = mu * load_##T(i, s0) - change;                                                   \
         store_##T(v, i, s0);                                                                          \
         store_##T(pi + (mu * v - change), i, p);                                                      \
-    } else {                                                                                          \
+    } else if (rule == OPTIMIZER_ADAM || rule == OPTIMIZER_ADAMW) {                                   \
         T p_new, m_new, s_new;                                                                        \
         ADAM_STEP(T, pi, gi, load_##T(i, s0), load_##T(i, s1), eta, l2, beta1, beta2, epsilon, decay, \
                   c1, c2, p_new, m_new, s_new)                                                        \
@@ -69,6 +69,7 @@ inline void NAME(global float* p, global const float* g, global float* s0, globa
         store_##T(s_new, i, s1);                                                                      \
         store_##T(p_new, i, p);                                                                       \
     }                                                                                                 \
+    /* Any other code is no rule: nothing is written, so that a missing case shows in verify. */    \
 }
 
 DEFINE_OPTIMIZER_UPDATE(optimizer_update, float)

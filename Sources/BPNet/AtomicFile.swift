@@ -77,13 +77,14 @@ public enum OutputPath {
 
     /// Throws, naming `option`, unless `path` names a file (new or existing) in an existing folder
     /// where a file can be created: the check creates and removes a temporary file there.
-    public static func checkWritable(_ path: String, option: String) throws {
+    /// `example` is the kind of file name the messages suggest, such as `net.safetensors`.
+    public static func checkWritable(_ path: String, option: String, example: String = "net.safetensors") throws {
         func fail(_ problem: String) -> BPNetError { .invalidArgument("\(option) \(problem)") }
-        guard !path.isEmpty else { throw fail("is empty; give a file path such as models/net.safetensors") }
+        guard !path.isEmpty else { throw fail("is empty; give a file path such as runs/\(example)") }
         var isFolder: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
         if path.hasSuffix("/") || (exists && isFolder.boolValue) {
-            throw fail("'\(path)' is a folder; give a file path in it, such as \((path as NSString).appendingPathComponent("net.safetensors"))")
+            throw fail("'\(path)' is a folder; give a file path in it, such as \((path as NSString).appendingPathComponent(example))")
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {

@@ -24,6 +24,9 @@ public struct TrainingCheckpoint: Sendable {
     public var order: [Int32]
     /// The loss and correct-count sums of the epoch in progress, two per batch done.
     public var batchMetrics: [Float]
+    /// The training time of the epoch in progress so far, in seconds (0 at an epoch boundary), so
+    /// that a resumed epoch reports its whole time.
+    public var epochSeconds: Double = 0
     /// The reports of every epoch done.
     public var history: [EpochReport]
     /// Early stopping's best epoch so far, with its network.
@@ -48,6 +51,11 @@ public struct TrainingCheckpoint: Sendable {
         if other.activations != network.activations {
             throw fail("the checkpoint's activations are \(network.activations.map(\.rawValue).joined(separator: ",")), "
                 + "this run's are \(other.activations.map(\.rawValue).joined(separator: ","))")
+        }
+        // More epochs extend the run; fewer would change its schedule and end it early, with its
+        // checkpoint overwritten.
+        if new.epochs < options.epochs {
+            throw fail("the checkpoint's run has \(counted(options.epochs, "epoch")), this run asks for \(new.epochs) (a resumed run may grow, never shrink)")
         }
         let saved = Dictionary(uniqueKeysWithValues: options.entries)
         for (key, value) in new.entries where key != "epochs" && saved[key] != value {

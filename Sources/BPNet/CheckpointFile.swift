@@ -8,7 +8,8 @@ import Foundation
 /// - `training.batch_metrics`: the epoch's per-batch sums so far (F32 `[2·b]`, when b > 0);
 /// - `best.layers.*`: early stopping's best network, when there is one;
 ///
-/// and metadata `checkpoint: 1`, `epochs_done`, `batches_done`, `step`, `shuffle_state`,
+/// and metadata `checkpoint: 1`, `epochs_done`, `batches_done`, `step`, `epoch_seconds` (the
+/// epoch in progress's training time so far; absent in older checkpoints), `shuffle_state`,
 /// `dropout_key`, `optimizer_slots`, `history` (the epoch reports as JSON), `best_epoch`,
 /// `best_accuracy`, `data_samples`, `data_validation_samples`, `data_hash`, and `option.{name}`
 /// for every training option.
@@ -31,7 +32,7 @@ public enum CheckpointFile {
         let slots = c.weightState.first?.count ?? 0
         metadata += [
             ("checkpoint", version), ("epochs_done", "\(c.epochsDone)"), ("batches_done", "\(c.batchesDone)"),
-            ("step", "\(c.step)"), ("shuffle_state", "\(c.shuffleState)"),
+            ("step", "\(c.step)"), ("epoch_seconds", "\(c.epochSeconds)"), ("shuffle_state", "\(c.shuffleState)"),
             ("dropout_key", "\(Trainer.dropoutSeed(c.options.seed))"), ("optimizer_slots", "\(slots)"),
             ("history", historyJSON(c.history)), ("data_samples", "\(c.data.samples)"),
             ("data_validation_samples", "\(c.data.validationSamples)"), ("data_hash", "\(c.data.hash)"),
@@ -124,6 +125,13 @@ public enum CheckpointFile {
         guard let historyText = meta["history"], let history = try? JSONDecoder.snakeCase.decode([EpochReport].self, from: Data(historyText.utf8)),
             history.count == epochsDone
         else { throw fail("checkpoint metadata history is missing or does not hold \(counted(epochsDone, "epoch report"))") }
+        var epochSeconds = 0.0
+        if let text = meta["epoch_seconds"] {
+            guard let value = Double(text), value.isFinite, value >= 0 else {
+                throw fail("checkpoint metadata epoch_seconds '\(text)' is not a time in seconds")
+            }
+            epochSeconds = value
+        }
         var best: TrainingCheckpoint.BestEpoch?
         if let epochText = meta["best_epoch"] {
             guard let epoch = Int(epochText), epoch >= 1, epoch <= epochsDone, let accuracy = meta["best_accuracy"].flatMap(Double.init) else {
@@ -137,7 +145,7 @@ public enum CheckpointFile {
         let checkpoint = TrainingCheckpoint(
             network: network, options: options, epochsDone: epochsDone, batchesDone: batchesDone, step: step,
             weightState: weightState, biasState: biasState, shuffleState: try integer("shuffle_state", as: UInt64.self),
-            order: order.values, batchMetrics: batchMetrics, history: history, best: best, data: dataFingerprint)
+            order: order.values, batchMetrics: batchMetrics, epochSeconds: epochSeconds, history: history, best: best, data: dataFingerprint)
         if let problem = checkpoint.stateProblem() { throw fail(problem) }
         return checkpoint
     }

@@ -15,14 +15,20 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
     /// The largest single buffer (a weight matrix, a batch of activations or a data set).
     public var largestBufferBytes: Double
 
-    /// What `Trainer.train` allocates for `sizes` with `options`; `samples` and `inputSize`/
-    /// `outputSize` describe the data (zero when not known yet); `testSamples` the test set.
-    public init(sizes: [Int], options: TrainingOptions, samples: Int = 0, testSamples: Int = 0, validationSamples: Int = 0) {
+    /// What `Trainer.train` allocates for `sizes` with `options`; `samples`, `testSamples` and
+    /// `validationSamples` count the data (zero when not known yet). `hook` says that the trainer
+    /// has a `betweenGradientAndUpdate`, and `distributed` that it has a communicator: both keep
+    /// the gradients in buffers (`UpdatePath`), and an exchange needs a transfer area too.
+    public init(
+        sizes: [Int], options: TrainingOptions, samples: Int = 0, testSamples: Int = 0, validationSamples: Int = 0,
+        hook: Bool = false, distributed: Bool = false
+    ) {
         let floats = 4.0
         let layers = zip(sizes.dropLast(), sizes.dropFirst()).map { (Double($0) * Double($1), Double($1)) }
         let parameters = layers.reduce(0.0) { $0 + $1.0 + $1.1 }
-        let fused = options.optimizer == .sgd
-        let state = Double(fused ? 1 : options.optimizer.stateBuffers(momentum: options.momentum)) + (fused ? 0 : 1)  // + gradients
+        let path = UpdatePath(options, hook: hook, distributed: distributed)
+        // State and gradients on the backend, and the exchange's host area (with its stop flag).
+        let state = Double(path.parameterSizedBuffers) + (path.exchangesGradients ? 1 : 0)
         // The trainer's own capacity: the batch, or the evaluation chunk of the larger held-out set.
         let evaluationRows = min(max(testSamples, validationSamples), Trainer.evaluationRows(widest: sizes.max() ?? 1))
         let capacity = Double(max(samples == 0 ? options.batchSize : min(options.batchSize, samples), evaluationRows))

@@ -5,6 +5,8 @@ import Foundation
 /// `layers.{l}.weight` `[n_{l+1}, n_l]` and `layers.{l}.bias` `[n_{l+1}]`; `__metadata__` holds
 /// `format: bpnet`, `version: 2`, `layers`, `activations` (one per weight layer, such as
 /// `relu,relu,softmax`) and `loss`. Version 1 files, with `activation: sigmoid`, load as all-sigmoid.
+/// A file with no `__metadata__` at all (one written by another program) says nothing of its
+/// activations, so it loads only when the caller names them (`activationsIfUnrecorded`).
 public enum ModelFile {
     public static let format = "bpnet"
     public static let version = "2"
@@ -20,12 +22,17 @@ public enum ModelFile {
         try AtomicFile.write(encode(network, metadata: metadata), to: path)
     }
 
-    public static func load(_ path: String) throws -> (network: Network, metadata: Metadata) {
-        try decode(try bytes(of: path), file: path)
+    public static func load(_ path: String, activationsIfUnrecorded: String? = nil) throws -> (network: Network, metadata: Metadata) {
+        try decode(try bytes(of: path), file: path, activationsIfUnrecorded: activationsIfUnrecorded)
     }
 
-    /// A model or checkpoint file's bytes, or an error that says whether it is missing or unreadable.
+    /// A model or checkpoint file's bytes, or an error that says whether it is missing, a folder
+    /// or unreadable.
     public static func bytes(of path: String) throws -> Data {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw BPNetError.model(file: path, problem: "is a folder, not a model file")
+        }
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
@@ -56,12 +63,28 @@ public enum ModelFile {
         }
     }
 
-    public static func decode(_ data: Data, file: String) throws -> (network: Network, metadata: Metadata) {
-        try decode(Safetensors.Reader(data, file: file))
+    /// `activationsIfUnrecorded` (such as `relu,softmax`, or one name for every layer) gives the
+    /// activations of a file without `__metadata__`; a file that records its own ignores it, so
+    /// the caller compares the two.
+    public static func decode(_ data: Data, file: String, activationsIfUnrecorded: String? = nil) throws -> (network: Network, metadata: Metadata) {
+        try decode(Safetensors.Reader(data, file: file), activationsIfUnrecorded: activationsIfUnrecorded)
     }
 
-    static func decode(_ reader: Safetensors.Reader) throws -> (network: Network, metadata: Metadata) {
+    static func decode(_ reader: Safetensors.Reader, activationsIfUnrecorded: String? = nil) throws -> (network: Network, metadata: Metadata) {
         func fail(_ problem: String) -> BPNetError { reader.fail(problem) }
+        guard reader.has("__metadata__") else {
+            // The tensors are checked first, as in any file. Then: nothing says what the layers
+            // compute, and loading them as sigmoid would give a ReLU model's wrong outputs
+            // without a word.
+            var network = try network(reader, prefix: "", activationList: nil, requireList: false)
+            guard let named = activationsIfUnrecorded else {
+                throw fail("has no __metadata__, so nothing says which activations its layers use; name them with --activations (such as relu,softmax)")
+            }
+            let functions = try Activation.parseList(named, layers: network.layers.count)
+            try Activation.validate(functions)
+            for l in network.layers.indices { network.layers[l].activation = functions[l] }
+            return (network, Metadata())
+        }
         // safetensors metadata is strings only; a known key of another type is an error, not a
         // reason to ignore every key.
         try reader.requireStrings(["format", "version", "layers", "activation", "activations", "loss"])
@@ -93,6 +116,10 @@ public enum ModelFile {
         func fail(_ problem: String) -> BPNetError { reader.fail(problem) }
         let layerCount = reader.tensorNames.filter { $0.hasPrefix("\(prefix)layers.") && $0.hasSuffix(".weight") }.count
         guard layerCount > 0 else { throw fail("missing tensor \(prefix)layers.0.weight") }
+        // The metadata's layers, when they name one size more than there are weights: what each
+        // weight's shape must be. (Any other disagreement is reported once the tensors are read.)
+        let expectedSizes = reader.metadata["layers"].map { $0.split(separator: ",").compactMap { Int($0) } }
+            .flatMap { $0.count == layerCount + 1 && $0.allSatisfy { $0 > 0 } ? $0 : nil }
         // Version 2 names one activation per weight layer; version 1 files are all sigmoid.
         var functions = [Activation](repeating: .sigmoid, count: layerCount)
         if requireList {
@@ -117,11 +144,19 @@ public enum ModelFile {
             let weight = try reader.floats("\(prefix)layers.\(l).weight")
             let bias = try reader.floats("\(prefix)layers.\(l).bias")
             guard weight.shape.count == 2 else { throw fail("\(prefix)layers.\(l).weight has shape \(weight.shape), expected 2 dimensions") }
+            // The weight first, as [outputs, inputs]: a weight stored transposed is the weight's
+            // fault, not its bias's. Inputs are known from the metadata's layers or the layer
+            // before; outputs from the metadata or the bias.
+            let known = expectedSizes.map { (outputs: $0[l + 1], inputs: $0[l]) }
+            let outputs = known?.outputs ?? (bias.shape.count == 1 ? bias.shape[0] : weight.shape[0])
+            let transposed = weight.shape[0] != outputs && weight.shape[1] == outputs
+            if let inputs = known?.inputs ?? layers.last?.outputs, weight.shape[1] != inputs || known != nil && weight.shape[0] != outputs {
+                throw fail("\(prefix)layers.\(l).weight has shape \(weight.shape), expected [outputs, inputs] = [\(outputs), \(inputs)]")
+            } else if layers.isEmpty, transposed {
+                throw fail("\(prefix)layers.\(l).weight has shape \(weight.shape), expected [outputs, inputs] = [\(outputs), \(weight.shape[0])]")
+            }
             guard bias.shape == [weight.shape[0]] else {
                 throw fail("\(prefix)layers.\(l).bias has shape \(bias.shape), expected [\(weight.shape[0])]")
-            }
-            if let previous = layers.last, previous.outputs != weight.shape[1] {
-                throw fail("shapes do not chain: \(prefix)layers.\(l - 1) has \(previous.outputs) outputs but \(prefix)layers.\(l).weight takes \(weight.shape[1]) inputs")
             }
             guard weight.values.allSatisfy(\.isFinite), bias.values.allSatisfy(\.isFinite) else {
                 throw fail("layer \(l) holds NaN or infinite values")

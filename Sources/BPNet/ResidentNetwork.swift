@@ -4,15 +4,12 @@
 final class ResidentNetwork {
     /// What training needs beyond the forward pass.
     struct Training {
-        var optimizer: Optimizer
-        var momentum: Float
+        /// The fused SGD update (the gradient stays in registers) or gradient buffers and an
+        /// optimizer pass, and the state slots. With an exchange, every gradient lives in one
+        /// buffer (`gradientGroup`), for one transfer.
+        var update: UpdatePath
         /// The probability of dropping a hidden unit; 0 for none.
         var dropout: Float
-        /// The fused SGD update (the gradient stays in registers) instead of gradient buffers and
-        /// an optimizer pass.
-        var fused: Bool
-        /// Every gradient in one buffer (`gradientGroup`), for an exchange in one transfer.
-        var contiguousGradients = false
     }
 
     let backend: any Backend
@@ -67,7 +64,7 @@ final class ResidentNetwork {
         self.capacity = capacity
         weights = try network.layers.map { try backend.makeBuffer($0.weights) }
         biases = try network.layers.map { try backend.makeBuffer($0.biases) }
-        let stateCount = training.map { $0.fused ? 1 : $0.optimizer.stateBuffers(momentum: $0.momentum) } ?? 0
+        let stateCount = training?.update.stateSlots ?? 0
         // A saved slot count that differs is refused by the trainer, except SGD without
         // momentum, whose velocity slot (the fused update's scratch) starts from zeros either way.
         func state(_ saved: [[[Float]]]?, _ l: Int, _ count: Int) throws -> [any DeviceBuffer] {
@@ -78,8 +75,8 @@ final class ResidentNetwork {
         }
         weightState = try network.layers.indices.map { try state(saved?.weightState, $0, network.layers[$0].weights.count) }
         biasState = try network.layers.indices.map { try state(saved?.biasState, $0, network.layers[$0].biases.count) }
-        let unfused = training.map { !$0.fused } ?? false
-        if unfused, training?.contiguousGradients == true {
+        let unfused = training.map { !$0.update.fused } ?? false
+        if unfused, training?.update.exchangesGradients == true {
             let group = try backend.makeBufferGroup(counts: network.layers.flatMap { [$0.weights.count, $0.biases.count] })
             weightGradients = stride(from: 0, to: group.parts.count, by: 2).map { group.parts[$0] }
             biasGradients = stride(from: 1, to: group.parts.count, by: 2).map { group.parts[$0] }

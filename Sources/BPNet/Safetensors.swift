@@ -82,6 +82,11 @@ enum Safetensors {
             self.file = file
             bytes = [UInt8](data)
             guard bytes.count >= 8 else { throw Self.fail(file, "truncated: \(bytes.count) bytes, too short for a safetensors header length") }
+            // The JSON header starts right after the length, with '{': any other byte there means
+            // some other kind of file (a CSV, a text file), whose first 8 bytes are no length.
+            guard bytes.count == 8 || bytes[8] == UInt8(ascii: "{") else {
+                throw Self.fail(file, "is not a safetensors file (its 9th byte should open the JSON header with '{')")
+            }
             let headerLength = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             guard headerLength <= UInt64(bytes.count - 8) else {
                 throw Self.fail(file, "truncated: header length \(headerLength) runs past the end of the \(bytes.count)-byte file")

@@ -40,6 +40,18 @@ public struct TrainingOptions: Sendable, Equatable {
         self.shuffle = shuffle
     }
 
+    /// The rule in one line, as `bpnet train` reports it: the optimizer with η and every term it
+    /// uses, the schedule, dropout and the loss, such as `sgd η 3.0, μ 0.5, λ 0.1, quadratic loss`.
+    public var summary: String {
+        var parts = ["\(optimizer.name) η \(learningRate)" + (schedule == .constant ? "" : " (\(schedule))")]
+        if optimizer.usesMomentum, momentum != 0 || optimizer == .nesterov { parts.append("μ \(momentum)") }
+        if optimizer.usesL2, l2 != 0 { parts.append("λ \(l2)") }
+        if !optimizer.hyperparameters.isEmpty { parts.append(optimizer.hyperparameters) }
+        if dropout > 0 { parts.append("dropout \(dropout)") }
+        parts.append("\(loss.rawValue) loss")
+        return parts.joined(separator: ", ")
+    }
+
     public func validate() throws {
         guard epochs > 0 else { throw BPNetError.invalidArgument("epochs must be positive, got \(epochs)") }
         guard batchSize > 0 else { throw BPNetError.invalidArgument("batch size must be positive, got \(batchSize)") }
@@ -54,8 +66,39 @@ public struct TrainingOptions: Sendable, Equatable {
             throw BPNetError.invalidArgument("dropout must be in [0, 1), got \(dropout)")
         }
         try optimizer.validate()
+        // A term the rule would ignore is refused, never silently dropped.
+        if l2 != 0, !optimizer.usesL2 {
+            throw BPNetError.invalidArgument("l2 does nothing with \(optimizer.name), whose weight decay is decoupled: use its weight decay")
+        }
+        if momentum != 0, !optimizer.usesMomentum {
+            throw BPNetError.invalidArgument("momentum does nothing with \(optimizer.name): its running mean of the gradient is β₁")
+        }
         if let earlyStop, earlyStop <= 0 { throw BPNetError.invalidArgument("early stopping needs a positive patience, got \(earlyStop)") }
     }
+}
+
+/// How a run updates its parameters, decided here alone: the trainer allocates by it, and
+/// `MemoryPlan` counts by it, so the two cannot disagree.
+public struct UpdatePath: Sendable, Equatable {
+    /// The fused SGD update, whose gradient stays in registers: taken when nothing needs the
+    /// gradients in buffers, neither a hook (`Trainer.betweenGradientAndUpdate`) nor an exchange
+    /// between processes.
+    public var fused: Bool
+    /// Optimizer state buffers per parameter buffer: the optimizer's own (`Optimizer.stateBuffers`),
+    /// except that the fused update always keeps its velocity, which its epilogue writes.
+    public var stateSlots: Int
+    /// Whether the gradients cross to other processes, through a parameter-sized transfer area.
+    public var exchangesGradients: Bool
+
+    public init(_ options: TrainingOptions, hook: Bool, distributed: Bool) {
+        fused = options.optimizer == .sgd && !hook && !distributed
+        stateSlots = fused ? 1 : options.optimizer.stateBuffers(momentum: options.momentum)
+        exchangesGradients = distributed
+    }
+
+    /// Parameter-sized buffers on the backend besides the parameters: the state, and the
+    /// gradients unless fused.
+    public var parameterSizedBuffers: Int { stateSlots + (fused ? 0 : 1) }
 }
 
 /// What one epoch did. Losses are the mean per-sample cost without the L2 term.
@@ -211,19 +254,19 @@ public struct Trainer: Sendable {
             }
             try MemoryPlan(
                 sizes: network.sizes, options: options, samples: n, testSamples: test?.count ?? 0,
-                validationSamples: validation?.count ?? 0)
+                validationSamples: validation?.count ?? 0, hook: betweenGradientAndUpdate != nil, distributed: communicator != nil)
                 .check(on: backend)
         }
         let rank = communicator?.rank ?? 0
         let ranks = communicator?.size ?? 1
         let evaluationRows = min(max(test?.count ?? 0, validation?.count ?? 0), Trainer.evaluationRows(network))
         let batches = (n + batch - 1) / batch
-        // The fused SGD update when nothing needs the gradient in a buffer.
-        let fused = options.optimizer == .sgd && betweenGradientAndUpdate == nil && communicator == nil
+        let path = UpdatePath(options, hook: betweenGradientAndUpdate != nil, distributed: communicator != nil)
+        let fused = path.fused
         // A process's shard of a batch, and of an evaluation set.
         let shardCapacity = (batch + ranks - 1) / ranks
         if let resume {
-            let needed = fused ? 1 : options.optimizer.stateBuffers(momentum: options.momentum)
+            let needed = path.stateSlots
             let saved = resume.weightState.first?.count ?? 0
             let stateless = options.optimizer == .sgd && options.momentum == 0
             guard saved == needed || stateless else {
@@ -234,9 +277,7 @@ public struct Trainer: Sendable {
         let (resident, train, testResident, validationResident, exchange) = try Trainer.together(communicator) {
             let resident = try ResidentNetwork(
                 network, backend: backend, capacity: max(shardCapacity, evaluationRows),
-                training: .init(
-                    optimizer: options.optimizer, momentum: options.momentum, dropout: options.dropout, fused: fused,
-                    contiguousGradients: communicator != nil),
+                training: .init(update: path, dropout: options.dropout),
                 metricSlots: batches, samples: n,
                 // The epoch's sums so far are whole-batch sums: one process holds them, or the
                 // exchange would count them once per process.
@@ -279,6 +320,8 @@ public struct Trainer: Sendable {
         // The state after `epochsDone` epochs and `batchesDone` batches of the next, read back
         // from the backend; refused when the epoch's sums so far or the parameters are not
         // finite, so that the last checkpoint written is always a good one.
+        // When the epoch in progress started, less the time its checkpoint carried when resumed.
+        var epochStart = monotonicSeconds()
         func emitCheckpoint(epochsDone: Int, batchesDone: Int) throws {
             // Every process of a distributed run takes part in reducing the sums, with or without a callback.
             guard let fingerprint, checkpoint != nil || communicator != nil else { return }
@@ -312,7 +355,8 @@ public struct Trainer: Sendable {
                     TrainingCheckpoint(
                         network: parameters, options: options, epochsDone: epochsDone, batchesDone: batchesDone, step: step,
                         weightState: state.weights, biasState: state.biases, shuffleState: generator.state, order: permutation,
-                        batchMetrics: sums, history: reports, best: best, data: fingerprint))
+                        batchMetrics: sums, epochSeconds: batchesDone > 0 ? monotonicSeconds() - epochStart : 0, history: reports,
+                        best: best, data: fingerprint))
             }
         }
 
@@ -326,8 +370,12 @@ public struct Trainer: Sendable {
         var epoch = firstEpoch
         while !stopped && epoch <= options.epochs {
             defer { epoch += 1 }
-            let start = monotonicSeconds()
             let resumingWithinEpoch = epoch == firstEpoch && firstBatch > 0
+            // A resumed epoch's time and speed cover the whole epoch, with the time before the
+            // checkpoint as it carried it (older checkpoints carry none: then the part after it).
+            let carried = resumingWithinEpoch ? resume?.epochSeconds ?? 0 : 0
+            let start = monotonicSeconds() - carried
+            epochStart = start
             // A resumed epoch keeps the order its checkpoint holds; every other epoch shuffles it again.
             if options.shuffle && !resumingWithinEpoch { generator.shuffle(&permutation) }
             try permutation.withUnsafeBufferPointer { try backend.uploadIndices($0, to: resident.order) }
@@ -405,7 +453,8 @@ public struct Trainer: Sendable {
             let seconds = monotonicSeconds() - start
             var report = EpochReport(
                 epoch: epoch, trainLoss: lossSum / Double(n), trainAccuracy: Double(correct) / Double(n),
-                testLoss: nil, testAccuracy: nil, seconds: seconds, samplesPerSecond: Double(n - startBatch * batch) / seconds)
+                testLoss: nil, testAccuracy: nil, seconds: seconds,
+                samplesPerSecond: Double(carried > 0 ? n : n - startBatch * batch) / seconds)
             if let exchange { report.allreduceSeconds = exchange.allreduceSeconds - allreduceBefore }
             if let testResident {
                 let (testLoss, testCorrect) = try evaluate(testResident)

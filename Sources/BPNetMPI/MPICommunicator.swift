@@ -1,5 +1,6 @@
 import BPNet
 import CMPIShim
+import Foundation
 
 /// `Communicator` over Open MPI's MPI_COMM_WORLD, for processes that `mpirun` starts.
 /// Nothing of MPI is touched until `start()`.
@@ -11,6 +12,12 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     private init(rank: Int, size: Int, localRank: Int) {
         (self.rank, self.size, self.localRank) = (rank, size, localRank)
+    }
+
+    /// How many processes `mpirun` started in this job, as Open MPI tells each of them
+    /// (OMPI_COMM_WORLD_SIZE); nil outside mpirun. Read without touching MPI.
+    public static var launchedProcesses: Int? {
+        ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"].flatMap { Int($0) }
     }
 
     /// Initialises MPI (once per process) and joins MPI_COMM_WORLD. Without `mpirun`, this is a

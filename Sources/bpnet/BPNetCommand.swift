@@ -15,6 +15,9 @@ struct BPNetCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
+            // Every command, so that a typo in a variable is never silently ignored.
+            try OpenCLBackend.checkTuningEnvironment()
+            try refuseUndeclaredMPIRanks(command)
             try command.run()
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) }
@@ -28,6 +31,15 @@ struct BPNetCommand: ParsableCommand {
             MPICommunicator.abort(code: code == 0 ? 1 : code)
         }
     }
+}
+
+/// `mpirun -np N bpnet train` without `--distributed` would run N trainings that each write the
+/// same files: refused, naming the option.
+func refuseUndeclaredMPIRanks(_ command: any ParsableCommand) throws {
+    guard let train = command as? Train, !train.distributed, let processes = MPICommunicator.launchedProcesses, processes > 1 else { return }
+    throw ValidationError(
+        "this is one of \(processes) processes that mpirun started, but --distributed is not given: each would train alone "
+            + "and write the same files; add --distributed to train one network together")
 }
 
 extension Loss: ExpressibleByArgument {}
@@ -92,4 +104,25 @@ func parseLayers(_ text: String) throws -> [Int] {
         throw ValidationError("--layers: \(error.description)")
     }
     return sizes
+}
+
+/// A model file's network and metadata. `activations` (--activations) names what a file without
+/// metadata computes; a file that records its own must agree with it.
+func decodeModel(_ bytes: Data, file: String, activations: String?, role: String) throws -> (network: Network, metadata: ModelFile.Metadata) {
+    let model = try ModelFile.decode(bytes, file: file, activationsIfUnrecorded: activations)
+    if let activations, try Activation.parseList(activations, layers: model.network.layers.count) != model.network.activations {
+        throw ValidationError(
+            "--activations \(activations) differ from \(role) " + model.network.activations.map(\.rawValue).joined(separator: ","))
+    }
+    return model
+}
+
+/// `--activations` of the commands that read a model.
+struct ModelActivationOptions: ParsableArguments {
+    @Option(help: "The activations of a model file without metadata, which does not record them, e.g. relu,softmax (one per weight layer, or one for all). A file that records them must agree.")
+    var activations: String?
+
+    func load(_ path: String) throws -> (network: Network, metadata: ModelFile.Metadata) {
+        try decodeModel(try ModelFile.bytes(of: path), file: path, activations: activations, role: "the model's")
+    }
 }

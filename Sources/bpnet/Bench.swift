@@ -6,10 +6,11 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure GEMM rates, seconds per epoch, per-step overhead and a per-operation breakdown, per backend.",
         discussion: """
-            Configs: A = 784-100-10 at batch 10 (η 3), B = 784-100-10 at batch 128 (η 3),
-            C = 784-1024-1024-10 at batch 128 (η 0.1), all with sigmoid layers, the quadratic cost and
-            SGD; D = B's shapes with ReLU, softmax, log-likelihood, Adam (η 0.001) and dropout 0.2.
+            Configs: A = 784-100-10 at batch 10 (η 3), B = 784-100-10 at batch 128 (η 3), \
+            C = 784-1024-1024-10 at batch 128 (η 0.1), all with sigmoid layers, the quadratic cost and \
+            SGD; D = B's shapes with ReLU, softmax, log-likelihood, Adam (η 0.001) and dropout 0.2. \
             All on Fashion-MNIST.
+
             Every figure is measured in the same run, so ratios between rows are meaningful.
             """)
 
@@ -18,7 +19,7 @@ struct Bench: ParsableCommand {
         var sizes: [Int]
         var batch: Int
         var learningRate: Float
-        /// nil: sigmoid everywhere, the seed's rule.
+        /// nil: sigmoid everywhere, as in Nielsen's rule.
         var activations: [Activation]? = nil
         var loss = Loss.quadratic
         var optimizer = Optimizer.sgd
@@ -64,7 +65,7 @@ struct Bench: ParsableCommand {
         }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
         do {
-            try OutputPath.checkWritable(output, option: "--output")
+            try OutputPath.checkWritable(output, option: "--output", example: "bench.json")
         } catch let error as BPNetError {
             throw ValidationError(error.description)
         }

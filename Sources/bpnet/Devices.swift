@@ -33,7 +33,7 @@ struct Devices: ParsableCommand {
             encoder.outputFormatting = .sortedKeys
             print(String(decoding: try encoder.encode(entries), as: UTF8.self))
         } else {
-            print("cpu       OpenBLAS \(CPUBackend.blasConfiguration), \(CPUBackend.blasThreads) threads")
+            print("cpu       OpenBLAS \(CPUBackend.blasConfiguration), \(counted(CPUBackend.blasThreads, "thread"))")
             if let replaced = CPUBackend.blasCoreReplaced {
                 print("          (\(CPUBackend.blasCore) kernels: OpenBLAS chose \(replaced), which leaves this CPU's vector units idle; "
                       + "OPENBLAS_CORETYPE=\(replaced) keeps its choice)")

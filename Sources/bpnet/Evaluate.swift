@@ -8,6 +8,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "The model file (safetensors).")
     var model: String
 
+    @OptionGroup var modelActivations: ModelActivationOptions
+
     @Option(help: "fashion-mnist, a folder of IDX files, or a CSV file.")
     var data = "fashion-mnist"
 
@@ -29,7 +31,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let backend = try deviceOptions.resolve().makeBackend()
-        let (network, metadata) = try ModelFile.load(model)
+        let (network, metadata) = try modelActivations.load(model)
         let source = try DataSource(parsing: data)
         let chosen: DataSource.Split
         switch (source, split) {
@@ -44,6 +46,8 @@ struct Evaluate: ParsableCommand {
             if case .idx = source { note("\(data) has no t10k files; evaluating on its train split") }
         }
         var samples = try source.load(chosen, inputs: network.inputSize, outputs: network.outputSize)
+        // How the rows divided into inputs and targets, as train says it.
+        note("data: \(samples.layoutDescription)")
         if let limit { samples = samples.prefix(limit) }
         note("device: \(backend.description)")
         let result = try network.evaluate(on: samples, loss: loss ?? metadata.loss, backend: backend)

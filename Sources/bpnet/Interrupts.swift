@@ -25,11 +25,11 @@ final class Interrupts: Sendable {
                 let (first, _) = self.received.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
                 if first {
                     if Console.speaks {
-                        FileHandle.standardError.write(Data("\r\u{1B}[K\(Interrupts.name(number)): stopping after this batch (again to quit at once)\n".utf8))
+                        FileHandle.standardError.write(Data("\(Interrupts.clearLine)\(Interrupts.name(number)): stopping after this batch (again to quit at once)\n".utf8))
                     }
                     self.cancellation.cancel()
                 } else {
-                    FileHandle.standardError.write(Data("\n\(Interrupts.name(number)) again: quitting without a checkpoint\n".utf8))
+                    FileHandle.standardError.write(Data("\(Interrupts.clearLine)\(Interrupts.name(number)) again: quitting without a checkpoint\n".utf8))
                     _exit(128 + number)
                 }
             }
@@ -52,6 +52,10 @@ final class Interrupts: Sendable {
 
     /// 130 for SIGINT, 143 for SIGTERM: the shell's 128 + the signal's number.
     var exitCode: Int32 { 128 + (signalNumber ?? SIGINT) }
+
+    /// What erases the live progress line first: only a terminal has one, and a log file or a
+    /// pipe gets no control codes.
+    static var clearLine: String { isatty(2) != 0 ? "\r\u{1B}[K" : "" }
 
     static func name(_ number: Int32) -> String { number == SIGTERM ? "SIGTERM" : "SIGINT" }
 }

@@ -9,6 +9,8 @@ struct Predict: ParsableCommand {
     @Option(help: "The model file (safetensors).")
     var model: String
 
+    @OptionGroup var modelActivations: ModelActivationOptions
+
     @Option(help: "A CSV file whose rows hold exactly the model's inputs, or - for standard input. One output line per row.")
     var input: String
 
@@ -26,7 +28,7 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let backend = try deviceOptions.resolve().makeBackend()
-        let network = try ModelFile.load(model).network
+        let network = try modelActivations.load(model).network
         let inputs =
             input == "-"
             ? try CSV.readInputs(

@@ -8,9 +8,13 @@ struct Train: ParsableCommand {
         abstract: "Train a network by backpropagation with mini-batches.",
         discussion: """
             For each mini-batch of m samples out of n: gW = (1/m) Σ δ·aᵀ + (λ/n)·W, gb = (1/m) Σ δ.
-            sgd: v = μ·v − η·g, W += v. nesterov: v = μ·v − η·g, W += μ·v − η·g.
-            adam: m = β₁m + (1−β₁)g, s = β₂s + (1−β₂)g², W −= η·m̂/(√ŝ + ε). adamw: W −= η·wd·W first, g = gW.
-            η is --learning-rate, λ is --l2 and μ is --momentum. The README gives every rule.
+            sgd: v = μ·v − η·g, W += v.
+            nesterov: v = μ·v − η·g, W += μ·v − η·g.
+            adam: m = β₁m + (1−β₁)g, s = β₂s + (1−β₂)g², W −= η·m̂/(√ŝ + ε).
+            adamw: W −= η·wd·W first, then adam with g = gW: no λ term, so --l2 is refused with adamw.
+
+            η is --learning-rate, λ is --l2, μ is --momentum (sgd and nesterov) and wd is --weight-decay \
+            (adamw). An option that the chosen optimizer does not use is an error. The README gives every rule.
             """)
 
     @Option(help: "fashion-mnist, a folder of IDX files, or a CSV file.")
@@ -34,8 +38,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "η, the learning rate. Default: 3.0 for sgd and nesterov, 0.001 for adam and adamw.")
     var learningRate: Float?
 
-    @Option(help: "quadratic, cross-entropy (sigmoid outputs) or log-likelihood (softmax outputs).")
-    var loss: Loss = .quadratic
+    @Option(help: "quadratic, cross-entropy (sigmoid outputs) or log-likelihood (softmax outputs). Default: that of --init or --resume, else quadratic.")
+    var loss: Loss?
 
     @Option(help: "One per weight layer, e.g. relu,relu,softmax, or one for every layer: sigmoid, tanh, relu, identity, softmax (output only). Default: those of --init, else sigmoid.")
     var activations: String?
@@ -43,17 +47,17 @@ struct Train: ParsableCommand {
     @Option(help: "sgd, nesterov, adam or adamw.")
     var optimizer = "sgd"
 
-    @Option(parsing: .unconditional, help: "Adam's β₁.")
-    var beta1: Float = 0.9
+    @Option(parsing: .unconditional, help: "β₁ of adam and adamw. Default: \(Optimizer.defaultBeta1).")
+    var beta1: Float?
 
-    @Option(parsing: .unconditional, help: "Adam's β₂.")
-    var beta2: Float = 0.999
+    @Option(parsing: .unconditional, help: "β₂ of adam and adamw. Default: \(Optimizer.defaultBeta2).")
+    var beta2: Float?
 
-    @Option(parsing: .unconditional, help: "Adam's ε.")
-    var epsilon: Float = 1e-8
+    @Option(parsing: .unconditional, help: "ε of adam and adamw. Default: \(Optimizer.defaultEpsilon).")
+    var epsilon: Float?
 
-    @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay wd (weights only).")
-    var weightDecay: Float = 0.01
+    @Option(parsing: .unconditional, help: "wd, adamw's decoupled weight decay (weights only). Default: \(Optimizer.defaultWeightDecay).")
+    var weightDecay: Float?
 
     @Option(help: "normal (W ~ N(0, 1/n_in), b ~ N(0, 1)), xavier or he.")
     var initializer: Initializer = .normal
@@ -70,13 +74,13 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Stop after K epochs without a better validation accuracy; --save then keeps the best epoch's model.")
     var earlyStop: Int?
 
-    @Option(parsing: .unconditional, help: "λ, the L2 strength (the weight term is λ/n·W).")
-    var l2: Float = 0
+    @Option(parsing: .unconditional, help: "λ, the L2 strength of sgd, nesterov and adam (the weight term is λ/n·W). Default: 0.")
+    var l2: Float?
 
-    @Option(parsing: .unconditional, help: "μ, the momentum, in [0, 1).")
-    var momentum: Float = 0
+    @Option(parsing: .unconditional, help: "μ, the momentum of sgd and nesterov, in [0, 1). Default: 0.")
+    var momentum: Float?
 
-    @Option(parsing: .unconditional, help: "Seed of the initial weights and of the shuffle.")
+    @Option(parsing: .unconditional, help: "Seed of the initial weights, the shuffle, the dropout masks and the --validation split.")
     var seed: UInt64 = 0
 
     @Flag(help: "Keep file order instead of shuffling every epoch.")
@@ -120,32 +124,61 @@ struct Train: ParsableCommand {
             switch optimizer {
             case "sgd": return .sgd
             case "nesterov": return .nesterov
-            case "adam": return .adam(beta1: beta1, beta2: beta2, epsilon: epsilon)
-            case "adamw": return .adamw(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
+            case "adam":
+                return .adam(
+                    beta1: beta1 ?? Optimizer.defaultBeta1, beta2: beta2 ?? Optimizer.defaultBeta2,
+                    epsilon: epsilon ?? Optimizer.defaultEpsilon)
+            case "adamw":
+                return .adamw(
+                    beta1: beta1 ?? Optimizer.defaultBeta1, beta2: beta2 ?? Optimizer.defaultBeta2,
+                    epsilon: epsilon ?? Optimizer.defaultEpsilon, weightDecay: weightDecay ?? Optimizer.defaultWeightDecay)
             default:
                 throw ValidationError("unknown optimizer '\(optimizer)' (expected " + Optimizer.names.joined(separator: ", ") + ")")
             }
         }
     }
 
-    var options: TrainingOptions {
-        get throws {
-            TrainingOptions(
-                epochs: epochs, batchSize: batchSize, learningRate: learningRate, optimizer: try chosenOptimizer, loss: loss,
-                l2: l2, momentum: momentum, schedule: try Schedule(parsing: schedule), dropout: dropout, earlyStop: earlyStop,
-                seed: seed, shuffle: !noShuffle)
-        }
+    /// The options as given, with the loss of the --init or --resume file (`storedLoss`) when
+    /// --loss is not given.
+    func options(storedLoss: Loss? = nil) throws -> TrainingOptions {
+        TrainingOptions(
+            epochs: epochs, batchSize: batchSize, learningRate: learningRate, optimizer: try chosenOptimizer,
+            loss: loss ?? storedLoss ?? .quadratic, l2: l2 ?? 0, momentum: momentum ?? 0, schedule: try Schedule(parsing: schedule),
+            dropout: dropout, earlyStop: earlyStop, seed: seed, shuffle: !noShuffle)
+    }
+
+    /// Every optimizer option given, with the optimizers that use it and what to use instead.
+    var optimizerOptionsGiven: [(option: String, usedBy: Set<String>, instead: String)] {
+        [
+            (l2 == nil ? nil : ("--l2", ["sgd", "nesterov", "adam"], "adamw decouples its weight decay (use --weight-decay)")),
+            (momentum == nil ? nil : ("--momentum", ["sgd", "nesterov"], "Adam's running mean of the gradient is --beta1")),
+            (weightDecay == nil ? nil : ("--weight-decay", ["adamw"], "it is adamw's decoupled decay (use --l2 for an L2 term, or --optimizer adamw)")),
+            (beta1 == nil ? nil : ("--beta1", ["adam", "adamw"], "it is Adam's (use --momentum, or --optimizer adam or adamw)")),
+            (beta2 == nil ? nil : ("--beta2", ["adam", "adamw"], "it is Adam's (use --optimizer adam or adamw)")),
+            (epsilon == nil ? nil : ("--epsilon", ["adam", "adamw"], "it is Adam's (use --optimizer adam or adamw)")),
+        ].compactMap { $0 }
     }
 
     func validate() throws {
+        // An option that the chosen optimizer would ignore is refused, never silently dropped.
+        if Optimizer.names.contains(optimizer) {
+            for given in optimizerOptionsGiven where !given.usedBy.contains(optimizer) {
+                throw ValidationError("\(given.option) does nothing with --optimizer \(optimizer): \(given.instead)")
+            }
+        }
+        // Only a CSV has columns to divide into inputs and targets.
+        if targets != nil, let source = try? DataSource(parsing: data), source != .csv(file: data) {
+            throw ValidationError(
+                "--targets does nothing with IDX data (\(data)), whose targets are its labels; it divides a CSV file's columns")
+        }
         do {
-            try options.validate()
+            try options().validate()
             if let activations, let layers { _ = try Activation.parseList(activations, layers: try parseLayers(layers).count - 1) }
             // The loss must fit the output layer; without --init or --resume that is known now.
             if initModel == nil && resume == nil {
                 let names = activations?.split(separator: ",").map(String.init) ?? ["sigmoid"]
                 let last = try Activation.parseList(names.last ?? "sigmoid", layers: 1)[0]
-                try loss.validate(output: last)
+                try (loss ?? .quadratic).validate(output: last)
             }
         } catch let error as BPNetError {
             throw ValidationError(error.description)
@@ -179,8 +212,11 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        // Nothing of MPI is touched without --distributed.
-        let communicator = distributed ? try MPICommunicator.start() : nil
+        // Nothing of MPI is touched without --distributed, nor for a job of one process.
+        let communicator = distributed && (MPICommunicator.launchedProcesses ?? 1) > 1 ? try MPICommunicator.start() : nil
+        if distributed, communicator == nil {
+            note("distributed: not one of several processes that mpirun started, so this runs as one process")
+        }
         if let communicator {
             Console.speaks = communicator.rank == 0
             Console.errorPrefix = "rank \(communicator.rank): "
@@ -193,9 +229,9 @@ struct Train: ParsableCommand {
         // A network too large for the device or the host is refused now, before any data is read
         // (the batch, bounded by the data's size, is counted once the data is in).
         if let sizes {
-            var parametersOnly = try options
+            var parametersOnly = try options()
             parametersOnly.batchSize = 1
-            try MemoryPlan(sizes: sizes, options: parametersOnly).check(on: backend)
+            try MemoryPlan(sizes: sizes, options: parametersOnly, distributed: communicator != nil).check(on: backend)
         }
         var network: Network?
         // In a distributed run rank 0 reads the checkpoint or model and sends it to the others.
@@ -206,7 +242,10 @@ struct Train: ParsableCommand {
             try decode(Data(bytes))
         }
         var resumed: TrainingCheckpoint?
+        // The loss of the --resume or --init file, which a run without --loss keeps.
+        var storedLoss: Loss?
         if let resume { try read(resume) { resumed = try CheckpointFile.decode($0, file: resume) } }
+        storedLoss = resumed?.options.loss
         if let resumed {
             if let sizes, sizes != resumed.network.sizes {
                 throw ValidationError(
@@ -217,27 +256,23 @@ struct Train: ParsableCommand {
             network = resumed.network
         }
         if let initModel {
-            var loaded: Network?
-            try read(initModel) { loaded = try ModelFile.decode($0, file: initModel).network }
-            let model = loaded!
+            var loaded: (network: Network, metadata: ModelFile.Metadata)?
+            try read(initModel) { loaded = try decodeModel($0, file: initModel, activations: activations, role: "the --init model's") }
+            let model = loaded!.network
+            storedLoss = loaded!.metadata.loss
             if let sizes, sizes != model.sizes {
                 throw ValidationError(
                     "--layers \(sizes.map(String.init).joined(separator: ",")) differ from the --init model's "
                         + model.sizes.map(String.init).joined(separator: ","))
             }
             sizes = model.sizes
-            if let activations, try Activation.parseList(activations, layers: model.layers.count) != model.activations {
-                throw ValidationError(
-                    "--activations \(activations) differ from the --init model's "
-                        + model.activations.map(\.rawValue).joined(separator: ","))
-            }
             network = model
         }
 
         let source = try DataSource(parsing: data)
         var trainingData = try source.load(.train, inputs: sizes?.first, outputs: sizes?.last, targets: targets)
         // Said once the memory plan has passed, so that a refusal is the only line.
-        var dataNotes = ["data: \(trainingData.layout ?? "\(trainingData.inputSize) inputs, \(trainingData.outputSize) outputs")"]
+        var dataNotes = ["data: \(trainingData.layoutDescription)"]
         if let limit { trainingData = trainingData.prefix(limit) }
         var validationData: Dataset?
         if let validation {
@@ -258,10 +293,9 @@ struct Train: ParsableCommand {
                 try source.load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last)
             } else { nil }
         let plan = MemoryPlan(
-            sizes: sizesUsed, options: try options, samples: trainingData.count, testSamples: testData?.count ?? 0,
-            validationSamples: validationData?.count ?? 0)
+            sizes: sizesUsed, options: try options(storedLoss: storedLoss), samples: trainingData.count, testSamples: testData?.count ?? 0,
+            validationSamples: validationData?.count ?? 0, distributed: communicator != nil)
         try plan.check(on: backend)
-        dataNotes.forEach(note)
         let functions = try activations.map { try Activation.parseList($0, layers: sizesUsed.count - 1) }
         var model = try network ?? Network(sizes: sizesUsed, activations: functions, initializer: initializer, seed: seed)
         if let resumed, let functions, functions != resumed.network.activations {
@@ -269,17 +303,20 @@ struct Train: ParsableCommand {
                 "cannot resume: the checkpoint's activations are \(resumed.network.activations.map(\.rawValue).joined(separator: ",")), "
                     + "--activations asks for \(functions.map(\.rawValue).joined(separator: ","))")
         }
-        let options = try self.options
+        let options = try self.options(storedLoss: storedLoss)
         try options.loss.validate(output: model.activations[model.activations.count - 1])
+        // Refused before the first line of output; the trainer checks the same again.
+        try resumed?.checkResumable(
+            network: model, options: options, data: DataFingerprint(training: trainingData, validation: validationData))
+        // Said once every check has passed, so that a refusal is the only line.
+        dataNotes.forEach(note)
 
         let layout = model.sizes.map(String.init).joined(separator: "-")
         note("device: \(backend.description)")
         note(
             "network \(layout) (\(model.activations.map(\.rawValue).joined(separator: ","))), \(trainingData.count) training and "
                 + "\(counted(testData?.count ?? 0, "test sample")), \(counted(epochs, "epoch")) of batch \(batchSize), "
-                + "\(options.optimizer.name) η \(options.learningRate)"
-                + (options.schedule == .constant ? "" : " (\(options.schedule))")
-                + (options.dropout > 0 ? ", dropout \(options.dropout)" : "") + ", \(loss.rawValue) loss")
+                + options.summary)
         // The report starts now, empty, so that a folder that cannot be written fails before training.
         var reportPage = RunReport(
             title: "bpnet train", settings: reportSettings(model: model, options: options, backend: backend, data: trainingData,
@@ -308,9 +345,6 @@ struct Train: ParsableCommand {
         let interrupts = Interrupts()
         trainer.cancellation = interrupts.cancellation
         if let resumed, let resume {
-            // Refused before anything runs; the trainer checks the same again.
-            try resumed.checkResumable(
-                network: model, options: options, data: DataFingerprint(training: trainingData, validation: validationData))
             note(
                 "resuming \(resume): \(counted(resumed.epochsDone, "epoch")) done"
                     + (resumed.batchesDone > 0 ? " and \(counted(resumed.batchesDone, "batch", plural: "batches")) of the next" : "")
@@ -397,7 +431,7 @@ struct Train: ParsableCommand {
             _ = communicator
         }
         if let save, isRoot {
-            try ModelFile.save(model, metadata: ModelFile.Metadata(loss: loss), to: save)
+            try ModelFile.save(model, metadata: ModelFile.Metadata(loss: options.loss), to: save)
             note("saved \(save)")
         }
         communicator?.finish()

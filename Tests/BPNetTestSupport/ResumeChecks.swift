@@ -98,7 +98,7 @@ public enum ResumeChecks {
         try CSV.write(try TestData.classification(count: 1201, inputs: 8, classes: 3, seed: 21), to: data)
         let common = [
             "train", "--data", data, "--layers", "8,24,3", "--epochs", "5", "--batch-size", "4", "--optimizer", "adam",
-            "--dropout", "0.2", "--momentum", "0", "--seed", "9", "--device", device, "--quiet",
+            "--dropout", "0.2", "--seed", "9", "--device", device, "--quiet",
         ]
         let reference = folder + "/kill-reference.safetensors"
         var report = KillReport()

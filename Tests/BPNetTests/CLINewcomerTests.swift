@@ -30,7 +30,7 @@ import Testing
         let run = ["train", "--data", trainCSV, "--epochs", "1", "--device", "cpu", "--save"]
         try expectError(run + [models], "--save '\(models)' is a folder; give a file path in it")
         try expectError(run + [models + "/"], "--save '\(models)/' is a folder; give a file path in it")
-        try expectError(run + [""], "--save is empty; give a file path such as models/net.safetensors")
+        try expectError(run + [""], "--save is empty; give a file path such as runs/net.safetensors")
         try expectError(run + ["."], "--save '.' is a folder; give a file path in it, such as ./net.safetensors")
         try expectError(run + [trainCSV + "/m.safetensors"], "\(trainCSV) is not a folder")
         if getuid() != 0 {
@@ -42,7 +42,7 @@ import Testing
         // Nothing was left behind by the check itself.
         #expect(try FileManager.default.contentsOfDirectory(atPath: models).isEmpty)
         try expectError(
-            ["bench", "--gemm-only", "--configs", "A", "--output", models], "--output '\(models)' is a folder")
+            ["bench", "--gemm-only", "--configs", "A", "--output", models], "--output '\(models)' is a folder; give a file path in it, such as \(models)/bench.json")
     }
 
     /// A negative number where one is expected reaches validation instead of "Missing value".

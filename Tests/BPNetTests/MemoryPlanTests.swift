@@ -17,6 +17,40 @@ import Testing
         #expect(adam.workingBytes - plan.workingBytes == Double(2 * 23) * 4)
     }
 
+    /// Every update path: the plan and the trainer decide it in the one place (`UpdatePath`), and
+    /// the plan comes within half a parameter-sized buffer of what a run allocates (it leaves out
+    /// the index and per-batch sum buffers), so a parameter-sized buffer missed in either fails.
+    static let paths: [(name: String, options: TrainingOptions, hook: Bool, distributed: Bool)] = [
+        ("sgd", TrainingOptions(epochs: 1, batchSize: 7), false, false),
+        ("sgd with μ and a hook", TrainingOptions(epochs: 1, batchSize: 7, momentum: 0.5), true, false),
+        ("sgd with μ, distributed", TrainingOptions(epochs: 1, batchSize: 7, momentum: 0.5), false, true),
+        ("sgd without μ, distributed", TrainingOptions(epochs: 1, batchSize: 7), false, true),
+        ("nesterov", TrainingOptions(epochs: 1, batchSize: 7, optimizer: .nesterov, momentum: 0.9), false, false),
+        ("adam with dropout", TrainingOptions(epochs: 1, batchSize: 7, optimizer: .adam(), dropout: 0.3), false, false),
+        ("adamw, distributed", TrainingOptions(epochs: 1, batchSize: 7, optimizer: .adamw()), false, true),
+    ]
+
+    @Test(arguments: paths.indices)
+    func planMatchesWhatTheTrainerAllocates(path index: Int) throws {
+        let (name, options, hook, distributed) = Self.paths[index]
+        let sizes = [33, 17, 3]
+        let data = try TestData.classification(count: 40, inputs: 33, classes: 3, seed: 1)
+        let test = try TestData.classification(count: 9, inputs: 33, classes: 3, seed: 2)
+        let backend = ProfilingBackend(CPUBackend())
+        var trainer = Trainer(options)
+        if hook { trainer.betweenGradientAndUpdate = { _, _ in } }
+        if distributed { trainer.communicator = ThreadCommunicator.group(size: 1)[0] }
+        var network = try Network(sizes: sizes, seed: 1)
+        try trainer.train(&network, on: data, test: test, backend: backend)
+        let plan = MemoryPlan(sizes: sizes, options: options, samples: 40, testSamples: 9, hook: hook, distributed: distributed)
+        let allocated = Double(backend.bufferElements + backend.transferElements) * 4
+        let parameterBytes = Double(33 * 17 + 17 + 17 * 3 + 3) * 4
+        #expect(plan.parameterBytes == parameterBytes)
+        #expect(abs(allocated - plan.backendBytes) < parameterBytes / 2, "\(name): allocated \(allocated) bytes, planned \(plan.backendBytes)")
+        let path = UpdatePath(options, hook: hook, distributed: distributed)
+        #expect(path.fused == (options.optimizer == .sgd && !hook && !distributed), "\(name)")
+    }
+
     /// On the CPU, and on OpenCL where a device is (CI has one).
     @Test func hugeNetworkIsRefusedOnTheCPU() throws { try expectRefusal(device: "cpu") }
 

@@ -130,7 +130,7 @@ import Testing
             "--schedule", "step:1:0.5", "--dropout", "0.2", "--epochs", "2", "--device", "cpu", "--save", model, "--json",
         ])
         #expect(train.status == 0, "\(train.stderr)")
-        #expect(train.stderr.contains("network 5-9-7-3 (relu,tanh,softmax)") && train.stderr.contains("adamw η 0.001 (step:1:0.5), dropout 0.2"))
+        #expect(train.stderr.contains("network 5-9-7-3 (relu,tanh,softmax)") && train.stderr.contains("adamw η 0.001 (step:1:0.5), β₁ 0.9, β₂ 0.999, ε 1e-08, wd 0.05, dropout 0.2, log-likelihood loss"))
         let (network, metadata) = try ModelFile.load(model)
         #expect(network.activations == [.relu, .tanh, .softmax] && metadata.loss == .logLikelihood)
         // --init takes the activations from the file; a different list is an error.

@@ -116,8 +116,13 @@ import Testing
     @Test func rejectsHeaderThatIsNotJSON() throws {
         var data = Data()
         withUnsafeBytes(of: UInt64(8).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: Array("not json".utf8))
+        data.append(contentsOf: Array("{notjson".utf8))
         #expect(throws: BPNetError.model(file: "m", problem: "header is not a JSON object")) {
+            try ModelFile.decode(data, file: "m")
+        }
+        // Without the '{' the file is some other kind of file altogether.
+        data.replaceSubrange(8..<16, with: Array("not json".utf8))
+        #expect(throws: BPNetError.model(file: "m", problem: "is not a safetensors file (its 9th byte should open the JSON header with '{')")) {
             try ModelFile.decode(data, file: "m")
         }
     }
@@ -142,8 +147,9 @@ import Testing
         var entry = header["layers.1.weight"] as! [String: Any]
         entry["shape"] = [3, 1]  // same byte count as [1, 3], but 1 input cannot follow 3 outputs
         header["layers.1.weight"] = entry
+        // The weight is blamed, with the shape it should have, not the bias that follows it.
         #expect(throws: BPNetError.model(
-            file: "m", problem: "layers.1.bias has shape [1], expected [3]")) {
+            file: "m", problem: "layers.1.weight has shape [3, 1], expected [outputs, inputs] = [1, 3]")) {
             try ModelFile.decode(try file(header: header, payload: payload), file: "m")
         }
         (header, payload) = validHeader()
@@ -156,7 +162,7 @@ import Testing
         bias["data_offsets"] = [biasStart, biasStart + 4]
         header["layers.2.bias"] = bias
         #expect(throws: BPNetError.model(
-            file: "m", problem: "shapes do not chain: layers.1 has 1 outputs but layers.2.weight takes 2 inputs")) {
+            file: "m", problem: "layers.2.weight has shape [1, 2], expected [outputs, inputs] = [2, 1]")) {
             try ModelFile.decode(try file(header: header, payload: payload), file: "m")
         }
     }

@@ -5,41 +5,106 @@ import CPUKernels
 import Foundation
 import Testing
 
-/// The seed's rule at its defaults (784-30-10, sigmoid, quadratic, SGD, η 3, batch 10, seed 0)
-/// must stay bit-identical on the CPU through every refactor.
+/// Nielsen's rule at its defaults (784-30-10, sigmoid, quadratic, SGD, η 3, batch 10, seed 0)
+/// must stay bit-identical on the CPU through every refactor, on every OpenBLAS kernel set that
+/// the machines here run.
 @Suite struct SeedDefaultTests {
     /// The checksums of the saved model's tensor data (every weight and bias, layer by layer, as
     /// little-endian float32) from `bpnet train --limit 2000 --epochs 2 --device cpu --save m.safetensors`,
-    /// one per OpenBLAS kernel set: OpenBLAS's products differ in their last bits between sets.
-    /// Prescott's was recorded before the model grew past the seed (the whole file's checksum,
-    /// 0x91b9d9782ed0a672, held until model files gained version 2 metadata), and still holds with
-    /// OPENBLAS_CORETYPE=Prescott. SkylakeX's was recorded when BPNet began to replace OpenBLAS's
-    /// Prescott fallback with it on AVX-512 CPUs (blas_core.c), the one deliberate change of these
-    /// bits. On another set, `matchesTheSeedsOwnLoop` below carries the guarantee.
-    static let recorded: [String: UInt64] = ["Prescott": 0xcc4e_2a0b_f59a_53ad, "SkylakeX": 0x9c84_ea2a_9aeb_e128]
+    /// one per OpenBLAS kernel set: OpenBLAS's products differ in their last bits between sets,
+    /// and sets that share their SGEMM kernels share a checksum.
+    /// - Prescott's was recorded before the model grew past Nielsen's network (the whole file's
+    ///   checksum, 0x91b9d9782ed0a672, held until model files gained version 2 metadata).
+    /// - SkylakeX's was recorded when BPNet began to replace OpenBLAS's Prescott fallback with it
+    ///   on AVX-512 CPUs (blas_core.c), the one deliberate change of these bits. Cooperlake, which
+    ///   OpenBLAS 0.3.21 picks on AMD's AVX-512 EPYCs, runs the same SGEMM kernels.
+    /// - Haswell's and Zen's were recorded with OPENBLAS_CORETYPE forced on an AMD EPYC, where
+    ///   the other three gave the checksums above; both use the same AVX2 SGEMM kernels.
+    static let recorded: [String: UInt64] = [
+        "Prescott": 0xcc4e_2a0b_f59a_53ad, "Haswell": 0xb20e_24ea_28ea_d58f, "Zen": 0xb20e_24ea_28ea_d58f,
+        "SkylakeX": 0x9c84_ea2a_9aeb_e128, "Cooperlake": 0x9c84_ea2a_9aeb_e128,
+    ]
+
+    static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
     /// FNV-1a, 64 bits: a checksum that needs no library.
     static func fnv1a(_ bytes: Data) -> UInt64 {
         bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 
-    @Test(.enabled(
-        if: (ProcessInfo.processInfo.environment["CI"] == "true" || FileManager.default.fileExists(atPath: DataSource.fashionMNISTFolder))
-            && recorded[CPUBackend.blasCore] != nil,
-        "needs dataset-fashion-mnist and one of OpenBLAS's kernel sets \(recorded.keys.sorted()), which the checksums were recorded with"))
-    func defaultRunKeepsItsChecksum() throws {
-        let data = try #require(try TestData.fashionMNIST(count: 2_000), "CI must install dataset-fashion-mnist")
-        var network = try Network(sizes: [784, 30, 10], seed: 0)
-        try Trainer(TrainingOptions(epochs: 2)).train(&network, on: data, backend: CPUBackend())
+    static func checksum(_ network: Network) -> UInt64 {
         var tensors = Data()
         for layer in network.layers {
             for value in layer.weights + layer.biases { withUnsafeBytes(of: value.bitPattern.littleEndian) { tensors.append(contentsOf: $0) } }
         }
-        #expect(String(Self.fnv1a(tensors), radix: 16) == String(Self.recorded[CPUBackend.blasCore] ?? 0, radix: 16))
+        return fnv1a(tensors)
     }
 
-    /// On any machine: the library's CPU training gives the very bits of the seed's own loop,
-    /// kept here as the seed wrote it (its cblas calls, its sigmoid loop, its update order).
+    static func hex(_ value: UInt64?) -> String { value.map { "0x" + String($0, radix: 16) } ?? "none recorded" }
+
+    /// In this process, with the kernel set OpenBLAS runs here. Under CI=true a set without a
+    /// recorded checksum fails, naming the set, so that no machine's CI passes unguarded.
+    @Test(.enabled(
+        if: inCI || (FileManager.default.fileExists(atPath: DataSource.fashionMNISTFolder) && recorded[CPUBackend.blasCore] != nil),
+        "needs dataset-fashion-mnist and one of OpenBLAS's kernel sets \(recorded.keys.sorted()), which the checksums were recorded with"))
+    func defaultRunKeepsItsChecksum() throws {
+        let data = try #require(try TestData.fashionMNIST(count: 2_000), "CI must install dataset-fashion-mnist")
+        let expected = try #require(
+            Self.recorded[CPUBackend.blasCore],
+            "OpenBLAS runs its \(CPUBackend.blasCore) kernels, which have no recorded checksum; record one (see `recorded`)")
+        var network = try Network(sizes: [784, 30, 10], seed: 0)
+        try Trainer(TrainingOptions(epochs: 2)).train(&network, on: data, backend: CPUBackend())
+        #expect(Self.hex(Self.checksum(network)) == Self.hex(expected), "kernel set \(CPUBackend.blasCore)")
+    }
+
+    /// Every recorded set that this CPU can run, each forced with OPENBLAS_CORETYPE in a `bpnet
+    /// train` of its own (OpenBLAS chooses its set once, when it loads), on the same 2,000 samples
+    /// written as an IDX folder. A set that OpenBLAS will not run on this CPU (it says which set
+    /// it runs instead) is left out; Prescott's SSE3 set runs on every x86-64 CPU, so at least two
+    /// sets are always compared when this one differs.
+    @Test(.enabled(
+        if: (inCI || FileManager.default.fileExists(atPath: DataSource.fashionMNISTFolder))
+            && CPUBackend.blasConfiguration.contains("DYNAMIC_ARCH"),
+        "needs dataset-fashion-mnist and a DYNAMIC_ARCH OpenBLAS"))
+    func everyRecordedKernelSetKeepsItsChecksum() throws {
+        let data = try #require(try TestData.fashionMNIST(count: 2_000), "CI must install dataset-fashion-mnist")
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.writeIDX(data, to: folder)
+        var compared: [String] = []
+        for set in Self.recorded.keys.sorted() {
+            let model = folder + "/\(set).safetensors"
+            let run = try CLI.run(
+                ["train", "--data", folder, "--epochs", "2", "--device", "cpu", "--save", model],
+                environment: ["OPENBLAS_CORETYPE": set])
+            try #require(run.status == 0, "\(run.stderr)")
+            guard run.stderr.contains(" \(set) MAX_THREADS") else { continue }
+            let (network, _) = try ModelFile.load(model)
+            #expect(Self.hex(Self.checksum(network)) == Self.hex(Self.recorded[set]), "kernel set \(set)")
+            compared.append(set)
+        }
+        #expect(compared.contains("Prescott"), "Prescott's SSE3 kernels run on every x86-64 CPU")
+        #expect(compared.contains(CPUBackend.blasCore) || Self.recorded[CPUBackend.blasCore] == nil)
+    }
+
+    /// `data` as an uncompressed IDX pair, train-images-idx3-ubyte and train-labels-idx1-ubyte:
+    /// each input is a byte over 255, so byte·255 rounds back to it exactly.
+    static func writeIDX(_ data: Dataset, to folder: String) throws {
+        func bigEndian(_ values: [Int]) -> [UInt8] { values.flatMap { v in (0..<4).reversed().map { UInt8((v >> (8 * $0)) & 0xff) } } }
+        let side = Int(Double(data.inputSize).squareRoot())
+        var images = bigEndian([0x0803, data.count, side, side])
+        images += data.inputs.map { UInt8(($0 * 255).rounded()) }
+        var labels = bigEndian([0x0801, data.count])
+        for sample in 0..<data.count {
+            let row = data.targets[(sample * data.outputSize)..<((sample + 1) * data.outputSize)]
+            labels.append(UInt8(row.firstIndex(of: row.max()!)! - sample * data.outputSize))
+        }
+        try Data(images).write(to: URL(fileURLWithPath: folder + "/train-images-idx3-ubyte"))
+        try Data(labels).write(to: URL(fileURLWithPath: folder + "/train-labels-idx1-ubyte"))
+    }
+
+    /// On any machine: the library's CPU training gives the very bits of the first version's own
+    /// loop (Nielsen's rule), kept here as it was written (its cblas calls, its sigmoid loop, its update order).
     @Test(arguments: [(Float(0), Float(0)), (0.5, 1)])
     func matchesTheSeedsOwnLoop(momentum: Float, l2: Float) throws {
         let data = try TestData.classification(count: 101, inputs: 17, classes: 3, seed: 9)

@@ -17,11 +17,26 @@ struct OpenCLParityTests {
     static let opTolerance = Verification.operationTolerance
     static let runTolerance = Verification.runTolerance
 
-    /// The first OpenCL device; a test that gets here without one fails.
+    /// The platform the suite must run on, when `make test` runs it a second time on another
+    /// OpenCL implementation (Intel's CPU runtime): its first device must be that platform's.
+    static let platform = ProcessInfo.processInfo.environment["BPNET_TEST_OPENCL_PLATFORM"].flatMap { $0.isEmpty ? nil : $0 }
+
+    /// The first OpenCL device, which the CLI's `--device opencl` and `opencl:0` also name; a
+    /// test that gets here without one fails.
     static func device() throws -> OpenCLBackend {
         let devices = try OpenCLDeviceInfo.all()
         try #require(!devices.isEmpty, "no OpenCL device found, and CI=true requires one (install pocl-opencl-icd)")
+        if let platform {
+            try #require(devices[0].platform.contains(platform), "BPNET_TEST_OPENCL_PLATFORM=\(platform), but the first device is \(devices[0])")
+        }
         return try OpenCLBackend.shared(devices[0])
+    }
+
+    /// Says which implementation the suite ran on, and checks that it is the one asked for.
+    @Test func runsOnTheAskedPlatform() throws {
+        let device = try Self.device()
+        print("OpenCL parity suite on \(device.description), driver \(device.device.driverVersion)")
+        #expect(Self.platform.map { device.device.platform.contains($0) } ?? true)
     }
 
     let cpu = CPUBackend()
@@ -169,6 +184,38 @@ struct OpenCLParityTests {
         #expect((tuned.vectorLanes, tuned.rowVectorRows, tuned.blockedTM) == (8, 2, 3))
     }
 
+    /// A CPU device's vector shape follows the float vector width it reports: AVX-512's 16 lanes,
+    /// AVX2's 8, and 4 for anything narrower.
+    @Test func cpuVectorShapeFollowsTheDevicesWidth() throws {
+        let d = try Self.device().device
+        func tuning(width: Int) throws -> OpenCLTuning {
+            let device = OpenCLDeviceInfo(
+                index: d.index, platform: d.platform, name: d.name, type: "CPU", computeUnits: d.computeUnits,
+                globalMemoryBytes: d.globalMemoryBytes, localMemoryBytes: d.localMemoryBytes, maxWorkGroupSize: d.maxWorkGroupSize,
+                maxWorkItemSizes: d.maxWorkItemSizes, openCLCVersion: d.openCLCVersion, nativeFloatVectorWidth: width,
+                deviceBits: d.deviceBits)
+            return try OpenCLTuning(for: device, environment: [:])
+        }
+        for (width, lanes, rows) in [(16, 16, 8), (32, 16, 8), (8, 8, 4), (4, 4, 4), (1, 4, 4), (0, 4, 4)] {
+            let chosen = try tuning(width: width)
+            #expect((chosen.vectorLanes, chosen.rowVectorRows, chosen.dotRows) == (lanes, rows, rows), "width \(width)")
+            #expect(chosen.family == .vector)
+        }
+        #expect(d.nativeFloatVectorWidth > 0, "the device reports its width")
+    }
+
+    /// `bpnet verify` passes with every CPU vector shape that can be chosen, each forced through
+    /// BPNET_GEMM_TUNING in a process of its own (a context per process, as PoCL needs).
+    @Test(arguments: OpenCLTuning.cpuVectorShapes.map(\.shape.setting))
+    func verifyPassesWithEveryCPUVectorShape(setting: String) throws {
+        let device = try Self.device().device
+        let index = try OpenCLDeviceInfo.all().firstIndex(of: device) ?? 0
+        let run = try CLI.run(
+            ["verify", "--device", "opencl:\(index)", "--family", "vector", "--json"], environment: ["BPNET_GEMM_TUNING": setting])
+        #expect(run.status == 0, "\(setting): \(run.stderr)")
+        #expect(run.stdout.contains("\"passed\":true") && !run.stdout.contains("\"passed\":false"), "\(setting): \(run.stdout.suffix(500))")
+    }
+
     @Test func tunedMatchesReferenceKernelsAndIsDeterministic() throws {
         let device = try Self.device()
         let data = try TestData.classification(count: 517, inputs: 100, classes: 3, seed: 5)
@@ -231,6 +278,47 @@ struct OpenCLParityTests {
         #expect(times.allSatisfy { $0.seconds < wall } && times.contains { $0.seconds > 0 }, "\(times) in \(wall) s")
         #expect(try profiled.kernelTimes().entries.isEmpty, "reading the times clears them")
         #expect(try device.kernelTimes().entries.isEmpty, "an unprofiled backend records nothing")
+    }
+
+    /// The profiling wrapper forwards every operation, the fused ones included: wrapped or not, a
+    /// run launches the same kernels, so a profile measures the path that training takes.
+    @Test func profilingWrapperLaunchesTheKernelsTrainingDoes() throws {
+        let device = try Self.device()
+        let data = try TestData.classification(count: 45, inputs: 17, classes: 3, seed: 3)
+        let runs = [
+            TrainingOptions(epochs: 1, batchSize: 10), TrainingOptions(epochs: 1, batchSize: 10, momentum: 0.5, dropout: 0.2),
+            TrainingOptions(epochs: 1, batchSize: 10, optimizer: .adam()), TrainingOptions(epochs: 1, batchSize: 10, optimizer: .nesterov, momentum: 0.9),
+        ]
+        for options in runs {
+            for hook in [false, true] {
+                func launches(wrapped: Bool) throws -> [String: Int] {
+                    let events = device.profiled()
+                    var network = try Network(sizes: [17, 5, 3], seed: 1)
+                    var trainer = Trainer(options)
+                    if hook { trainer.betweenGradientAndUpdate = { _, _ in } }
+                    _ = try trainer.train(&network, on: data, backend: wrapped ? ProfilingBackend(events) : events)
+                    return Dictionary(uniqueKeysWithValues: try events.kernelTimes().entries.map { ($0.operation, $0.calls) })
+                }
+                let plain = try launches(wrapped: false)
+                #expect(!plain.isEmpty)
+                #expect(try launches(wrapped: true) == plain, "\(options.optimizer.name), hook \(hook)")
+            }
+        }
+    }
+
+    /// An optimizer code that no rule has runs nothing: it never falls through to Adam.
+    @Test func unknownOptimizerCodeChangesNothing() throws {
+        let device = try Self.device()
+        let start = TestData.uniform(17, seed: 4)
+        for (code, changes) in [(Optimizer.adam().code, true), (Int32(Optimizer.names.count), false), (99, false)] {
+            let parameters = try device.makeBuffer(start)
+            let gradient = try device.makeBuffer(TestData.uniform(17, seed: 5))
+            let state = [try device.makeBuffer(count: 17), try device.makeBuffer(count: 17)]
+            let step = OptimizerStep(optimizer: .adam(), learningRate: 0.1, momentum: 0, l2: 0, decoupledDecay: 0, step: 1)
+            try device.optimizerStep(step, parameters: parameters, gradient: gradient, state: state, count: 17, ruleCode: code)
+            #expect((try device.download(parameters) != start) == changes, "code \(code)")
+            #expect((try device.download(state[0]) != [Float](repeating: 0, count: 17)) == changes, "code \(code)")
+        }
     }
 
     /// GPUs get other tunables (the register-blocked family, float4 lanes, a gather span of 1);

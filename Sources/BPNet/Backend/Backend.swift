@@ -215,7 +215,15 @@ public final class TransferMemory: @unchecked Sendable {
     deinit { release() }
 }
 
-extension Backend {
+/// A backend that takes the general form of every operation it does not implement itself: the
+/// fused operations as their parts, a linear step as a GEMM then bias and activation, and so on.
+/// The general forms are defaults only for backends that say so here. A wrapper such as
+/// `ProfilingBackend` does not, so the compiler makes it forward every operation of `Backend`,
+/// and a new operation cannot be forgotten there (a forgotten fused one would silently run its
+/// parts, and the profile would measure a path that training never takes).
+public protocol GeneralForms: Backend {}
+
+extension Backend where Self: GeneralForms {
     public var memoryLimits: MemoryLimits? { nil }
 
     /// The two operations: the general form.
@@ -258,22 +266,6 @@ extension Backend {
             rows: rows, outputs: outputs, inputs: inputs)
     }
 
-    /// `gradientStepLayer` as its two operations: the gradients into their buffers, then the
-    /// step. The general form, which a backend's own form falls back to for the rules it does not fuse.
-    public func gradientsThenStepLayer(
-        weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
-        bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
-        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
-    ) throws {
-        try layerGradients(
-            delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows, outputs: outputs,
-            inputs: inputs)
-        try optimizerStepLayer(
-            weightStep: weightStep, weights: weights, weightGradient: weightGradient, weightState: weightState,
-            weightCount: outputs * inputs, biasStep: biasStep, bias: bias, biasGradient: biasGradient, biasState: biasState,
-            biasCount: outputs)
-    }
-
     /// The two updates: the general form.
     public func updateLayer(
         weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
@@ -296,13 +288,6 @@ extension Backend {
         try gather(source: targets, rowLength: targetLength, indices: indices, offset: offset, rows: rows, into: intoTargets)
     }
 
-    /// The masks of a whole batch, from element 0.
-    public func dropoutMask(
-        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int
-    ) throws {
-        try dropoutMask(mask, count: count, rate: rate, scale: scale, seed: seed, step: step, layer: layer, firstElement: 0)
-    }
-
     public func makeTransferMemory(count: Int) throws -> TransferMemory { TransferMemory(hostCount: count) }
 
     /// The unfused form, for backends without a fused kernel.
@@ -311,6 +296,36 @@ extension Backend {
         rows: Int, inputs: Int, outputs: Int, activation: Activation
     ) throws {
         try unfusedLinear(input: input, weights: weights, bias: bias, output: output, rows: rows, inputs: inputs, outputs: outputs, activation: activation)
+    }
+
+    public func weightGradient(
+        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try gemm(
+            transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
+            alpha: 1 / Float(rows), a: delta, b: input, beta: 0, c: gradient)
+    }
+
+    public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer { try makeBuffer(values) }
+}
+
+/// Named general forms and conveniences, for every backend: a fusing backend's own form falls
+/// back to these for the cases it does not fuse.
+extension Backend {
+    /// `gradientStepLayer` as its two operations: the gradients into their buffers, then the
+    /// step. The general form, which a backend's own form falls back to for the rules it does not fuse.
+    public func gradientsThenStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
+        bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try layerGradients(
+            delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows, outputs: outputs,
+            inputs: inputs)
+        try optimizerStepLayer(
+            weightStep: weightStep, weights: weights, weightGradient: weightGradient, weightState: weightState,
+            weightCount: outputs * inputs, biasStep: biasStep, bias: bias, biasGradient: biasGradient, biasState: biasState,
+            biasCount: outputs)
     }
 
     /// The forward step as a GEMM, then bias and activation: the default, and the path a fusing
@@ -325,15 +340,12 @@ extension Backend {
         try addBiasActivation(output, bias: bias, rows: rows, columns: outputs, activation: activation)
     }
 
-    public func weightGradient(
-        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    /// The masks of a whole batch, from element 0.
+    public func dropoutMask(
+        _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int
     ) throws {
-        try gemm(
-            transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
-            alpha: 1 / Float(rows), a: delta, b: input, beta: 0, c: gradient)
+        try dropoutMask(mask, count: count, rate: rate, scale: scale, seed: seed, step: step, layer: layer, firstElement: 0)
     }
-
-    public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer { try makeBuffer(values) }
 
     /// Convenience for tests and tools: a new buffer holding `values`.
     public func makeBuffer(_ values: [Float]) throws -> any DeviceBuffer {

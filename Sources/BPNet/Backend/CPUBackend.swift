@@ -59,11 +59,11 @@ final class CPUBuffer: DeviceBuffer {
 }
 
 /// The CPU fallback: OpenBLAS for every matrix product, plain loops for the element-wise rest.
-public final class CPUBackend: Backend {
+public final class CPUBackend: Backend, GeneralForms {
     public init() {}
 
     public var description: String {
-        "cpu (OpenBLAS \(CPUBackend.blasConfiguration), \(CPUBackend.blasThreads) threads)"
+        "cpu (OpenBLAS \(CPUBackend.blasConfiguration), \(counted(CPUBackend.blasThreads, "thread")))"
     }
 
     /// OpenBLAS's build string, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64".

@@ -1,10 +1,18 @@
 /// Wraps a backend and times every operation: each call is followed by `synchronize()`, so the
 /// time of an asynchronous device operation lands on the operation that queued it. That waiting
 /// changes the total, so use it for the breakdown of an epoch, never for its speed.
+///
+/// It forwards every operation of `Backend` to the wrapped backend's own, fused ones included,
+/// so that a profile measures the path training takes. It does not adopt `GeneralForms`, so a
+/// new operation that is not forwarded here does not compile.
 public final class ProfilingBackend: Backend, @unchecked Sendable {
     public let inner: any Backend
     /// Seconds and calls per operation since the last `reset()`.
     public private(set) var times = OperationTimes()
+    /// Elements of every buffer made through this wrapper (float32 or int32, 4 bytes each), and
+    /// floats of transfer memory: what a run allocated, for comparison with its `MemoryPlan`.
+    public private(set) var bufferElements = 0
+    public private(set) var transferElements = 0
 
     public init(_ inner: any Backend) { self.inner = inner }
 
@@ -20,11 +28,27 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
         times.add(operation, seconds: monotonicSeconds() - start)
     }
 
-    public func makeBuffer(count: Int) throws -> any DeviceBuffer { try inner.makeBuffer(count: count) }
-    public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer { try inner.makeReadOnlyBuffer(values) }
-    public func makeIndexBuffer(count: Int) throws -> any DeviceBuffer { try inner.makeIndexBuffer(count: count) }
-    public func makeBufferGroup(counts: [Int]) throws -> BufferGroup { try inner.makeBufferGroup(counts: counts) }
-    public func makeTransferMemory(count: Int) throws -> TransferMemory { try inner.makeTransferMemory(count: count) }
+    public func makeBuffer(count: Int) throws -> any DeviceBuffer {
+        bufferElements += count
+        return try inner.makeBuffer(count: count)
+    }
+    public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer {
+        bufferElements += values.count
+        return try inner.makeReadOnlyBuffer(values)
+    }
+    public func makeIndexBuffer(count: Int) throws -> any DeviceBuffer {
+        bufferElements += count
+        return try inner.makeIndexBuffer(count: count)
+    }
+    public func makeBufferGroup(counts: [Int]) throws -> BufferGroup {
+        let group = try inner.makeBufferGroup(counts: counts)
+        bufferElements += group.whole.count
+        return group
+    }
+    public func makeTransferMemory(count: Int) throws -> TransferMemory {
+        transferElements += count
+        return try inner.makeTransferMemory(count: count)
+    }
     public func upload(_ values: UnsafeBufferPointer<Float>, to buffer: any DeviceBuffer, offset: Int) throws {
         try timed("upload") { try inner.upload(values, to: buffer, offset: offset) }
     }
@@ -130,7 +154,7 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
         source: any DeviceBuffer, rowLength: Int, indices: any DeviceBuffer, offset: Int,
         rows: Int, into destination: any DeviceBuffer
     ) throws {
-        try timed("gather batch") {
+        try timed("gather rows") {
             try inner.gather(source: source, rowLength: rowLength, indices: indices, offset: offset, rows: rows, into: destination)
         }
     }
@@ -164,6 +188,39 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
             try inner.gatherBatch(
                 inputs: inputs, inputLength: inputLength, targets: targets, targetLength: targetLength, indices: indices,
                 offset: offset, rows: rows, intoInputs: intoInputs, intoTargets: intoTargets)
+        }
+    }
+    public func layerGradients(
+        delta: any DeviceBuffer, input: any DeviceBuffer, weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer,
+        rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try timed("layer gradients: Δᵀ·A, Σ δ") {
+            try inner.layerGradients(
+                delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows,
+                outputs: outputs, inputs: inputs)
+        }
+    }
+    public func gradientStepLayer(
+        weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
+        bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    ) throws {
+        try timed("gradient and \(weightStep.optimizer.name) step") {
+            try inner.gradientStepLayer(
+                weightStep: weightStep, weights: weights, weightState: weightState, biasStep: biasStep, bias: bias,
+                biasState: biasState, delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient,
+                rows: rows, outputs: outputs, inputs: inputs)
+        }
+    }
+    public func updateLayer(
+        weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
+        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        learningRate: Float, l2: Float, momentum: Float
+    ) throws {
+        try timed("layer update: Δᵀ·A, SGD, bias") {
+            try inner.updateLayer(
+                weights: weights, weightVelocity: weightVelocity, bias: bias, biasVelocity: biasVelocity, delta: delta,
+                input: input, rows: rows, outputs: outputs, inputs: inputs, learningRate: learningRate, l2: l2, momentum: momentum)
         }
     }
     public func batchMetrics(

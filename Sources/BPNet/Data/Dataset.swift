@@ -9,6 +9,9 @@ public struct Dataset: Sendable {
     /// column 5 (3 classes)", so a front end can show which split it chose.
     public internal(set) var layout: String?
 
+    /// `layout`, or for data built in code its widths: what `bpnet` prints after `data:`.
+    public var layoutDescription: String { layout ?? "\(inputSize) inputs, \(outputSize) outputs" }
+
     public var count: Int { inputs.count / inputSize }
 
     public init(inputs: [Float], targets: [Float], inputSize: Int, outputSize: Int) throws {

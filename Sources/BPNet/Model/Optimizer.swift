@@ -10,9 +10,17 @@ public enum Optimizer: Sendable, Equatable {
     /// v ← μ·v − η·g; W ← W + μ·v − η·g.
     case nesterov
     /// m ← β₁m + (1−β₁)g; s ← β₂s + (1−β₂)g²; W ← W − η·m̂/(√ŝ + ε), with m̂ = m/(1−β₁ᵗ), ŝ = s/(1−β₂ᵗ).
-    case adam(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8)
-    /// Adam with W ← W − η·wd·W first (weights only, never biases) and g = gW.
-    case adamw(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01)
+    case adam(beta1: Float = Optimizer.defaultBeta1, beta2: Float = Optimizer.defaultBeta2, epsilon: Float = Optimizer.defaultEpsilon)
+    /// Adam with W ← W − η·wd·W first (weights only, never biases) and g = gW: no L2 term.
+    case adamw(
+        beta1: Float = Optimizer.defaultBeta1, beta2: Float = Optimizer.defaultBeta2, epsilon: Float = Optimizer.defaultEpsilon,
+        weightDecay: Float = Optimizer.defaultWeightDecay)
+
+    /// Kingma and Ba's defaults, and Loshchilov and Hutter's weight decay (PyTorch's too).
+    public static let defaultBeta1: Float = 0.9
+    public static let defaultBeta2: Float = 0.999
+    public static let defaultEpsilon: Float = 1e-8
+    public static let defaultWeightDecay: Float = 0.01
 
     /// `sgd`, `nesterov`, `adam` or `adamw`.
     public var name: String {
@@ -52,6 +60,20 @@ public enum Optimizer: Sendable, Equatable {
         case .sgd: return momentum == 0 ? 0 : 1
         case .nesterov: return 1
         case .adam, .adamw: return 2
+        }
+    }
+
+    /// Whether the rule has a λ/n·W term (AdamW decouples its decay instead) and a momentum μ
+    /// (Adam's running mean is β₁'s).
+    public var usesL2: Bool { if case .adamw = self { false } else { true } }
+    public var usesMomentum: Bool { self == .sgd || self == .nesterov }
+
+    /// The hyperparameters past η, as a summary line shows them.
+    var hyperparameters: String {
+        switch self {
+        case .sgd, .nesterov: return ""
+        case .adam(let beta1, let beta2, let epsilon): return "β₁ \(beta1), β₂ \(beta2), ε \(epsilon)"
+        case .adamw(let beta1, let beta2, let epsilon, let decay): return "β₁ \(beta1), β₂ \(beta2), ε \(epsilon), wd \(decay)"
         }
     }
 

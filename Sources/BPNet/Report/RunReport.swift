@@ -53,7 +53,6 @@ public struct RunReport: Sendable, Equatable {
         try write(ReportFiles.settings(title: title, settings), names.settings)
         if let confusion {
             try write(ReportFiles.confusion(confusion), names.confusion)
-            try write(ConfusionSVG.svg(confusion, standalone: true), names.confusionChart)
         } else {
             for stale in [names.confusion, names.confusionChart] where FileManager.default.fileExists(atPath: path(stale)) {
                 do {
@@ -63,6 +62,19 @@ public struct RunReport: Sendable, Equatable {
                 }
             }
         }
+        try writePage(to: directory)
+    }
+
+    /// Writes what is drawn from the numbers, curves.svg, confusion.svg (with a confusion
+    /// matrix) and index.html last, and nothing else: `bpnet report` rebuilds a page from the
+    /// CSV files a folder has, and adds none.
+    public func writePage(to directory: String) throws {
+        try confusion?.validate()
+        let names = Self.fileNames
+        func write(_ text: String, _ name: String) throws {
+            try OutputPath.write(Data(text.utf8), to: (directory as NSString).appendingPathComponent(name))
+        }
+        if let confusion { try write(ConfusionSVG.svg(confusion, standalone: true), names.confusionChart) }
         try write(CurvesSVG.svg(epochs, standalone: true), names.curves)
         try write(ReportHTML.page(self), names.page)
     }

@@ -222,7 +222,7 @@ private func setArgument<T>(_ kernel: cl_kernel, _ index: inout cl_uint, _ value
 /// The OpenCL backend: weights, data and working memory stay on the device; operations are
 /// queued in order without waiting. Downloads and `synchronize` block until the queue has run;
 /// uploads block only until their host values are copied.
-public final class OpenCLBackend: Backend, @unchecked Sendable {
+public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     let runtime: OpenCLContext
     /// The family asked for; nil runs the device's (`OpenCLTuning`, or `BPNET_OPENCL_FAMILY`).
     public let chosenFamily: GEMMFamily?
@@ -268,6 +268,13 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// The backend on `device`, sharing the process's one context, queue and program for it.
     public static func shared(_ device: OpenCLDeviceInfo, family: GEMMFamily? = nil) throws -> OpenCLBackend {
         OpenCLBackend(runtime: try OpenCLContext.shared(device), family: family)
+    }
+
+    /// Checks the variables that tune OpenCL kernels (`BPNET_OPENCL_FAMILY`, `BPNET_GEMM_TUNING`)
+    /// without opening a device: `bpnet` calls it for every command, so that a typo is an error
+    /// on the CPU too.
+    public static func checkTuningEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        try OpenCLTuning.checkEnvironment(environment)
     }
 
     /// The same device and queue with other kernels.
@@ -551,12 +558,21 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     public func optimizerStep(
         _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int
     ) throws {
+        try optimizerStep(step, parameters: parameters, gradient: gradient, state: state, count: count, ruleCode: step.optimizer.code)
+    }
+
+    /// `optimizerStep` with the rule's code as the kernel receives it: tests pass a code that no
+    /// rule has, which must change nothing.
+    func optimizerStep(
+        _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int,
+        ruleCode: Int32
+    ) throws {
         let adam = step.adam
         // Unused state arguments still need a valid buffer: the parameters stand in.
         let first = state.first ?? parameters, second = state.count > 1 ? state[1] : parameters
         try launch(
             .optimizerStep, global: (groups(count, KernelConstants.optimizerLanes), 1), local: elementLocal,
-            memory(parameters), memory(gradient), memory(first), memory(second), Int32(count), step.optimizer.code,
+            memory(parameters), memory(gradient), memory(first), memory(second), Int32(count), ruleCode,
             Int32(state.isEmpty ? 0 : 1), step.learningRate, step.l2, step.momentum, adam.beta1, adam.beta2,
             adam.epsilon, step.decoupledDecay, adam.correction1, adam.correction2)
     }

@@ -23,6 +23,9 @@ public struct OpenCLDeviceInfo: Sendable, Equatable, CustomStringConvertible {
     /// CL_DEVICE_VERSION, e.g. "OpenCL 3.0 PoCL 3.1", and CL_DRIVER_VERSION: what a bug report needs.
     public var deviceVersion = ""
     public var driverVersion = ""
+    /// CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: the floats one of the device's vector registers
+    /// holds (16 with AVX-512, 8 with AVX2); 0 when unknown.
+    public var nativeFloatVectorWidth = 0
     /// The `cl_device_id`, kept as bits so the value stays `Sendable`.
     let deviceBits: UInt
 
@@ -88,6 +91,7 @@ public struct OpenCLDeviceInfo: Sendable, Equatable, CustomStringConvertible {
                         maxAllocationBytes: try info(CL_DEVICE_MAX_MEM_ALLOC_SIZE, cl_ulong(0)),
                         deviceVersion: try string { clGetDeviceInfo(id, cl_device_info(CL_DEVICE_VERSION), $0, $1, $2) },
                         driverVersion: try string { clGetDeviceInfo(id, cl_device_info(CL_DRIVER_VERSION), $0, $1, $2) },
+                        nativeFloatVectorWidth: Int(try info(CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, cl_uint(0))),
                         deviceBits: UInt(bitPattern: id)))
             }
         }

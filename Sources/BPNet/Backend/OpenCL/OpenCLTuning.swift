@@ -24,9 +24,36 @@ struct OpenCLTuning: Sendable {
     /// Work-group size of the reduction (a power of two).
     var metricsGroup = 64
 
-    /// CPU devices (PoCL) take the explicit-vector kernels, whose lanes map onto SIMD registers;
-    /// GPUs take the register-blocked kernels with many items per group. Measured with
-    /// `bpnet bench` on PoCL 3.1 (Zen 5, AVX-512): see the README's Performance section.
+    /// The vector family's shape on a CPU device: float lanes per vector (VW), rows and vector
+    /// columns of C per row-vector work item (VM, VC), and the dot kernel's block (DM × DN).
+    struct CPUVectorShape: Equatable, Sendable {
+        var lanes, rows, columns, dotRows, dotColumns: Int
+
+        /// The same values as `BPNET_GEMM_TUNING` sets them.
+        var setting: String { "VW=\(lanes),VM=\(rows),VC=\(columns),DM=\(dotRows),DN=\(dotColumns)" }
+    }
+
+    /// A CPU device's shape, by the float vector width it reports, widest first; the first whose
+    /// width the device reaches is taken. The shapes hold a block of C in registers: with 32
+    /// registers of 16 floats (AVX-512) 8 rows × 2 vectors; with 16 registers of 8 floats (AVX2)
+    /// 4 rows × 2 vectors.
+    /// - 16: measured with `bpnet bench` on PoCL 3.1 (Zen 5 and Emerald Rapids, AVX-512).
+    /// - 8: measured on PoCL's haswell target (an AMD EPYC with AVX2 alone), where it reached 65–92 %
+    ///   of OpenBLAS at configs B's and C's forward products against 36–40 % with the AVX-512 shape.
+    /// - 4 (SSE, NEON): not measured; the AVX2 shape's block at half the width.
+    static let cpuVectorShapes: [(minimumWidth: Int, shape: CPUVectorShape)] = [
+        (16, CPUVectorShape(lanes: 16, rows: 8, columns: 2, dotRows: 8, dotColumns: 2)),
+        (8, CPUVectorShape(lanes: 8, rows: 4, columns: 2, dotRows: 4, dotColumns: 2)),
+        (0, CPUVectorShape(lanes: 4, rows: 4, columns: 2, dotRows: 4, dotColumns: 2)),
+    ]
+
+    static func cpuVectorShape(forWidth width: Int) -> CPUVectorShape {
+        cpuVectorShapes.first { width >= $0.minimumWidth }!.shape
+    }
+
+    /// CPU devices (PoCL, Intel's CPU runtime) take the explicit-vector kernels, whose lanes map
+    /// onto SIMD registers, in the shape of the device's vector width (`cpuVectorShapes`); GPUs
+    /// take the register-blocked kernels with many items per group. See docs/performance.md.
     ///
     /// Two variables override the choice, for tests and tuning sessions:
     /// - `BPNET_OPENCL_FAMILY=register-blocked|vector|naive` forces the device's GEMM family;
@@ -34,21 +61,17 @@ struct OpenCLTuning: Sendable {
     init(for device: OpenCLDeviceInfo, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         if device.type == "CPU" {
             family = .vector
-            (rowVectorRows, rowVectorColumns, dotRows, dotColumns, vectorLocal) = (8, 2, 8, 2, (1, 1))
+            let shape = Self.cpuVectorShape(forWidth: device.nativeFloatVectorWidth)
+            (vectorLanes, rowVectorRows, rowVectorColumns, dotRows, dotColumns) =
+                (shape.lanes, shape.rows, shape.columns, shape.dotRows, shape.dotColumns)
+            vectorLocal = (1, 1)
             gatherSpan = 64  // a CPU item copies a run; on a GPU neighbouring items copy neighbouring floats
             (blockedTM, blockedTN, blockedLocal) = (4, 8, (8, 4))
         } else {
             family = .registerBlocked
             vectorLanes = 4
         }
-        if let name = environment["BPNET_OPENCL_FAMILY"], !name.isEmpty {
-            guard let forced = GEMMFamily(rawValue: name) else {
-                throw BPNetError.invalidArgument(
-                    "BPNET_OPENCL_FAMILY: unknown GEMM family '\(name)' (expected "
-                        + GEMMFamily.allCases.map(\.rawValue).joined(separator: ", ") + ")")
-            }
-            family = forced
-        }
+        family = try Self.forcedFamily(environment) ?? family
         for setting in (environment["BPNET_GEMM_TUNING"] ?? "").split(separator: ",") {
             try apply(setting: String(setting))
         }
@@ -60,6 +83,29 @@ struct OpenCLTuning: Sendable {
         while group * 2 <= min(256, limits.maxGroup, limits.items[0]) { group *= 2 }
         metricsGroup = group
     }
+
+    /// The family `BPNET_OPENCL_FAMILY` forces, if it is set; any other value is an error.
+    static func forcedFamily(_ environment: [String: String]) throws -> GEMMFamily? {
+        guard let name = environment["BPNET_OPENCL_FAMILY"], !name.isEmpty else { return nil }
+        guard let forced = GEMMFamily(rawValue: name) else {
+            throw BPNetError.invalidArgument(
+                "BPNET_OPENCL_FAMILY: unknown GEMM family '\(name)' (expected "
+                    + GEMMFamily.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+        }
+        return forced
+    }
+
+    /// Checks `BPNET_OPENCL_FAMILY` and `BPNET_GEMM_TUNING` without a device, so that a typo is
+    /// an error for every command, a CPU run's included, not only once a device is opened.
+    static func checkEnvironment(_ environment: [String: String]) throws {
+        _ = try forcedFamily(environment)
+        var scratch = OpenCLTuning(family: .vector)
+        for setting in (environment["BPNET_GEMM_TUNING"] ?? "").split(separator: ",") {
+            try scratch.apply(setting: String(setting))
+        }
+    }
+
+    private init(family: GEMMFamily) { self.family = family }
 
     /// The keys `BPNET_GEMM_TUNING` accepts, in the order the README lists them.
     static let settingNames = ["TM", "TN", "TLX", "TLY", "VW", "VM", "VC", "DM", "DN", "VLX", "VLY"]
