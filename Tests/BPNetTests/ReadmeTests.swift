@@ -204,8 +204,11 @@ import Testing
     }
 
     /// `make` run dry in the repository: the packages a target checks, and where it installs.
+    /// Nothing of a calling `make test` (its flags, a PREFIX or DESTDIR) reaches it.
     static func makeDryRun(_ arguments: [String]) throws -> String {
-        let result = try CLI.run(["make", "-n", "--no-print-directory"] + arguments, executable: "/usr/bin/env", currentDirectory: root.path)
+        let clean = ["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PREFIX", "DESTDIR"].flatMap { ["-u", $0] }
+        let result = try CLI.run(
+            clean + ["make", "-n", "--no-print-directory"] + arguments, executable: "/usr/bin/env", currentDirectory: root.path)
         #expect(result.status == 0, "make -n \(arguments): \(result.stderr)")
         return result.stdout
     }
