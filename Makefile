@@ -1,14 +1,20 @@
 # Set-up, build, demo and tests. `make demo` and `make test` install whatever is missing first.
-APT_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo dataset-fashion-mnist oclgrind chromium openmpi-bin libopenmpi-dev
+# `make demo` needs only DEMO_PACKAGES (the `bpnet` binary links Open MPI, hence libopenmpi-dev);
+# `make test` installs TEST_PACKAGES too.
+DEMO_PACKAGES := libopenblas-dev zlib1g-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libopenmpi-dev dataset-fashion-mnist
+TEST_PACKAGES := clinfo oclgrind chromium openmpi-bin
+APT_PACKAGES := $(DEMO_PACKAGES) $(TEST_PACKAGES)
+PREFIX ?= /usr/local
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup build demo test test-sanitize verify bench bench-compare bench-distributed clean fuzz
+.PHONY: setup setup-demo build install demo test test-sanitize verify bench bench-compare bench-distributed clean fuzz
 
-# Installs the Debian packages that are missing (as root), or prints the command that would.
-setup:
+# Installs the Debian packages that are missing (as root), or prints the command that would:
+# `setup` all of them, `setup-demo` only the demo's.
+setup setup-demo:
 	@missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(if $(filter setup-demo,$@),$(DEMO_PACKAGES),$(APT_PACKAGES)); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -21,8 +27,13 @@ setup:
 	  exit 1; \
 	fi
 
-build: setup
+build: setup-demo
 	$(SWIFT) build -c release --product bpnet
+
+# Copies the release `bpnet` to $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local unless given).
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/bpnet
 
 # Trains the default 784-30-10 network on Fashion-MNIST (Nielsen's defaults: 30 epochs, batch 10, η 3).
 demo: build
@@ -77,9 +88,9 @@ bench-compare: build
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/compare.py
 
 # Config C on one process (2 threads) against 2 MPI ranks (1 thread each) and PyTorch DDP (gloo,
-# from bench-compare's virtual environment when it is there), then the README's scaling model;
+# from bench-compare's virtual environment when it is there), then the scaling model of docs/distributed.md;
 # see benchmarks/distributed.py. BENCH_LIMIT=N trains on N samples instead of 60 000.
-bench-distributed: build
+bench-distributed: setup build
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/distributed.py
 
 clean:

@@ -48,7 +48,7 @@ let package = Package(
             ]),
         // The README's Swift example, compiled so that it cannot rot.
         .executableTarget(name: "BPNetExample", dependencies: ["BPNet"]),
-        // The README's distributed example, compiled likewise (it needs mpirun and Fashion-MNIST to run).
+        // The distributed example of docs/distributed.md, compiled likewise (it needs mpirun and Fashion-MNIST to run).
         .executableTarget(name: "BPNetDistributedExample", dependencies: ["BPNet", "BPNetMPI"]),
         // MARK: Tests
         // The float64 reference and test-data helpers both suites check against.

@@ -3,7 +3,7 @@
   1. one bpnet process with 2 OpenBLAS threads,
   2. `mpirun -np 2 bpnet train --distributed`, 1 thread per rank,
   3. PyTorch DistributedDataParallel (gloo), 2 ranks of 1 thread (benchmarks/ddp_sgd.py),
-side by side in one run; then the scaling model of the README from the measured step time.
+side by side in one run; then the scaling model of docs/distributed.md from the measured step time.
 Writes .build/bench/distributed.json.
 """
 import json, math, os, subprocess, sys

@@ -22,11 +22,14 @@ public struct CLI {
     }()
 
     /// Runs `bpnet` with `arguments`, or with `executable` given, that program (such as a checker
-    /// that runs `bpnet` itself).
-    public static func run(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> Result {
+    /// that runs `bpnet` itself), in `currentDirectory` when it is given.
+    public static func run(
+        _ arguments: [String], environment: [String: String] = [:], executable: String? = nil, currentDirectory: String? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable ?? binary)
         process.arguments = arguments
+        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
