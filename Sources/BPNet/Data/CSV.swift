@@ -207,7 +207,7 @@ public enum CSV {
             var numbers = 0  // cells that are numbers, finite or not: a header has none
             var onlyCellIsEmpty = false
             // The first cell that is no number or not finite; the line fails on it once its width is checked.
-            var problem: (column: Int, text: String, isNumber: Bool)?
+            var problem: (column: Int, text: String, notFinite: Bool)?
             while true {
                 let cellEnd: Int
                 if case let (value, end)? = number(in: bytes, from: position, powersOfTen: powersOfTen) {
@@ -251,7 +251,7 @@ public enum CSV {
             if let problem {
                 throw BPNetError.data(
                     file: path,
-                    problem: problem.isNumber
+                    problem: problem.notFinite
                         ? "line \(lineNumber), column \(problem.column): \(problem.text) is not finite"
                         : "line \(lineNumber), column \(problem.column): '\(problem.text)' is not a number")
             }
