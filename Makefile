@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup setup-demo build install demo test test-sanitize verify bench bench-compare bench-distributed clean fuzz
+.PHONY: setup setup-demo build install demo test test-sanitize verify bench bench-compare bench-compare-csv bench-distributed clean fuzz
 
 # Installs the Debian packages that are missing (as root), or prints the command that would:
 # `setup` all of them, `setup-demo` only the demo's.
@@ -86,6 +86,11 @@ bench-compare: build
 	@.build/bench/venv/bin/python3 -c "import torch" 2>/dev/null || \
 	  .build/bench/venv/bin/pip install -q torch || echo "PyTorch could not be installed; comparing without it"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/compare.py
+
+# bench-compare's CSV part alone: loading one ~19 MB file (20,000 rows × 50 inputs and a label) with
+# BPNet and with numpy.loadtxt, in alternation, seconds and peak RSS of each (CSV_ROUNDS, default 5).
+bench-compare-csv: build
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/compare.py csv
 
 # Config C on one process (2 threads) against 2 MPI ranks (1 thread each) and PyTorch DDP (gloo,
 # from bench-compare's virtual environment when it is there), then the scaling model of docs/distributed.md;

@@ -8,6 +8,11 @@
   (tinygrad_sgd.py with DEV=CL and TinyJit), in alternation.
 - GEMM: BPNet's tuned OpenCL kernels (`bpnet bench --gemm-only`) against CLBlast's SGEMM on the
   same device (clblast_sgemm), at the training shapes of batch 128 and more.
+- CSV load: `bpnet bench --csv-load` (CSV.read, as `train --data` loads a file) against
+  numpy.loadtxt (numpy_loadtxt.py, float32) on one generated file of 20,000 rows × 50 inputs and a
+  label (about 19 MB), in alternation, CSV_ROUNDS times each (default 5); each side's figure is the
+  median load, timed inside its process, with its peak RSS and its RSS before the load.
+  `compare.py csv` runs this part alone and writes bench-compare-csv.json.
 Ratios are peer time ÷ BPNet time (above 1: BPNet is faster), or BPNet rate ÷ peer rate.
 Writes bench-compare.json. Run it through `make bench-compare`, which unsets OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE for every process so that each side runs OpenBLAS's best kernel.
@@ -22,6 +27,8 @@ CONFIGS = {"A": ("784,100,10", 10, 3.0), "B": ("784,100,10", 128, 3.0), "C": ("7
 EPOCHS = int(os.environ.get("EPOCHS", "4"))
 SAMPLES = 60_000  # Fashion-MNIST's training set, which every side trains on
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
+CSV_ROUNDS = int(os.environ.get("CSV_ROUNDS", "5"))
+CSV_FILE = os.path.join(ROOT, ".build/bench/csv-load.csv")
 
 
 def run(command):
@@ -105,7 +112,53 @@ def gemm():
     return rows, bench["fma_peak"]["gflops"]
 
 
+def csv_file():
+    """The CSV file both sides load: 20,000 rows of 50 inputs in [0, 1) as Python prints a float
+    (17 significant digits at most) and a class label in 0..9; made once, from a fixed seed."""
+    if not os.path.exists(CSV_FILE):
+        import random
+        generator = random.Random(18)
+        os.makedirs(os.path.dirname(CSV_FILE), exist_ok=True)
+        with open(CSV_FILE + ".part", "w") as f:
+            for _ in range(20_000):
+                f.write(",".join(repr(generator.random()) for _ in range(50)) + f",{generator.randrange(10)}\n")
+        os.replace(CSV_FILE + ".part", CSV_FILE)
+    return CSV_FILE
+
+
+def csv_load():
+    """Both sides load the same file in alternation; the median seconds of one load, the peak RSS."""
+    path = csv_file()
+    sides = {"bpnet": [BPNET, "bench", "--csv-load", path],
+             "numpy": [sys.executable, os.path.join(ROOT, "benchmarks/numpy_loadtxt.py"), path]}
+    seconds = {side: [] for side in sides}
+    memory = {side: {"peak_rss_mib": 0.0, "peak_rss_mib_before": 0.0} for side in sides}
+    for _ in range(CSV_ROUNDS):
+        for side, command in sides.items():
+            lines, rss = run(command)
+            seconds[side].append(lines[0]["seconds"])
+            memory[side]["peak_rss_mib"] = max(memory[side]["peak_rss_mib"], rss)
+            memory[side]["peak_rss_mib_before"] = max(memory[side]["peak_rss_mib_before"], lines[0]["peak_rss_mib_before"])
+    result = {"file_mb": os.path.getsize(path) / 1e6, "rounds": CSV_ROUNDS}
+    for side in sides:
+        result[side] = {"seconds": statistics.median(seconds[side]), "all_seconds": seconds[side], **memory[side]}
+    ours = result["bpnet"]["seconds"]
+    print(f"CSV load: 20000 rows × 51 columns, {result['file_mb']:.1f} MB; median of {CSV_ROUNDS} loads (ratio = peer ÷ BPNet)")
+    for side in sides:
+        figures = result[side]
+        print(f"{side:8} {figures['seconds']:7.3f} s  {figures['seconds'] / ours:5.2f}×  peak RSS {figures['peak_rss_mib']:5.0f} MiB "
+              f"({figures['peak_rss_mib_before']:.0f} MiB before the load)", flush=True)
+    return result
+
+
 def main():
+    if sys.argv[1:] == ["csv"]:
+        report = {"environment": {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+                  "csv_load": csv_load()}
+        with open(os.path.join(ROOT, "bench-compare-csv.json"), "w") as f:
+            json.dump(report, f, indent=2)
+        print("wrote bench-compare-csv.json")
+        return
     report = {"environment": {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
               "epochs": EPOCHS, "rounds": ROUNDS, "training": {}, "gemm": []}
     for module in ("torch", "tinygrad"):
@@ -137,6 +190,8 @@ def main():
         report["gemm"].append(row)
         print(f"{row['product']:5} {row['m']}×{row['n']}×{row['k']:<6} BPNet {row['bpnet_opencl']:6.1f}  OpenBLAS {row['openblas']:6.1f}  "
               f"CLBlast {row['clblast']:5.1f}  {100 * row['share_of_openblas']:4.0f}% of OpenBLAS  {row['vs_clblast']:4.1f}× CLBlast", flush=True)
+    print()
+    report["csv_load"] = csv_load()
     with open(os.path.join(ROOT, "bench-compare.json"), "w") as f:
         json.dump(report, f, indent=2)
     print("wrote bench-compare.json")

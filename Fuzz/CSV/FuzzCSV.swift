@@ -4,13 +4,28 @@
 //            from byte 1's low and high nibble: targets or a label), 2 prediction inputs (byte 1 % 16)
 //   byte 1   sizes, as above
 //   then     the file
+// Every input is also parsed by the String-based reference parser (ReferenceCSV.swift), which must agree.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
     guard input.count >= 2 else { return 0 }
     let mode = input[0] % 3, sizes = Int(input[1])
+    // The byte-level parser must give the String-based one's table, bit for bit, or its exact error.
+    let file = Array(input[2...])
+    let reference = Result { try ReferenceCSV.parse(bytes: file, file: "fuzz.csv") }
+    let parsed = Result { try CSV.parse(bytes: file, file: "fuzz.csv") }
+    switch (reference, parsed) {
+    case let (.success(expected), .success(table)):
+        precondition(
+            table.cells.map(\.bitPattern) == expected.cells.map(\.bitPattern) && table.columns == expected.columns
+                && table.lines == expected.lines, "the byte-level parser's table differs from the String-based parser's")
+    case let (.failure(expected), .failure(error)):
+        precondition(error as? BPNetError == expected as? BPNetError, "the parsers' errors differ: \(expected) vs \(error)")
+    default:
+        preconditionFailure("one parser failed and the other did not: \(reference) vs \(parsed)")
+    }
     do {
-        let table = try CSV.parse(bytes: FileReading.decompressed(Array(input[2...]), file: "fuzz.csv"), file: "fuzz.csv")
+        let table = try CSV.parse(bytes: FileReading.decompressed(file, file: "fuzz.csv"), file: "fuzz.csv")
         precondition(table.cells.count == table.rows * table.columns, "cells do not fill the rows")
         precondition(table.oneHotSuffixWidth() == oneHotSuffixWidthByEveryWidth(table), "oneHotSuffixWidth disagrees")
         switch mode {

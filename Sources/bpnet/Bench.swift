@@ -58,6 +58,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Where to write every figure as JSON.")
     var output = "bench.json"
 
+    @Option(help: ArgumentHelp(
+        "Only time loading this CSV file as `train --data` does, printing one JSON line (seconds and peak RSS).",
+        discussion: "bench-compare's CSV part runs it beside numpy.loadtxt on the same file."))
+    var csvLoad: String?
+
     func validate() throws {
         guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
         guard !configs.isEmpty, Set(configs).isSubset(of: "ABCD") else {
@@ -100,6 +105,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let csvLoad { return try measureCSVLoad(csvLoad) }
         var report = Report()
         report.machine = Self.processorName() + ", \(ProcessInfo.processInfo.activeProcessorCount) cores"
         for name in ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS"] {
@@ -201,6 +207,26 @@ struct Bench: ParsableCommand {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         try OutputPath.write(try encoder.encode(report), to: output)
         note("wrote \(output)")
+    }
+
+    /// One load of a CSV file, timed in-process so that start-up stays out of the figure, as it
+    /// does for the peer's; the peak RSS before the load is the process's own floor.
+    func measureCSVLoad(_ path: String) throws {
+        let floor = Self.peakResidentMiB()
+        let clock = ContinuousClock(), start = clock.now
+        let data = try CSV.read(path)
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(String(
+            format: #"{"seconds": %.6f, "rows": %d, "inputs": %d, "outputs": %d, "peak_rss_mib_before": %.1f, "peak_rss_mib": %.1f}"#,
+            seconds, data.count, data.inputSize, data.outputSize, floor, Self.peakResidentMiB()))
+    }
+
+    /// This process's peak resident memory so far (getrusage reports KiB on Linux).
+    static func peakResidentMiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
     }
 
     private func column(_ text: String, _ width: Int) -> String {

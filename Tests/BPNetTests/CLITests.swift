@@ -109,6 +109,23 @@ import Testing
         #expect(entries.first?["device"] as? String == "cpu")
     }
 
+    /// bench --csv-load loads a file as train --data does and prints one JSON line; a bad file
+    /// is the usual one-line error.
+    @Test func benchLoadsACSV() throws {
+        let labelled = folder + "/labelled.csv"
+        try "a,b,label\n0.5,1,2\n\n-1e-3,0.25,0\r\n1,2,1\n".write(toFile: labelled, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["bench", "--csv-load", labelled])
+        #expect(result.status == 0 && result.stdoutLines.count == 1, "\(result.stdout)\(result.stderr)")
+        let figures = try json(result.stdoutLines.first ?? "")
+        #expect(figures["rows"] as? Int == 3 && figures["inputs"] as? Int == 2 && figures["outputs"] as? Int == 3, "\(figures)")
+        #expect((figures["peak_rss_mib"] as? Double ?? 0) >= (figures["peak_rss_mib_before"] as? Double ?? .infinity))
+        let broken = folder + "/broken.csv"
+        try "1,2,0\n1,x,1\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        let failed = try CLI.run(["bench", "--csv-load", broken])
+        #expect(failed.status != 0 && failed.stdout.isEmpty)
+        #expect(failed.stderr == "error: \(broken): line 2, column 2: 'x' is not a number\n")
+    }
+
     @Test func badInputGivesOneLineAndNonZeroExit() throws {
         let corrupt = folder + "/corrupt.safetensors"
         try "garbage".write(toFile: corrupt, atomically: true, encoding: .utf8)

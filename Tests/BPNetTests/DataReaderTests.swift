@@ -173,3 +173,35 @@ import Testing
         #expect(throws: BPNetError.data(file: empty, problem: "holds no data rows")) { try CSV.read(empty) }
     }
 }
+
+@Suite struct FileReadingTests {
+    /// Files of odd sizes, past the 64 KiB chunk that files of unknown size are read in, come back whole.
+    @Test func readsWholeFiles() throws {
+        let folder = try TestData.temporaryFolder()
+        var generator = SeededGenerator(seed: 3)
+        for size in [0, 1, 65_535, 65_537, 200_003] {
+            let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }.map { $0 == 0x1F ? 0 : $0 }  // no gzip magic
+            let path = "\(folder)/file-\(size)"
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            #expect(try FileReading.read(path) == bytes, "\(size) bytes")
+        }
+        #expect(throws: BPNetError.data(file: folder, problem: "cannot be read")) { try FileReading.read(folder) }
+        #expect(throws: BPNetError.data(file: folder + "/none", problem: "no such file")) { try FileReading.read(folder + "/none") }
+    }
+
+    /// A named pipe has no size to read ahead of time; it is read to its end all the same.
+    @Test func readsAPipeToItsEnd() throws {
+        let path = try TestData.temporaryFolder() + "/pipe"
+        #expect(mkfifo(path, 0o600) == 0)
+        let text = (0..<30_001).map { "\($0 % 10)" }.joined(separator: ",") + "\n"
+        let writer = Thread {
+            // Opening a pipe for writing waits for its reader.
+            let handle = FileHandle(forWritingAtPath: path)
+            handle?.write(Data(text.utf8))
+            try? handle?.close()
+        }
+        writer.start()
+        let table = try CSV.parse(path)
+        #expect(table.columns == 30_001 && table.rows == 1 && table.cells[30_000] == 0)
+    }
+}

@@ -184,43 +184,170 @@ public enum CSV {
 
     /// The cells of a file's (decompressed) bytes; `path` names the file in errors.
     static func parse(bytes: [UInt8], file path: String) throws -> Table {
+        try bytes.withUnsafeBufferPointer { buffer in
+            try powersOfTen.withUnsafeBufferPointer { powers in try parse(buffer, file: path, powersOfTen: powers) }
+        }
+    }
+
+    /// One pass over the bytes, line by line (`\n` ends a line; a `\r` before it is trimmed with
+    /// the spaces) and cell by cell (`,` ends a cell). `number(in:from:powersOfTen:)` reads a cell
+    /// in place; only the cells it declines (words, empty cells, Unicode spaces, spellings such as
+    /// `0x1p3` or `nan`, values it cannot round with certainty) become a `String`, trimmed and read
+    /// by `Float(String)` as every cell once was, so those rules and messages stay exactly as they were.
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file path: String, powersOfTen: UnsafeBufferPointer<Double>) throws -> Table {
         var cells: [Float] = []
         var lines: [Int] = []
-        var columns = 0
+        var columns = 0  // 0 before the first row; a header sets it to minus its width, which does not bind
         var lineNumber = 0
-        // Bytes, not Characters: "\r\n" is one Character in Swift, and byte scanning is far faster.
-        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        var position = 0
+        // A file of n newlines has n + 1 lines, the last one empty when the file ends with a newline.
+        while position <= bytes.count {
             lineNumber += 1
-            let fields = line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map { field in
-                String(decoding: field, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            var fields = 0
+            var numbers = 0  // cells that are numbers, finite or not: a header has none
+            var onlyCellIsEmpty = false
+            // The first cell that is no number or not finite; the line fails on it once its width is checked.
+            var problem: (column: Int, text: String, notFinite: Bool)?
+            while true {
+                let cellEnd: Int
+                if case let (value, end)? = number(in: bytes, from: position, powersOfTen: powersOfTen) {
+                    cells.append(value)
+                    numbers += 1
+                    cellEnd = end
+                } else {
+                    var end = position
+                    while end < bytes.count && bytes[end] != comma && bytes[end] != newline { end += 1 }
+                    let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[position..<end]), as: UTF8.self)
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                    if let value = Float(text) {
+                        numbers += 1
+                        if value.isFinite {
+                            cells.append(value)
+                        } else if problem == nil {
+                            problem = (fields + 1, text, true)
+                        }
+                    } else {
+                        if problem == nil { problem = (fields + 1, text, false) }
+                        if fields == 0 { onlyCellIsEmpty = text.isEmpty }
+                    }
+                    cellEnd = end
+                }
+                fields += 1
+                position = cellEnd + 1
+                if cellEnd == bytes.count || bytes[cellEnd] == newline { break }
             }
-            if fields.count == 1 && fields[0].isEmpty { continue }
-            let parsed = fields.map { Float($0) }
+            if fields == 1 && onlyCellIsEmpty { continue }  // a blank line
             // A header is a first row in which no cell is a number. A row with some numbers and
             // some words is a typo in the data, and fails below with its line and column.
-            if lines.isEmpty && columns == 0 && parsed.allSatisfy({ $0 == nil }) {
-                columns = -fields.count  // a header; its width is not binding
+            if lines.isEmpty && columns == 0 && numbers == 0 {
+                columns = -fields
                 continue
             }
             if columns <= 0 {
-                columns = fields.count
-            } else if fields.count != columns {
-                throw BPNetError.data(file: path, problem: "line \(lineNumber) has \(fields.count) columns, expected \(columns)")
+                columns = fields
+            } else if fields != columns {
+                throw BPNetError.data(file: path, problem: "line \(lineNumber) has \(fields) columns, expected \(columns)")
             }
-            for (c, value) in parsed.enumerated() {
-                guard let value else {
-                    throw BPNetError.data(
-                        file: path, problem: "line \(lineNumber), column \(c + 1): '\(fields[c])' is not a number")
-                }
-                guard value.isFinite else {
-                    throw BPNetError.data(file: path, problem: "line \(lineNumber), column \(c + 1): \(fields[c]) is not finite")
-                }
-                cells.append(value)
+            if let problem {
+                throw BPNetError.data(
+                    file: path,
+                    problem: problem.notFinite
+                        ? "line \(lineNumber), column \(problem.column): \(problem.text) is not finite"
+                        : "line \(lineNumber), column \(problem.column): '\(problem.text)' is not a number")
             }
             lines.append(lineNumber)
         }
         guard !lines.isEmpty else { throw BPNetError.data(file: path, problem: "holds no data rows") }
         return Table(file: path, cells: cells, columns: columns, lines: lines)
+    }
+
+    private static let comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n")
+
+    /// 10⁰ through 10⁶⁴, each correctly rounded (exact through 10²²): with a significand below 10¹⁹,
+    /// every normal Float lies within these powers.
+    static let powersOfTen: [Double] = (0...64).map { Double("1e\($0)")! }
+
+    /// The cell at `start`, read in place when it is a plain decimal: ASCII spaces, an optional
+    /// sign, digits with an optional point, an optional exponent, ASCII spaces, then a comma, a
+    /// newline or the end of the bytes. Returns the value and where the cell ends, or nil for any
+    /// other cell, and for values this method cannot round exactly as `Float(String)` does.
+    ///
+    /// The first 19 significant digits (which fit a UInt64) times a power of ten, in Double, is
+    /// within 4 Double ulps of the exact value: three roundings of half an ulp, and at most 10⁻¹⁸
+    /// (relative) from digits past the 19th. Rounding that Double to Float gives the correctly
+    /// rounded Float unless a Float rounding midpoint lies that close, which the 29 bits below
+    /// Float's 24 show; within 16 ulps of one, and outside Float's normal range, a cell is declined.
+    @inline(__always)
+    static func number(in bytes: UnsafeBufferPointer<UInt8>, from start: Int, powersOfTen: UnsafeBufferPointer<Double>) -> (Float, Int)? {
+        // The spaces that Foundation trims and that a line can hold: tab, vertical tab, form feed, CR, space.
+        @inline(__always) func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (byte >= 0x09 && byte <= 0x0D && byte != 0x0A) }
+        var i = start
+        let end = bytes.count
+        while i < end && isSpace(bytes[i]) { i += 1 }
+        var negative = false
+        if i < end && (bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+")) {
+            negative = bytes[i] == UInt8(ascii: "-")
+            i += 1
+        }
+        var significand: UInt64 = 0
+        var significantDigits = 0
+        var exponent = 0
+        var sawDigit = false
+        while i < end, case let digit = bytes[i] &- UInt8(ascii: "0"), digit < 10 {
+            sawDigit = true
+            if significantDigits < 19 {
+                if significand != 0 || digit != 0 {
+                    significand = significand * 10 + UInt64(digit)
+                    significantDigits += 1
+                }
+            } else {
+                exponent += 1  // an integer digit past the 19th
+            }
+            i += 1
+        }
+        if i < end && bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < end, case let digit = bytes[i] &- UInt8(ascii: "0"), digit < 10 {
+                sawDigit = true
+                if significantDigits < 19 {
+                    if significand != 0 || digit != 0 {
+                        significand = significand * 10 + UInt64(digit)
+                        significantDigits += 1
+                    }
+                    exponent -= 1
+                }
+                i += 1
+            }
+        }
+        guard sawDigit else { return nil }
+        if i < end && bytes[i] | 0x20 == UInt8(ascii: "e") {
+            i += 1
+            var exponentNegative = false
+            if i < end && (bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+")) {
+                exponentNegative = bytes[i] == UInt8(ascii: "-")
+                i += 1
+            }
+            var written = 0
+            var sawExponentDigit = false
+            while i < end, case let digit = bytes[i] &- UInt8(ascii: "0"), digit < 10 {
+                sawExponentDigit = true
+                if written < 1_000_000 { written = written * 10 + Int(digit) }  // far past any Float; declined below
+                i += 1
+            }
+            guard sawExponentDigit else { return nil }
+            exponent += exponentNegative ? -written : written
+        }
+        while i < end && isSpace(bytes[i]) { i += 1 }
+        guard i == end || bytes[i] == comma || bytes[i] == newline else { return nil }
+        if significand == 0 { return (negative ? -0.0 : 0.0, i) }
+        guard exponent > -powersOfTen.count && exponent < powersOfTen.count else { return nil }
+        let scaled = exponent >= 0 ? Double(significand) * powersOfTen[exponent] : Double(significand) / powersOfTen[-exponent]
+        guard scaled >= Double(Float.leastNormalMagnitude) && scaled <= Double(Float.greatestFiniteMagnitude) else { return nil }
+        // The 29 bits that rounding to Float drops: 1 followed by 28 zeros is exactly halfway.
+        let belowFloat = Int(scaled.bitPattern & 0x1FFF_FFFF)
+        guard abs(belowFloat - 0x1000_0000) > 16 else { return nil }
+        let value = Float(scaled)
+        return (negative ? -value : value, i)
     }
 
     /// Writes samples as CSV (inputs, then targets), atomically.

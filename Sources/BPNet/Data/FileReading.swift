@@ -1,17 +1,51 @@
 import CZlib
 import Foundation
+import Glibc
 
 /// Whole-file reads that undo gzip compression when the file starts with the gzip magic.
 enum FileReading {
     static func read(_ path: String) throws -> [UInt8] {
-        let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
+        guard let bytes = contents(of: path) else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw BPNetError.data(file: path, problem: exists ? "cannot be read" : "no such file")
         }
         return try decompressed(bytes, file: path)
+    }
+
+    /// A file's bytes, read straight into one array of its size: `[UInt8](Data(contentsOf:))`
+    /// held the file twice at its peak. A file that `stat` gives no size for (a pipe) or that grows
+    /// while it is read is read on to its end. Nil when it cannot be opened or read (a folder).
+    static func contents(of path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return nil }
+        var failed = false
+        /// Reads until `buffer` is full or the file ends; the count read.
+        func fill(_ buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+            var filled = 0
+            while filled < buffer.count, let start = buffer.baseAddress {
+                let count = Glibc.read(descriptor, start + filled, buffer.count - filled)
+                if count > 0 {
+                    filled += count
+                } else if count == 0 {
+                    break
+                } else if errno != EINTR {
+                    failed = true
+                    break
+                }
+            }
+            return filled
+        }
+        var bytes = [UInt8](unsafeUninitializedCapacity: max(Int(info.st_size), 0)) { buffer, count in count = fill(buffer) }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while !failed {
+            let count = chunk.withUnsafeMutableBufferPointer { fill($0) }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return failed ? nil : bytes
     }
 
     /// `bytes` inflated when they start with the gzip magic, else as they are.
