@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup setup-demo build install demo test test-sanitize verify bench bench-compare bench-compare-csv bench-distributed clean fuzz
+.PHONY: setup setup-demo build install demo intel-opencl test test-intel-opencl test-sanitize verify bench bench-compare bench-compare-csv bench-distributed clean fuzz
 
 # Installs the Debian packages that are missing (as root), or prints the command that would:
 # `setup` all of them, `setup-demo` only the demo's.
@@ -39,11 +39,39 @@ install: build
 demo: build
 	$(RELEASE_BIN) train
 
-# Builds everything (the README example included), runs it, then runs the test suites.
-test: setup
+# Intel's OpenCL CPU runtime: a second OpenCL implementation, with a compiler of its own, from
+# PyPI into a virtual environment under .build/. Loaded through OCL_ICD_FILENAMES, its device is
+# listed first (opencl:0), before PoCL's.
+INTEL_OPENCL := $(CURDIR)/.build/intel-opencl
+INTEL_OPENCL_ENV := OCL_ICD_FILENAMES=$(INTEL_OPENCL)/lib/libintelocl.so LD_LIBRARY_PATH=$(INTEL_OPENCL)/lib
+
+# Installs it when it is missing. Where it cannot be installed, `make test` goes on without it,
+# except under CI=true, where that fails.
+intel-opencl:
+	@[ -f $(INTEL_OPENCL)/lib/libintelocl.so ] || { \
+	  echo "installing Intel's OpenCL CPU runtime (intel-opencl-rt, intel-cmplr-lib-rt) into $(INTEL_OPENCL)"; \
+	  python3 -m venv $(INTEL_OPENCL) && $(INTEL_OPENCL)/bin/pip install -q intel-opencl-rt intel-cmplr-lib-rt; } || { \
+	  rm -rf $(INTEL_OPENCL); echo "Intel's OpenCL CPU runtime could not be installed"; [ "$$CI" != true ]; }
+
+# Builds everything (the README example included), runs it, then runs the test suites; then
+# `bpnet verify` and the OpenCL parity suite again on Intel's CPU runtime.
+test: setup intel-opencl
 	$(SWIFT) build --build-tests
 	@d=$$(mktemp -d) && (cd $$d && $(CURDIR)/.build/debug/BPNetExample) && rm -rf $$d
 	$(SWIFT) test --skip-build
+	@$(MAKE) --no-print-directory test-intel-opencl
+
+# The second implementation: the full `bpnet verify`, then the OpenCL parity suite on its device.
+test-intel-opencl:
+	@if [ ! -f $(INTEL_OPENCL)/lib/libintelocl.so ]; then \
+	  if [ "$$CI" = true ]; then echo "error: Intel's OpenCL CPU runtime is missing (make intel-opencl), and CI=true needs it"; exit 1; fi; \
+	  echo "skipped: Intel's OpenCL CPU runtime is not installed (make intel-opencl)"; exit 0; \
+	fi; \
+	$(INTEL_OPENCL_ENV) .build/debug/bpnet devices | grep -q '^opencl:0 .*\[Intel(R) OpenCL' || \
+	  { echo "error: Intel's OpenCL runtime is not opencl:0:"; $(INTEL_OPENCL_ENV) .build/debug/bpnet devices; exit 1; }; \
+	$(INTEL_OPENCL_ENV) .build/debug/bpnet verify --device opencl:0 > .build/intel-opencl-verify.txt; status=$$?; \
+	grep -E "FAIL|^summary" .build/intel-opencl-verify.txt; [ $$status = 0 ] || exit $$status; \
+	$(INTEL_OPENCL_ENV) BPNET_TEST_OPENCL_PLATFORM="Intel(R) OpenCL" $(SWIFT) test --skip-build --filter OpenCLParityTests
 
 # The tests again under AddressSanitizer, then under ThreadSanitizer, each in its own build folder.
 # ASan's leak check is off: the only leaks it reports are inside XCTest's harness at exit.
@@ -61,9 +89,10 @@ test-sanitize: setup
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
 	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 
-# The CPU/device parity checks on every OpenCL device that `bpnet devices` lists.
+# The CPU/device parity checks on every OpenCL device that `bpnet devices` lists, Intel's CPU
+# runtime among them when `make intel-opencl` (or `make test`) has installed it.
 verify: build
-	$(RELEASE_BIN) verify --device all
+	$(if $(wildcard $(INTEL_OPENCL)/lib/libintelocl.so),$(INTEL_OPENCL_ENV)) $(RELEASE_BIN) verify --device all
 
 # GEMM rates and seconds per epoch for every backend, measured side by side in one run.
 # The machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE pin OpenBLAS to its Haswell kernels; the

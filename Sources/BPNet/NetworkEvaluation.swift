@@ -9,11 +9,13 @@ extension Network {
             samples: data.count, loss: lossSum / Double(data.count), accuracy: Double(correct) / Double(data.count))
     }
 
-    /// Outputs `[count, outputSize]` for inputs `[count, inputSize]`, computed on `backend`.
+    /// Outputs `[count, outputSize]` for inputs `[count, inputSize]`, computed on `backend`; no
+    /// inputs give no outputs.
     public func predict(_ inputs: [Float], backend: any Backend) throws -> [Float] {
-        guard !inputs.isEmpty, inputs.count % inputSize == 0 else {
-            throw BPNetError.invalidArgument("inputs must be a non-empty multiple of \(inputSize) values")
+        guard inputs.count % inputSize == 0 else {
+            throw BPNetError.invalidArgument("inputs must be a multiple of \(inputSize) values, got \(inputs.count)")
         }
+        if inputs.isEmpty { return [] }
         let data = try Dataset(
             inputs: inputs, targets: [Float](repeating: 0, count: inputs.count / inputSize * outputSize),
             inputSize: inputSize, outputSize: outputSize)

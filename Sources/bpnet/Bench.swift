@@ -43,11 +43,15 @@ struct Bench: ParsableCommand {
             loss: .logLikelihood, optimizer: .adam(), dropout: 0.2),
     ]
 
-    @Option(help: "Which configs to run (letters from ABCD).")
-    var configs = "ABCD"
+    // The defaults are applied below, so that an option given with --csv-load, which would do
+    // nothing there, can be told from one left out.
+    @Option(name: .customLong("configs"), help: "Which configs to run (letters from ABCD). Default: ABCD.")
+    var configsGiven: String?
+    var configs: String { configsGiven ?? "ABCD" }
 
-    @Option(parsing: .unconditional, help: "Epochs timed per config, after one warm-up epoch.")
-    var epochs = 3
+    @Option(name: .customLong("epochs"), parsing: .unconditional, help: "Epochs timed per config, after one warm-up epoch. Default: 3.")
+    var epochsGiven: Int?
+    var epochs: Int { epochsGiven ?? 3 }
 
     @Flag(help: "Only the GEMM rates.")
     var gemmOnly = false
@@ -55,15 +59,22 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Use only the first N training samples.")
     var limit: Int?
 
-    @Option(help: "Where to write every figure as JSON.")
-    var output = "bench.json"
+    @Option(name: .customLong("output"), help: "Where to write every figure as JSON. Default: bench.json.")
+    var outputGiven: String?
+    var output: String { outputGiven ?? "bench.json" }
 
-    @Option(help: ArgumentHelp(
-        "Only time loading this CSV file as `train --data` does, printing one JSON line (seconds and peak RSS).",
-        discussion: "bench-compare's CSV part runs it beside numpy.loadtxt on the same file."))
+    @Option(help: "Only time loading this CSV file, as train reads one, and print one JSON line (seconds and peak RSS); bench-compare's CSV part runs it beside numpy.loadtxt on the same file.")
     var csvLoad: String?
 
     func validate() throws {
+        if csvLoad != nil {
+            let given = [("--configs", configsGiven != nil), ("--epochs", epochsGiven != nil), ("--gemm-only", gemmOnly),
+                         ("--limit", limit != nil), ("--output", outputGiven != nil)]
+            if let option = given.first(where: \.1)?.0 {
+                throw ValidationError("\(option) does nothing with --csv-load, which only times loading the file")
+            }
+            return
+        }
         guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
         guard !configs.isEmpty, Set(configs).isSubset(of: "ABCD") else {
             throw ValidationError("--configs takes letters from ABCD, got '\(configs)'")

@@ -111,6 +111,21 @@ import Testing
         }
     }
 
+    /// `predict` is a filter: zero rows in (an empty file, a header alone, empty standard input)
+    /// give zero lines out and exit 0.
+    @Test func predictOnNoRowsPrintsNothing() throws {
+        let model = folder + "/m.safetensors"
+        try ModelFile.save(try Network(sizes: [4, 5, 3], seed: 1), to: model)
+        for (name, text) in [("empty.csv", ""), ("header.csv", "a,b,c,d\n"), ("blank.csv", "\n\n")] {
+            try text.write(toFile: folder + "/" + name, atomically: true, encoding: .utf8)
+            let run = try CLI.run(["predict", "--model", model, "--input", folder + "/" + name, "--device", "cpu"])
+            #expect(run.status == 0 && run.stdout.isEmpty, "\(name): \(run.status) \(run.stderr)")
+        }
+        let piped = try CLI.run(["-c", "\(CLI.binary) predict --model \(model) --input - --device cpu < /dev/null"], executable: "/bin/sh")
+        #expect(piped.status == 0 && piped.stdout.isEmpty, "\(piped.stderr)")
+        #expect(try Network(sizes: [4, 5, 3], seed: 1).predict([], backend: CPUBackend()).isEmpty)
+    }
+
     /// A resumed epoch's time covers the whole epoch: the checkpoint carries the time so far.
     @Test func resumedEpochCountsItsWholeTime() throws {
         let data = try TestData.classification(count: 60, inputs: 5, classes: 3, seed: 3)

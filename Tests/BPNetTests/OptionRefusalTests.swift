@@ -70,6 +70,14 @@ import Testing
         #expect(help.contains("Seed of the initial weights, the shuffle, the dropout masks and the --validation split"))
     }
 
+    /// bench --csv-load only times a load: the options of the training benchmark would do nothing.
+    @Test func benchOptionsWithCSVLoad() throws {
+        for (option, value) in [("--configs", "A"), ("--epochs", "2"), ("--limit", "5"), ("--output", folder + "/b.json")] {
+            try expectError(["bench", "--csv-load", trainCSV, option, value], "\(option) does nothing with --csv-load")
+        }
+        try expectError(["bench", "--csv-load", trainCSV, "--gemm-only"], "--gemm-only does nothing with --csv-load")
+    }
+
     @Test func targetsWithIDXData() throws {
         try expectError(["train", "--targets", "2", "--epochs", "1"], "--targets does nothing with IDX data (fashion-mnist)")
     }

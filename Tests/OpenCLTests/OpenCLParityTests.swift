@@ -306,6 +306,48 @@ struct OpenCLParityTests {
         }
     }
 
+    /// The kernel binary cache: a second build of a source comes from the cache, a torn file is
+    /// compiled anew and replaced, and a run on a cached program gives the bits of a compiled one.
+    @Test func kernelBinaryCacheServesAndRecovers() throws {
+        let device = try Self.device()
+        let folder = try TestData.temporaryFolder()
+        let source = "kernel void fill(global float* x) { x[get_global_id(0)] = 3.0f; }\n"
+        func build() throws -> Bool {
+            let built = try OpenCLContext.build(source, context: device.runtime.context, device: device.device, cacheFolder: folder)
+            clReleaseProgram(built.program)
+            return built.cached
+        }
+        #expect(try !build(), "the first build compiles")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder)
+        #expect(files.count == 1 && files[0].hasSuffix(".bin"), "\(files)")
+        #expect(try build(), "the second comes from the cache")
+        let path = folder + "/" + files[0]
+        let stored = try Data(contentsOf: URL(fileURLWithPath: path))
+        try stored.prefix(stored.count / 2).write(to: URL(fileURLWithPath: path))
+        #expect(try !build(), "a torn file is compiled anew")
+        #expect(try build(), "and replaced")
+        // Another driver version is another key.
+        var other = device.device
+        other.driverVersion += "+1"
+        #expect(KernelBinaryCache.key(source: source, options: "", device: other) != KernelBinaryCache.key(source: source, options: "", device: device.device))
+        #expect(KernelBinaryCache.folder(["BPNET_KERNEL_CACHE": "off", "HOME": "/root"]) == nil)
+        #expect(KernelBinaryCache.folder(["XDG_CACHE_HOME": "/c", "HOME": "/root"]) == "/c/bpnet/kernels")
+
+        // The whole program: a run that compiles and stores it, and a run on the stored binary.
+        let data = folder + "/train.csv"
+        try CSV.write(try TestData.classification(count: 57, inputs: 5, classes: 3, seed: 2), to: data)
+        func train(_ name: String) throws -> Data {
+            let run = try CLI.run(
+                ["train", "--data", data, "--layers", "5,9,3", "--epochs", "2", "--batch-size", "8", "--device", "opencl:0",
+                 "--save", folder + "/" + name], environment: ["BPNET_KERNEL_CACHE": folder + "/programs"])
+            #expect(run.status == 0, "\(run.stderr)")
+            return try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))
+        }
+        let compiled = try train("compiled.safetensors")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/programs").count == 1)
+        #expect(try train("cached.safetensors") == compiled)
+    }
+
     /// An optimizer code that no rule has runs nothing: it never falls through to Adam.
     @Test func unknownOptimizerCodeChangesNothing() throws {
         let device = try Self.device()

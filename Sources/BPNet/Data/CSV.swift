@@ -85,17 +85,20 @@ public enum CSV {
     }
 
     /// Reads rows of exactly `inputs` values, for prediction: `[rows, inputs]`.
+    /// Zero rows (an empty file, or a header alone) give zero values, as any filter gives zero
+    /// lines for zero lines in.
     public static func readInputs(_ path: String, inputs: Int) throws -> [Float] {
-        try inputValues(parse(path), inputs: inputs)
+        try inputValues(parse(bytes: FileReading.read(path), file: path, allowingNoRows: true), inputs: inputs)
     }
 
     /// `readInputs` on bytes already read, such as standard input; `name` names them in errors.
     public static func readInputs(bytes: [UInt8], name: String, inputs: Int) throws -> [Float] {
-        try inputValues(parse(bytes: FileReading.decompressed(bytes, file: name), file: name), inputs: inputs)
+        try inputValues(parse(bytes: FileReading.decompressed(bytes, file: name), file: name, allowingNoRows: true), inputs: inputs)
     }
 
     /// `readInputs` on a parsed file.
     static func inputValues(_ table: Table, inputs: Int) throws -> [Float] {
+        guard table.rows > 0 else { return [] }
         guard table.columns == inputs else {
             throw BPNetError.data(file: table.file, problem: "rows have \(table.columns) columns but the model takes \(inputs) inputs")
         }
@@ -182,10 +185,13 @@ public enum CSV {
         try parse(bytes: FileReading.read(path), file: path)
     }
 
-    /// The cells of a file's (decompressed) bytes; `path` names the file in errors.
-    static func parse(bytes: [UInt8], file path: String) throws -> Table {
+    /// The cells of a file's (decompressed) bytes; `path` names the file in errors. A file
+    /// without data rows is an error unless `allowingNoRows`.
+    static func parse(bytes: [UInt8], file path: String, allowingNoRows: Bool = false) throws -> Table {
         try bytes.withUnsafeBufferPointer { buffer in
-            try powersOfTen.withUnsafeBufferPointer { powers in try parse(buffer, file: path, powersOfTen: powers) }
+            try powersOfTen.withUnsafeBufferPointer { powers in
+                try parse(buffer, file: path, powersOfTen: powers, allowingNoRows: allowingNoRows)
+            }
         }
     }
 
@@ -194,7 +200,9 @@ public enum CSV {
     /// in place; only the cells it declines (words, empty cells, Unicode spaces, spellings such as
     /// `0x1p3` or `nan`, values it cannot round with certainty) become a `String`, trimmed and read
     /// by `Float(String)` as every cell once was, so those rules and messages stay exactly as they were.
-    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file path: String, powersOfTen: UnsafeBufferPointer<Double>) throws -> Table {
+    private static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>, file path: String, powersOfTen: UnsafeBufferPointer<Double>, allowingNoRows: Bool
+    ) throws -> Table {
         var cells: [Float] = []
         var lines: [Int] = []
         var columns = 0  // 0 before the first row; a header sets it to minus its width, which does not bind
@@ -257,7 +265,7 @@ public enum CSV {
             }
             lines.append(lineNumber)
         }
-        guard !lines.isEmpty else { throw BPNetError.data(file: path, problem: "holds no data rows") }
+        guard !lines.isEmpty || allowingNoRows else { throw BPNetError.data(file: path, problem: "holds no data rows") }
         return Table(file: path, cells: cells, columns: columns, lines: lines)
     }
 

@@ -159,8 +159,70 @@ final class OpenCLContext: @unchecked Sendable {
         return tuning.defines + files.map { "// ---- \($0.name)\n\($0.source)\n" }.joined()
     }
 
-    /// Builds without `-cl-fast-relaxed-math`: results must match the CPU to a stated tolerance.
+    /// The build options: none. Without `-cl-fast-relaxed-math`, results must match the CPU to a
+    /// stated tolerance.
+    static let buildOptions = ""
+
+    /// The program for `source`: from the kernel binary cache when it holds this source's build for
+    /// this device and driver, else compiled, and then stored there.
     static func build(_ source: String, context: cl_context, device: OpenCLDeviceInfo) throws -> cl_program {
+        try build(source, context: context, device: device, cacheFolder: KernelBinaryCache.folder()).program
+    }
+
+    /// `build`, with the cache folder given (nil: no cache), saying whether the cache served it.
+    static func build(
+        _ source: String, context: cl_context, device: OpenCLDeviceInfo, cacheFolder: String?
+    ) throws -> (program: cl_program, cached: Bool) {
+        let key = KernelBinaryCache.key(source: source, options: buildOptions, device: device)
+        if let cacheFolder, let binary = KernelBinaryCache.load(key, from: cacheFolder),
+            let program = fromBinary(binary, context: context, device: device)
+        {
+            return (program, true)
+        }
+        let program = try compile(source, context: context, device: device)
+        if let cacheFolder, let binary = binary(of: program, device: device) {
+            KernelBinaryCache.store(binary, key: key, in: cacheFolder)
+        }
+        return (program, false)
+    }
+
+    /// A program from a cached binary, or nil when the driver refuses it (then it is compiled anew).
+    private static func fromBinary(_ binary: [UInt8], context: cl_context, device: OpenCLDeviceInfo) -> cl_program? {
+        var id: cl_device_id? = device.id
+        var length = binary.count
+        var binaryStatus: cl_int = 0, status: cl_int = 0
+        let program: cl_program? = binary.withUnsafeBufferPointer { buffer in
+            var pointer: UnsafePointer<UInt8>? = buffer.baseAddress
+            return clCreateProgramWithBinary(context, 1, &id, &length, &pointer, &binaryStatus, &status)
+        }
+        guard let program, status == CL_SUCCESS, binaryStatus == CL_SUCCESS else {
+            if let program { clReleaseProgram(program) }
+            return nil
+        }
+        let built = withStandardErrorSilenced { clBuildProgram(program, 1, &id, buildOptions, nil, nil) }
+        guard built == CL_SUCCESS else {
+            clReleaseProgram(program)
+            return nil
+        }
+        return program
+    }
+
+    /// The program's binary for its one device, or nil where the driver gives none.
+    private static func binary(of program: cl_program, device: OpenCLDeviceInfo) -> [UInt8]? {
+        var size = 0
+        guard clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil) == CL_SUCCESS,
+            size > 0
+        else { return nil }
+        var binary = [UInt8](repeating: 0, count: size)
+        let status = binary.withUnsafeMutableBufferPointer { buffer in
+            var pointer: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+            return clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>?>.size, &pointer, nil)
+        }
+        return status == CL_SUCCESS ? binary : nil
+    }
+
+    /// Compiles `source`; a failure carries the build log.
+    private static func compile(_ source: String, context: cl_context, device: OpenCLDeviceInfo) throws -> cl_program {
         var status: cl_int = 0
         let program: cl_program? = source.withCString { text in
             var pointer: UnsafePointer<CChar>? = text
@@ -170,7 +232,7 @@ final class OpenCLContext: @unchecked Sendable {
         var id: cl_device_id? = device.id
         // Some compilers (PoCL's) print their diagnostics to stderr as well; they belong in the
         // build log, which a failure carries, and not on the user's terminal.
-        let built = withStandardErrorSilenced { clBuildProgram(program, 1, &id, "", nil, nil) }
+        let built = withStandardErrorSilenced { clBuildProgram(program, 1, &id, buildOptions, nil, nil) }
         if built != CL_SUCCESS {
             let log = (try? OpenCLDeviceInfo.string {
                 clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), $0, $1, $2)
