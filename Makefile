@@ -43,7 +43,7 @@ demo: build
 # PyPI into a virtual environment under .build/. Loaded through OCL_ICD_FILENAMES, its device is
 # listed first (opencl:0), before PoCL's.
 INTEL_OPENCL := $(CURDIR)/.build/intel-opencl
-INTEL_OPENCL_ENV := OCL_ICD_FILENAMES=$(INTEL_OPENCL)/lib/libintelocl.so LD_LIBRARY_PATH=$(INTEL_OPENCL)/lib
+INTEL_OPENCL_ENV := OCL_ICD_FILENAMES=$(INTEL_OPENCL)/lib/libintelocl.so LD_LIBRARY_PATH=$(INTEL_OPENCL)/lib$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}
 
 # Installs it when it is missing. Where it cannot be installed, `make test` goes on without it,
 # except under CI=true, where that fails.
@@ -63,6 +63,7 @@ test: setup intel-opencl
 
 # The second implementation: the full `bpnet verify`, then the OpenCL parity suite on its device.
 test-intel-opencl:
+	@$(SWIFT) build --build-tests >/dev/null || $(SWIFT) build --build-tests
 	@if [ ! -f $(INTEL_OPENCL)/lib/libintelocl.so ]; then \
 	  if [ "$$CI" = true ]; then echo "error: Intel's OpenCL CPU runtime is missing (make intel-opencl), and CI=true needs it"; exit 1; fi; \
 	  echo "skipped: Intel's OpenCL CPU runtime is not installed (make intel-opencl)"; exit 0; \

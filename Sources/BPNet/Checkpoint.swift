@@ -186,6 +186,10 @@ extension TrainingOptions {
             optimizer: optimizer, loss: loss, l2: try number("l2"), momentum: try number("momentum"),
             schedule: try Schedule(parsing: try value("schedule")), dropout: try number("dropout"),
             earlyStop: earlyStop == "none" ? nil : try number("early-stop"), seed: try number("seed"), shuffle: shuffle)
+        // Checkpoints from before such terms were refused may hold a λ that AdamW ignored or a μ
+        // that Adam ignored: they never acted, so they are dropped, and the run resumes as it ran.
+        if !optimizer.usesL2 { l2 = 0 }
+        if !optimizer.usesMomentum { momentum = 0 }
         try validate()
     }
 }

@@ -72,23 +72,31 @@ public enum ModelFile {
 
     static func decode(_ reader: Safetensors.Reader, activationsIfUnrecorded: String? = nil) throws -> (network: Network, metadata: Metadata) {
         func fail(_ problem: String) -> BPNetError { reader.fail(problem) }
-        guard reader.has("__metadata__") else {
+        // safetensors metadata is strings only; a known key of another type is an error, not a
+        // reason to ignore every key.
+        try reader.requireStrings(["format", "version", "layers", "activation", "activations", "loss"])
+        let meta = reader.metadata
+        var loss = Loss.quadratic
+        if let name = meta["loss"] {
+            guard let parsed = Loss(rawValue: name) else { throw fail("unknown loss '\(name)' in metadata") }
+            loss = parsed
+        }
+        // BPNet's files say `format: bpnet`, and files that others write with BPNet's keys name
+        // their activations; any other file (no metadata, or only its own) says nothing of what
+        // its layers compute.
+        guard meta["format"] != nil || meta["activations"] != nil || meta["activation"] != nil else {
             // The tensors are checked first, as in any file. Then: nothing says what the layers
             // compute, and loading them as sigmoid would give a ReLU model's wrong outputs
             // without a word.
             var network = try network(reader, prefix: "", activationList: nil, requireList: false)
             guard let named = activationsIfUnrecorded else {
-                throw fail("has no __metadata__, so nothing says which activations its layers use; name them with --activations (such as relu,softmax)")
+                throw fail("holds no bpnet metadata, so nothing says which activations its layers use; name them with --activations (such as relu,softmax)")
             }
             let functions = try Activation.parseList(named, layers: network.layers.count)
             try Activation.validate(functions)
             for l in network.layers.indices { network.layers[l].activation = functions[l] }
-            return (network, Metadata())
+            return (network, Metadata(loss: loss))
         }
-        // safetensors metadata is strings only; a known key of another type is an error, not a
-        // reason to ignore every key.
-        try reader.requireStrings(["format", "version", "layers", "activation", "activations", "loss"])
-        let meta = reader.metadata
         if let format = meta["format"], format != self.format { throw fail("metadata format is '\(format)', expected 'bpnet'") }
         let fileVersion = meta["version"] ?? "1"
         guard ["1", "2"].contains(fileVersion) else {
@@ -96,11 +104,6 @@ public enum ModelFile {
         }
         if let activation = meta["activation"], activation != "sigmoid" {
             throw fail("activation '\(activation)' is not supported (version 1 files are all sigmoid)")
-        }
-        var loss = Loss.quadratic
-        if let name = meta["loss"] {
-            guard let parsed = Loss(rawValue: name) else { throw fail("unknown loss '\(name)' in metadata") }
-            loss = parsed
         }
         let network = try network(reader, prefix: "", activationList: fileVersion == "2" ? meta["activations"] : nil,
                                   requireList: fileVersion == "2")
@@ -116,8 +119,8 @@ public enum ModelFile {
         func fail(_ problem: String) -> BPNetError { reader.fail(problem) }
         let layerCount = reader.tensorNames.filter { $0.hasPrefix("\(prefix)layers.") && $0.hasSuffix(".weight") }.count
         guard layerCount > 0 else { throw fail("missing tensor \(prefix)layers.0.weight") }
-        // The metadata's layers, when they name one size more than there are weights: what each
-        // weight's shape must be. (Any other disagreement is reported once the tensors are read.)
+        // The metadata's layers, when they name one size more than there are weights: they tell a
+        // weight stored transposed. (Any other disagreement is reported once the tensors are read.)
         let expectedSizes = reader.metadata["layers"].map { $0.split(separator: ",").compactMap { Int($0) } }
             .flatMap { $0.count == layerCount + 1 && $0.allSatisfy { $0 > 0 } ? $0 : nil }
         // Version 2 names one activation per weight layer; version 1 files are all sigmoid.
@@ -147,13 +150,19 @@ public enum ModelFile {
             // The weight first, as [outputs, inputs]: a weight stored transposed is the weight's
             // fault, not its bias's. Inputs are known from the metadata's layers or the layer
             // before; outputs from the metadata or the bias.
-            let known = expectedSizes.map { (outputs: $0[l + 1], inputs: $0[l]) }
-            let outputs = known?.outputs ?? (bias.shape.count == 1 ? bias.shape[0] : weight.shape[0])
-            let transposed = weight.shape[0] != outputs && weight.shape[1] == outputs
-            if let inputs = known?.inputs ?? layers.last?.outputs, weight.shape[1] != inputs || known != nil && weight.shape[0] != outputs {
-                throw fail("\(prefix)layers.\(l).weight has shape \(weight.shape), expected [outputs, inputs] = [\(outputs), \(inputs)]")
-            } else if layers.isEmpty, transposed {
-                throw fail("\(prefix)layers.\(l).weight has shape \(weight.shape), expected [outputs, inputs] = [\(outputs), \(weight.shape[0])]")
+            func wrongWeight(outputs: Int, inputs: Int) -> BPNetError {
+                fail("\(prefix)layers.\(l).weight has shape \(weight.shape), expected [outputs, inputs] = [\(outputs), \(inputs)]")
+            }
+            if let known = expectedSizes.map({ (outputs: $0[l + 1], inputs: $0[l]) }), known.outputs != known.inputs,
+                weight.shape == [known.inputs, known.outputs]
+            {
+                throw wrongWeight(outputs: known.outputs, inputs: known.inputs)
+            }
+            let outputs = bias.shape.count == 1 ? bias.shape[0] : weight.shape[0]
+            if let inputs = layers.last?.outputs, weight.shape[1] != inputs {
+                throw wrongWeight(outputs: outputs, inputs: inputs)
+            } else if layers.isEmpty, weight.shape[0] != outputs, weight.shape[1] == outputs {
+                throw wrongWeight(outputs: outputs, inputs: weight.shape[0])
             }
             guard bias.shape == [weight.shape[0]] else {
                 throw fail("\(prefix)layers.\(l).bias has shape \(bias.shape), expected [\(weight.shape[0])]")

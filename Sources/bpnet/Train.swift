@@ -59,8 +59,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "wd, adamw's decoupled weight decay (weights only). Default: \(Optimizer.defaultWeightDecay).")
     var weightDecay: Float?
 
-    @Option(help: "normal (W ~ N(0, 1/n_in), b ~ N(0, 1)), xavier or he.")
-    var initializer: Initializer = .normal
+    @Option(help: "normal (W ~ N(0, 1/n_in), b ~ N(0, 1)), xavier or he. Default: normal. Not with --init or --resume, whose weights are given.")
+    var initializer: Initializer?
 
     @Option(help: "constant, step:K:γ (η·γ every K epochs) or cosine.")
     var schedule = "constant"
@@ -191,6 +191,9 @@ struct Train: ParsableCommand {
         if let checkpointEvery, checkpointEvery <= 0 { throw ValidationError("--checkpoint-every must be positive, got \(checkpointEvery)") }
         if checkpointEvery != nil, checkpoint == nil, resume == nil { throw ValidationError("--checkpoint-every needs --checkpoint") }
         if checkReplicas, !distributed { throw ValidationError("--check-replicas needs --distributed") }
+        if initializer != nil, let given = resume != nil ? "--resume" : initModel != nil ? "--init" : nil {
+            throw ValidationError("--initializer does nothing with \(given), which gives the starting weights")
+        }
         if resume != nil, initModel != nil {
             throw ValidationError("--resume and --init both give the starting weights; use --resume to continue a run, --init to start a new one")
         }
@@ -212,16 +215,22 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        // Nothing of MPI is touched without --distributed, nor for a job of one process.
-        let communicator = distributed && (MPICommunicator.launchedProcesses ?? 1) > 1 ? try MPICommunicator.start() : nil
-        if distributed, communicator == nil {
-            note("distributed: not one of several processes that mpirun started, so this runs as one process")
+        // Nothing of MPI is touched without --distributed. A job of one process (no mpirun, or
+        // -np 1) trains as a plain run: MPI is finished at once, and nothing is exchanged.
+        var communicator = distributed ? try MPICommunicator.start() : nil
+        if let started = communicator, started.size == 1 {
+            started.finish()
+            communicator = nil
+            if checkReplicas { throw ValidationError("--check-replicas has no replicas to compare: this job is one process") }
         }
         if let communicator {
             Console.speaks = communicator.rank == 0
             Console.errorPrefix = "rank \(communicator.rank): "
-            // A failure here ends the job (see BPNetCommand.main), so the others need not be told.
-            if communicator.rank == 0 { try checkOutputPaths() }
+        }
+        // A failure here ends the job (see BPNetCommand.main), so the others need not be told.
+        if distributed, (communicator?.rank ?? 0) == 0 { try checkOutputPaths() }
+        if distributed, communicator == nil {
+            note("distributed: this job is one process (start it with mpirun -np N for more), so it trains as one")
         }
         let device = try deviceOptions.resolve()
         let backend = try (communicator.map { try device.forLocalRank($0.localRank) } ?? device).makeBackend()
@@ -297,7 +306,7 @@ struct Train: ParsableCommand {
             validationSamples: validationData?.count ?? 0, distributed: communicator != nil)
         try plan.check(on: backend)
         let functions = try activations.map { try Activation.parseList($0, layers: sizesUsed.count - 1) }
-        var model = try network ?? Network(sizes: sizesUsed, activations: functions, initializer: initializer, seed: seed)
+        var model = try network ?? Network(sizes: sizesUsed, activations: functions, initializer: initializer ?? .normal, seed: seed)
         if let resumed, let functions, functions != resumed.network.activations {
             throw ValidationError(
                 "cannot resume: the checkpoint's activations are \(resumed.network.activations.map(\.rawValue).joined(separator: ",")), "

@@ -99,8 +99,20 @@ import Testing
         let alone = try CLI.run(train + ["--distributed"])
         #expect(alone.status == 0, "\(alone.stderr)")
         let notes = alone.stderr.split(separator: "\n")
-        #expect(notes.filter { $0.contains("runs as one process") }.count == 1, "\(alone.stderr)")
+        #expect(notes.filter { $0.contains("this job is one process") }.count == 1, "\(alone.stderr)")
         #expect(!alone.stderr.contains("allreduce") && !alone.stdout.contains("allreduce"))
+        // As one process it checks its output paths before any work, as any run does, and it has
+        // no replicas to compare.
+        try expectError(train + ["--distributed", "--save", folder + "/no/such/folder/m.safetensors"], "the folder \(folder)/no/such/folder does not exist")
+        try expectError(train + ["--distributed", "--check-replicas"], "--check-replicas has no replicas to compare: this job is one process")
+    }
+
+    /// --initializer draws the starting weights, which --init and --resume give instead.
+    @Test func initializerWithGivenWeights() throws {
+        let model = folder + "/m.safetensors"
+        try ModelFile.save(try Network(sizes: [4, 5, 3], seed: 1), to: model)
+        try expectError(train + ["--init", model, "--initializer", "he"], "--initializer does nothing with --init, which gives the starting weights")
+        try expectError(train + ["--resume", folder + "/run.ckpt", "--initializer", "xavier"], "--initializer does nothing with --resume")
     }
 
     /// --resume with fewer epochs than its checkpoint's run is refused before the first line of
@@ -137,11 +149,15 @@ import Testing
         let bare = folder + "/bare.safetensors"
         try Self.withoutMetadata(network).write(to: URL(fileURLWithPath: bare))
 
-        let message = "has no __metadata__, so nothing says which activations its layers use; name them with --activations"
+        let message = "holds no bpnet metadata, so nothing says which activations its layers use; name them with --activations"
         try expectError(["evaluate", "--model", bare, "--data", trainCSV, "--device", "cpu"], message)
         try expectError(["predict", "--model", bare, "--input", trainCSV, "--device", "cpu"], message)
         try expectError(["train", "--init", bare, "--data", trainCSV, "--epochs", "1", "--device", "cpu"], message)
         #expect(throws: BPNetError.model(file: bare, problem: message + " (such as relu,softmax)")) { try ModelFile.load(bare) }
+        // Metadata of another program's, without BPNet's format key, says no more.
+        let foreign = Safetensors.encode(metadata: [("author", "someone")], tensors: ModelFile.tensors(network))
+        #expect(throws: BPNetError.model(file: "f", problem: message + " (such as relu,softmax)")) { try ModelFile.decode(foreign, file: "f") }
+        #expect(try ModelFile.decode(foreign, file: "f", activationsIfUnrecorded: "relu,softmax").network == network)
 
         let named = try ModelFile.load(bare, activationsIfUnrecorded: "relu,softmax").network
         #expect(named == network)

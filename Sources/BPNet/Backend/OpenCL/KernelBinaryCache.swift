@@ -25,7 +25,12 @@ enum KernelBinaryCache {
 
     /// 128 bits, as two FNV-1a hashes with different offsets, in hex: a file name.
     static func key(source: String, options: String, device: OpenCLDeviceInfo) -> String {
-        let parts = [source, options, device.name, device.platform, device.deviceVersion, device.driverVersion, device.openCLCVersion]
+        // The vector width too: a CPU device's name is the CPU's brand, which a virtual machine
+        // with AVX-512 masked shares with one that has it.
+        let parts = [
+            source, options, device.name, device.platform, device.deviceVersion, device.driverVersion, device.openCLCVersion,
+            "\(device.nativeFloatVectorWidth)",
+        ]
         let bytes = Array(parts.joined(separator: "\u{0}").utf8)
         return String(format: "%016llx%016llx", fnv1a(bytes, offset: 0xcbf2_9ce4_8422_2325), fnv1a(bytes, offset: 0x8422_2325_cbf2_9ce4))
     }
