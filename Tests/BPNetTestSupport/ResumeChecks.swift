@@ -17,7 +17,7 @@ public enum ResumeChecks {
     /// Partial batches (53 samples in batches of 10, or 7), every optimizer, momentum and L2,
     /// dropout, both schedules that depend on the position, and early stopping.
     public static let cases: [Case] = [
-        Case(name: "sgd (the seed's rule)", sizes: [5, 7, 3], options: TrainingOptions(epochs: 3, batchSize: 10, learningRate: 2, seed: 3)),
+        Case(name: "sgd (Nielsen's rule)", sizes: [5, 7, 3], options: TrainingOptions(epochs: 3, batchSize: 10, learningRate: 2, seed: 3)),
         Case(
             name: "sgd, μ 0.6, λ 0.5, cross-entropy", sizes: [5, 7, 3],
             options: TrainingOptions(epochs: 3, batchSize: 7, learningRate: 1, loss: .crossEntropy, l2: 0.5, momentum: 0.6, seed: 4)),

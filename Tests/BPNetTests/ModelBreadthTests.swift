@@ -3,7 +3,7 @@ import BPNetTestSupport
 import Foundation
 import Testing
 
-/// The pieces past the seed's model, each checked against its definition.
+/// The pieces past Nielsen's model, each checked against its definition.
 @Suite struct ModelBreadthTests {
     /// Random123's known-answer vectors for Philox4x32-10.
     @Test func philoxMatchesKnownAnswers() {

@@ -57,7 +57,7 @@ import Testing
         #expect(Float(bitPattern: first) == network.layers[0].weights[0])
     }
 
-    /// A version 2 file round-trips its activations; a version 1 file (the seed's) loads as
+    /// A version 2 file round-trips its activations; a version 1 file (the first BPNet's) loads as
     /// all-sigmoid; unknown versions and activations are named.
     @Test func versionsAndActivations() throws {
         let mixed = try Network(sizes: [5, 4, 3, 3], activations: [.relu, .tanh, .softmax], initializer: .he, seed: 2)

@@ -119,7 +119,7 @@ import Testing
     }
 }
 
-/// The seed's CPU training loop, frozen: row-major batches, one cblas_sgemm per product.
+/// The first BPNet program's CPU training loop (Nielsen's rule), frozen: row-major batches, one cblas_sgemm per product.
 struct SeedLoop {
     var sizes: [Int]
     var weights: [[Float]], biases: [[Float]]

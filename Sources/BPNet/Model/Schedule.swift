@@ -48,7 +48,7 @@ public enum Schedule: Sendable, Equatable, CustomStringConvertible {
 
 /// How a new network's parameters are drawn.
 public enum Initializer: String, CaseIterable, Sendable {
-    /// W ~ N(0, 1/n_in), b ~ N(0, 1): the seed's, and the default.
+    /// W ~ N(0, 1/n_in), b ~ N(0, 1): Nielsen's, and the default.
     case normal
     /// W ~ U(±√(6/(n_in + n_out))), b = 0 (Glorot and Bengio).
     case xavier

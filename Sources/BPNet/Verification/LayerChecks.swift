@@ -1,7 +1,7 @@
 import Foundation
 
 extension Verification {
-    /// The activation and loss pairs a layer check covers: the seed's two, then one of each
+    /// The activation and loss pairs a layer check covers: Nielsen's two, then one of each
     /// other activation, softmax with its log-likelihood.
     static let layerPairs: [(activation: Activation, loss: Loss)] = [
         (.sigmoid, .quadratic), (.sigmoid, .crossEntropy), (.tanh, .quadratic), (.relu, .quadratic),
@@ -20,7 +20,7 @@ extension Verification {
             depth == .quick ? [(0, 0), (0.003, 0.5)] : [(0, 0), (0.01, 0), (0, 0.9), (0.003, 0.5)]
         var checks: [VerificationCheck] = []
         for (index, (function, loss)) in layerPairs.enumerated() {
-            // The seed's pairs with every λ and μ; the others with the last, which has both.
+            // Nielsen's pairs with every λ and μ; the others with the last, which has both.
             for shape in shapes where !(function == .softmax && shape.outputs == 1) {
                 for (l2, momentum) in index < 2 ? rates : [rates[rates.count - 1]] {
                     let name = "layer \(device.family.rawValue) \(function.rawValue) \(loss.rawValue) "

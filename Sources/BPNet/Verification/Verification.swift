@@ -11,7 +11,7 @@ public enum Verification {
     /// One operation from the same inputs.
     public static let operationTolerance = 1e-5
     /// The weights after a short whole training run from the same start (a few hundred steps at a
-    /// modest η; see the README's parity contract).
+    /// modest η; see the parity contract in docs/backends-and-kernels.md).
     public static let runTolerance = 1e-4
 
     /// `quick` keeps to small odd shapes: seconds on PoCL, and small enough for a simulator.
@@ -277,7 +277,7 @@ public enum Verification {
         }
     }
 
-    /// The per-step contract at the seed's defaults (η 3, batch 10): from identical weights, one
+    /// The per-step contract at Nielsen's defaults (η 3, batch 10): from identical weights, one
     /// SGD step on the device and on the CPU agree within `operationTolerance`, step after step,
     /// each step starting again from the CPU's weights. (Run freely for thousands of steps at
     /// η 3, the two drift apart: float rounding differences grow chaotically.)

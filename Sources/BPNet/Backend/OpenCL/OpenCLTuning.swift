@@ -37,9 +37,12 @@ struct OpenCLTuning: Sendable {
     /// width the device reaches is taken. The shapes hold a block of C in registers: with 32
     /// registers of 16 floats (AVX-512) 8 rows × 2 vectors; with 16 registers of 8 floats (AVX2)
     /// 4 rows × 2 vectors.
-    /// - 16: measured with `bpnet bench` on PoCL 3.1 (Zen 5 and Emerald Rapids, AVX-512).
-    /// - 8: measured on PoCL's haswell target (an AMD EPYC with AVX2 alone), where it reached 65–92 %
-    ///   of OpenBLAS at configs B's and C's forward products against 36–40 % with the AVX-512 shape.
+    /// - 16: measured with `bpnet bench` on PoCL 3.1 (Zen 4, Zen 5 and Emerald Rapids, AVX-512),
+    ///   where it stays ahead of the 8-lane shape (C's products 119–147 against 71–129 GFLOP/s).
+    /// - 8: measured by issue 18's report on an AMD EPYC with AVX2 alone (PoCL's haswell target):
+    ///   65–92 % of OpenBLAS at configs B's and C's forward products, against 36–40 % with the
+    ///   AVX-512 shape. (POCL_LLVM_CPU_NAME=haswell on an AVX-512 host left PoCL's device an
+    ///   AVX-512 one, so that could not be measured again there.)
     /// - 4 (SSE, NEON): not measured; the AVX2 shape's block at half the width.
     static let cpuVectorShapes: [(minimumWidth: Int, shape: CPUVectorShape)] = [
         (16, CPUVectorShape(lanes: 16, rows: 8, columns: 2, dotRows: 8, dotColumns: 2)),
@@ -107,7 +110,7 @@ struct OpenCLTuning: Sendable {
 
     private init(family: GEMMFamily) { self.family = family }
 
-    /// The keys `BPNET_GEMM_TUNING` accepts, in the order the README lists them.
+    /// The keys `BPNET_GEMM_TUNING` accepts, in the order docs/backends-and-kernels.md lists them.
     static let settingNames = ["TM", "TN", "TLX", "TLY", "VW", "VM", "VC", "DM", "DN", "VLX", "VLY"]
 
     /// One `KEY=VALUE` of `BPNET_GEMM_TUNING`; a typo is an error, never a silent default.
