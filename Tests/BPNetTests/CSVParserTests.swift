@@ -5,7 +5,7 @@ import Testing
 
 /// The CSV reader's rules, pinned exactly: its values bit for bit, its header and blank-line rules
 /// and every error message with its line and column. The byte-level parser must give what the
-/// String-based one gave (kept below as `ReferenceCSVParser`), on chosen and on random files.
+/// String-based one gave (kept as `ReferenceCSV` in BPNetTestSupport), on chosen and on random files.
 @Suite struct CSVParserTests {
     func parse(_ text: String) throws -> CSV.Table { try CSV.parse(bytes: Array(text.utf8), file: "f.csv") }
 
@@ -196,7 +196,7 @@ import Testing
             if Int.random(in: 0..<10, using: &generator) == 0 && !bytes.isEmpty {
                 bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
             }
-            let reference = Result { try ReferenceCSVParser.parse(bytes: bytes, file: "r") }
+            let reference = Result { try ReferenceCSV.parse(bytes: bytes, file: "r") }
             let parsed = Result { try CSV.parse(bytes: bytes, file: "r") }
             switch (reference, parsed) {
             case let (.success(expected), .success(table)):
@@ -213,45 +213,5 @@ import Testing
         }
         // Both outcomes must be well represented, or the comparison proves little.
         #expect(agreed > 500 && errors > 500, "\(agreed) tables, \(errors) errors")
-    }
-}
-
-/// The String-based CSV parser that the byte-level one replaced, kept as the reference for its
-/// rules: every cell becomes a trimmed `String` read by `Float(String)`.
-enum ReferenceCSVParser {
-    static func parse(bytes: [UInt8], file path: String) throws -> (cells: [Float], columns: Int, lines: [Int]) {
-        var cells: [Float] = []
-        var lines: [Int] = []
-        var columns = 0
-        var lineNumber = 0
-        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let fields = line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map { field in
-                String(decoding: field, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            if fields.count == 1 && fields[0].isEmpty { continue }
-            let parsed = fields.map { Float($0) }
-            if lines.isEmpty && columns == 0 && parsed.allSatisfy({ $0 == nil }) {
-                columns = -fields.count
-                continue
-            }
-            if columns <= 0 {
-                columns = fields.count
-            } else if fields.count != columns {
-                throw BPNetError.data(file: path, problem: "line \(lineNumber) has \(fields.count) columns, expected \(columns)")
-            }
-            for (c, value) in parsed.enumerated() {
-                guard let value else {
-                    throw BPNetError.data(file: path, problem: "line \(lineNumber), column \(c + 1): '\(fields[c])' is not a number")
-                }
-                guard value.isFinite else {
-                    throw BPNetError.data(file: path, problem: "line \(lineNumber), column \(c + 1): \(fields[c]) is not finite")
-                }
-                cells.append(value)
-            }
-            lines.append(lineNumber)
-        }
-        guard !lines.isEmpty else { throw BPNetError.data(file: path, problem: "holds no data rows") }
-        return (cells, columns, lines)
     }
 }
