@@ -9,7 +9,7 @@ struct BPNetCommand: ParsableCommand {
         commandName: "bpnet",
         abstract: "Train fully connected networks by backpropagation, on the CPU or an OpenCL device.",
         version: bpnetVersion,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Devices.self, Verify.self, Bench.self, Report.self])
+        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Devices.self, Verify.self, Bench.self, Report.self])
 
     /// Every failure ends as one line on stderr and a non-zero exit; help and version still print as usual.
     static func main() {

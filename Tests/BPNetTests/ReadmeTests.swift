@@ -248,7 +248,14 @@ import Testing
     /// subcommand.
     @Test func commandsUseRealOptions() throws {
         var help: [String: Set<String>] = [:]
-        for subcommand in ["train", "evaluate", "predict", "devices", "verify", "bench", "report"] {
+        // Every subcommand that `bpnet --help` lists, so a new one must be in the synopsis too.
+        let root = try CLI.run(["--help"]).stdout
+        let subcommands = try #require(root.components(separatedBy: "SUBCOMMANDS:\n").dropFirst().first)
+            .split(separator: "\n", omittingEmptySubsequences: false).prefix { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            .compactMap { $0.hasPrefix("  ") && !$0.hasPrefix("   ") ? $0.split(separator: " ").first.map(String.init) : nil }
+            .filter { $0 != "help" }  // ArgumentParser's own
+        #expect(subcommands.count >= 8 && subcommands.contains("summary"), "\(subcommands)")
+        for subcommand in subcommands {
             let result = try CLI.run([subcommand, "--help"])
             help[subcommand] = Set((result.stdout + result.stderr).matches(of: /--[a-z][a-z0-9-]*/).map { String($0.0) })
                 .subtracting(["--help", "--version"])
