@@ -102,19 +102,27 @@ bench: build
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(RELEASE_BIN) bench
 
 # BPNet against numpy, PyTorch CPU eager and tinygrad on PoCL (both in a virtual environment under
-# .build/bench) and CLBlast's SGEMM on the same OpenCL device, side by side in one run; see
-# benchmarks/compare.py.
+# .build/bench) and CLBlast's SGEMM on the same OpenCL device, side by side in one run; config E
+# (the README's recipe CNN) against PyTorch alone, numpy having no convolution. See
+# benchmarks/compare.py. PyTorch comes from its CPU wheel index, else a CPU wheel in PIP_FIND_LINKS,
+# else PyPI (see benchmarks/install_torch.sh). EPOCHS, ROUNDS and LIMIT=N (samples) apply to every
+# side; CONFIGS=E (letters from ABCE) runs only those configs' CPU training, with no CLBlast or
+# tinygrad, e.g. `make bench-compare CONFIGS=E`.
 bench-compare: build
+	mkdir -p .build/bench
+ifeq ($(CONFIGS),)
 	@dpkg-query -W -f='$${Status}' libclblast-dev 2>/dev/null | grep -q "install ok installed" || \
 	  { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclblast-dev >/dev/null; } || \
 	  { echo "run: sudo apt-get install -y libclblast-dev"; exit 1; }
-	mkdir -p .build/bench
 	cc -O2 -o .build/bench/clblast_sgemm benchmarks/clblast_sgemm.c -lclblast -lOpenCL
+endif
 	@[ -x .build/bench/venv/bin/python3 ] || python3 -m venv .build/bench/venv
+ifeq ($(CONFIGS),)
 	@.build/bench/venv/bin/python3 -c "import numpy, tinygrad" 2>/dev/null || \
 	  .build/bench/venv/bin/pip install -q numpy tinygrad || echo "tinygrad could not be installed; comparing without it"
-	@.build/bench/venv/bin/python3 -c "import torch" 2>/dev/null || \
-	  .build/bench/venv/bin/pip install -q torch || echo "PyTorch could not be installed; comparing without it"
+endif
+	@.build/bench/venv/bin/python3 -c "import numpy, torch" 2>/dev/null || \
+	  sh benchmarks/install_torch.sh .build/bench/venv/bin/pip || echo "PyTorch could not be installed; comparing without it"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/compare.py
 
 # bench-compare's CSV part alone: loading one ~19 MB file (20,000 rows × 50 inputs and a label) with

@@ -7,12 +7,25 @@
 #define METRICS_WG 64   // work-group size of batch_metrics; the host sets it from the device's limits
 #endif
 
-// f(z), element-wise; softmax is a row operation (softmax_rows), and identity here.
+// The element-wise activations, one line each: the code (generated from Activation in Swift),
+// f(z), and f′ from the output a = f(z). Each expression takes a float or a floatN (scalars
+// broadcast; ?: selects per lane when its operands are vectors), so the scalar functions below
+// and gemm.cl's vector epilogues come from this one list. Identity is the default of both;
+// softmax is a row operation (softmax_rows). A new activation is one line here.
+// ReLU's f′ is 1 where a > 0, else 0: written min(⌈max(a, 0)⌉, 1), because a vector ?: needs
+// vector operands and the constants 1 and 0 are scalars. ReLU's output is never NaN or −0.
+#define ELEMENTWISE_ACTIVATIONS(X)                                                  \
+    X(ACTIVATION_SIGMOID, 1.0f / (1.0f + exp(-z)), a * (1.0f - a))                  \
+    X(ACTIVATION_TANH, tanh(z), 1.0f - a * a)                                       \
+    X(ACTIVATION_RELU, z > 0.0f ? z : 0.0f, fmin(ceil(fmax(a, 0.0f)), 1.0f))
+
+#define ACTIVATE_CASE(code, f_of_z, df_of_a) case code: return f_of_z;
+#define DERIVATIVE_CASE(code, f_of_z, df_of_a) case code: return df_of_a;
+
+// f(z), element-wise.
 inline float activate(int f, float z) {
     switch (f) {
-    case ACTIVATION_SIGMOID: return 1.0f / (1.0f + exp(-z));
-    case ACTIVATION_TANH: return tanh(z);
-    case ACTIVATION_RELU: return z > 0.0f ? z : 0.0f;
+    ELEMENTWISE_ACTIVATIONS(ACTIVATE_CASE)
     default: return z;
     }
 }
@@ -20,9 +33,7 @@ inline float activate(int f, float z) {
 // f′ from the output a = f(z).
 inline float derivative_from_output(int f, float a) {
     switch (f) {
-    case ACTIVATION_SIGMOID: return a * (1.0f - a);
-    case ACTIVATION_TANH: return 1.0f - a * a;
-    case ACTIVATION_RELU: return a > 0.0f ? 1.0f : 0.0f;
+    ELEMENTWISE_ACTIVATIONS(DERIVATIVE_CASE)
     default: return 1.0f;
     }
 }

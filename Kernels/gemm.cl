@@ -12,9 +12,12 @@
 // of op(A) over k, in k order, as bias_gradient and update_bias (optimizer.cl) do, so the bits
 // are theirs. The bias epilogues (s is the row sum, b the bias, x its velocity):
 //   BIAS_NONE      nothing: no extra block is launched
-//   BIAS_GRADIENT  b = s / K                                                    gb = Σ_rows δ / rows
-//   BIAS_SGD       v = momentum·x − scale·s; x = v; b += v                      update with scale = η/rows
-//   BIAS_ADAM      Adam's step on b from s / K, with m in x and s in bias_aux2, without l2 and decay
+//   BIAS_GRADIENT  b = s / samples                                              gb = Σ_rows δ / samples
+//   BIAS_SGD       v = momentum·x − scale·s; x = v; b += v                      update with scale = η/samples
+//   BIAS_ADAM      Adam's step on b from s / samples, with m in x and s in bias_aux2, without l2 and decay
+// samples (bias_samples) divides the sums: K = rows for a dense layer, rows/(OH·OW) for a
+// convolution whose rows are output positions. A division, not a product with 1/samples, so
+// that the bits are bias_gradient's.
 // The EPILOGUE_* and ACTIVATION_* codes come from the host; activate and derivative_from_output
 // from activation.cl.
 
@@ -54,15 +57,15 @@ inline void store_epilogue(int epilogue, int f, int i, int j, int N, float acc,
     }
 }
 
-inline void store_bias_epilogue(int bias_kind, int i, int K, float sum, float scale, float momentum,
+inline void store_bias_epilogue(int bias_kind, int i, int samples, float sum, float scale, float momentum,
                                 global float* bias, global float* bias_aux, global float* bias_aux2,
                                 const float8 adam) {
     if (bias_kind == BIAS_ADAM) {
-        const float g = sum / (float)K;
+        const float g = sum / (float)samples;
         ADAM_STEP(float, bias[i], g, bias_aux[i], bias_aux2[i], adam.s0, 0.0f, adam.s2, adam.s3, adam.s4, 0.0f, adam.s6,
                   adam.s7, bias[i], bias_aux[i], bias_aux2[i])
     } else if (bias_kind == BIAS_GRADIENT) {
-        bias[i] = sum / (float)K;
+        bias[i] = sum / (float)samples;
     } else if (bias_kind == BIAS_SGD) {
         const float v = momentum * bias_aux[i] - scale * sum;
         bias_aux[i] = v;
@@ -77,14 +80,15 @@ inline void store_bias_epilogue(int bias_kind, int i, int K, float sum, float sc
         for (int r = 0; r < (ROWS) && i0 + r < M; ++r) {                                        \
             float sum = 0.0f;                                                                   \
             for (int k = 0; k < K; ++k) sum += LOAD_A(i0 + r, k);                               \
-            store_bias_epilogue(bias_kind, i0 + r, K, sum, bias_scale, bias_momentum, bias, bias_aux, \
+            store_bias_epilogue(bias_kind, i0 + r, bias_samples, sum, bias_scale, bias_momentum, bias, bias_aux, \
                                 bias_aux2, adam);                                               \
         }
 
 // The arguments every GEMM kernel takes after its epilogue's.
 #define GEMM_BIAS_ARGUMENTS                                                                       \
     global float* bias, global float* bias_aux, const int bias_kind, const float bias_scale,     \
-    const float bias_momentum, global float* aux2, global float* bias_aux2, const float8 adam
+    const float bias_momentum, global float* aux2, global float* bias_aux2, const float8 adam,   \
+    const int bias_samples
 
 // The reference: one work item per element of C, every access bounds-checked, any shape.
 // global: (N, M)
@@ -203,21 +207,17 @@ DEFINE_GEMM_BLOCKED(gemm_blocked_tt, A_COLS, B_COLS)
 // The epilogues on GEMM_VW consecutive columns j..j+GEMM_VW−1 of row i, all inside C: the same
 // arithmetic as store_epilogue, lane by lane, without extracting lanes. It matters when K is short
 // (the gradient's K is the batch), where a scalar epilogue costs as much as the products.
-// activate and derivative_from_output on GEMM_VW lanes at once, with the scalar versions' arithmetic.
+// activate and derivative_from_output on GEMM_VW lanes at once, from the same list (activation.cl).
 inline floatV activate_vector(int f, floatV z) {
     switch (f) {
-    case ACTIVATION_SIGMOID: return (floatV)(1.0f) / ((floatV)(1.0f) + exp(-z));
-    case ACTIVATION_TANH: return tanh(z);
-    case ACTIVATION_RELU: return select((floatV)(0.0f), z, z > (floatV)(0.0f));
+    ELEMENTWISE_ACTIVATIONS(ACTIVATE_CASE)
     default: return z;
     }
 }
 
 inline floatV derivative_from_output_vector(int f, floatV a) {
     switch (f) {
-    case ACTIVATION_SIGMOID: return a * ((floatV)(1.0f) - a);
-    case ACTIVATION_TANH: return (floatV)(1.0f) - a * a;
-    case ACTIVATION_RELU: return select((floatV)(0.0f), (floatV)(1.0f), a > (floatV)(0.0f));
+    ELEMENTWISE_ACTIVATIONS(DERIVATIVE_CASE)
     default: return (floatV)(1.0f);
     }
 }

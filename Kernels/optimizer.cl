@@ -2,7 +2,7 @@
 // GEMM epilogue EPILOGUE_SGD (gemm.cl): there the gradient Δᵀ·A never goes through memory.
 
 // delta: [rows, outputs], bias, velocity: [outputs]
-// -> velocity = μ·velocity − (η/rows)·Σ_rows delta; bias += velocity. global: (outputs)
+// -> velocity = μ·velocity − scale·Σ_rows delta, scale = η/samples; bias += velocity. global: (outputs)
 kernel void update_bias(global float* bias, global float* velocity, global const float* delta,
                         const int rows, const int outputs, const float scale, const float momentum) {
     const int j = get_global_id(0);
@@ -14,14 +14,15 @@ kernel void update_bias(global float* bias, global float* velocity, global const
     bias[j] += v;
 }
 
-// delta: [rows, outputs] -> gradient: [outputs] = (1/rows)·Σ_rows delta, summed in row order.
-// global: (outputs)
-kernel void bias_gradient(global const float* delta, global float* gradient, const int rows, const int outputs) {
+// delta: [rows, outputs] -> gradient: [outputs] = Σ_rows delta / samples, summed in row order;
+// samples is rows for a dense layer, rows/(OH·OW) for a convolution. global: (outputs)
+kernel void bias_gradient(global const float* delta, global float* gradient, const int rows, const int outputs,
+                          const int samples) {
     const int j = get_global_id(0);
     if (j >= outputs) return;
     float sum = 0.0f;
     for (int r = 0; r < rows; ++r) sum += delta[r * outputs + j];
-    gradient[j] = sum / (float)rows;
+    gradient[j] = sum / (float)samples;
 }
 
 // One step of `rule` (OPTIMIZER_*) on p from its gradient g and state s0, s1, in the order the

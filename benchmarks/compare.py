@@ -4,6 +4,10 @@
 - Training (configs A, B, C): BPNet's CPU backend, numpy (numpy_sgd.py) and, when installed,
   PyTorch CPU eager (torch_sgd.py), run in alternation, ROUNDS times each. Each run trains
   EPOCHS epochs; its figure is the median epoch after the first. Peak RSS comes from wait4.
+- Training (config E, the README's recipe CNN at batch 64 with Adam): BPNet's CPU backend and,
+  when installed, PyTorch CPU eager (torch_cnn.py, with as many threads as BPNet's OpenBLAS), the
+  same way; numpy has no convolution, so it sits this one out. `torch_cnn.py --profile` gives
+  PyTorch's per-operator profile to set beside `bpnet bench --configs E`'s breakdown.
 - OpenCL training (config A): BPNet's OpenCL backend against tinygrad on the same device
   (tinygrad_sgd.py with DEV=CL and TinyJit), in alternation.
 - GEMM: BPNet's tuned OpenCL kernels (`bpnet bench --gemm-only`) against CLBlast's SGEMM on the
@@ -14,7 +18,10 @@
   median load, timed inside its process, with its peak RSS and its RSS before the load.
   `compare.py csv` runs this part alone and writes bench-compare-csv.json.
 Ratios are peer time ÷ BPNet time (above 1: BPNet is faster), or BPNet rate ÷ peer rate.
-Writes bench-compare.json. Run it through `make bench-compare`, which unsets OPENBLAS_CORETYPE and
+Writes bench-compare.json.
+Environment: EPOCHS (default 4), ROUNDS (default 2), CSV_ROUNDS (default 5); CONFIGS=E (letters
+from ABCE) runs the CPU training of those configs alone, with no GEMM, OpenCL or CSV part and no
+FMA peak (so no share of it); LIMIT=N trains every side on the first N samples instead of 60,000. Run it through `make bench-compare`, which unsets OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE for every process so that each side runs OpenBLAS's best kernel.
 """
 import json, os, statistics, subprocess, sys, tempfile
@@ -23,9 +30,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BPNET = os.path.join(ROOT, ".build/release/bpnet")
 CLBLAST = os.path.join(ROOT, ".build/bench/clblast_sgemm")
 VENV_PYTHON = os.path.join(ROOT, ".build/bench/venv/bin/python3")
-CONFIGS = {"A": ("784,100,10", 10, 3.0), "B": ("784,100,10", 128, 3.0), "C": ("784,1024,1024,10", 128, 0.1)}
+# Each config: BPNet's --layers, the batch size, the learning rate and any further options (none:
+# sigmoid layers, the quadratic cost and SGD, as numpy_sgd.py and torch_sgd.py train).
+RECIPE_CNN = "1x28x28,conv:16:5:1:2,maxpool:2,conv:32:5:1:2,maxpool:2,flatten,128,10"
+CONFIGS = {
+    "A": ("784,100,10", 10, 3.0, []),
+    "B": ("784,100,10", 128, 3.0, []),
+    "C": ("784,1024,1024,10", 128, 0.1, []),
+    "E": (RECIPE_CNN, 64, 0.001, ["--activations", "relu,relu,relu,softmax", "--loss", "log-likelihood", "--optimizer", "adam"]),
+}
+SELECTED = os.environ.get("CONFIGS", "")  # empty: every part, every config
 EPOCHS = int(os.environ.get("EPOCHS", "4"))
-SAMPLES = 60_000  # Fashion-MNIST's training set, which every side trains on
+LIMIT = int(os.environ["LIMIT"]) if os.environ.get("LIMIT") else None
+SAMPLES = LIMIT or 60_000  # Fashion-MNIST's training set, which every side trains on
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
 CSV_ROUNDS = int(os.environ.get("CSV_ROUNDS", "5"))
 CSV_FILE = os.path.join(ROOT, ".build/bench/csv-load.csv")
@@ -47,17 +64,20 @@ def run(command):
 
 def arguments(config):
     """The options every side takes for `config`."""
-    layers, batch, rate = CONFIGS[config]
-    return ["--layers", layers, "--batch-size", str(batch), "--learning-rate", str(rate), "--epochs", str(EPOCHS)]
+    layers, batch, rate, more = CONFIGS[config]
+    limit = ["--limit", str(LIMIT)] if LIMIT else []
+    return ["--layers", layers, "--batch-size", str(batch), "--learning-rate", str(rate), "--epochs", str(EPOCHS)] + more + limit
 
 
 def training(config):
-    sides = {
-        "bpnet cpu": [BPNET, "train", "--device", "cpu", "--json"],
-        "numpy": [sys.executable, os.path.join(ROOT, "benchmarks/numpy_sgd.py")],
-    }
-    if has("torch"):
-        sides["pytorch"] = [VENV_PYTHON, os.path.join(ROOT, "benchmarks/torch_sgd.py")]
+    sides = {"bpnet cpu": [BPNET, "train", "--device", "cpu", "--json"]}
+    if config == "E":  # a CNN: numpy_sgd.py has no convolution
+        if has("torch"):
+            sides["pytorch"] = [VENV_PYTHON, os.path.join(ROOT, "benchmarks/torch_cnn.py")]
+    else:
+        sides["numpy"] = [sys.executable, os.path.join(ROOT, "benchmarks/numpy_sgd.py")]
+        if has("torch"):
+            sides["pytorch"] = [VENV_PYTHON, os.path.join(ROOT, "benchmarks/torch_sgd.py")]
     return compare(sides, arguments(config))
 
 
@@ -87,9 +107,30 @@ def compare(sides, common):
 
 def training_flops(layers):
     """GEMM FLOPs of one sample's step, as `bpnet bench` counts them: every forward and gradient
-    product, and every backward product but the first layer's, 2·n_in·n_out each."""
-    sizes = [int(n) for n in layers.split(",")]
-    products = [2 * a * b for a, b in zip(sizes, sizes[1:])]
+    product, and every backward product but the first layer's, 2·n_in·n_out each, per row (a
+    convolution has a row per output position, n_in = input channels·K², n_out = its channels).
+    `layers` is BPNet's --layers: sizes, or an image CxHxW followed by conv, maxpool, flatten, sizes."""
+    tokens = layers.split(",")
+    shape = [int(d) for d in tokens[0].split("x")]
+    products = []
+    for token in tokens[1:]:
+        parts = token.split(":")
+        if parts[0] == "conv":
+            channels, kernel = int(parts[1]), int(parts[2])
+            stride = int(parts[3]) if len(parts) > 3 else 1
+            padding = int(parts[4]) if len(parts) > 4 else 0
+            size = [(d + 2 * padding - kernel) // stride + 1 for d in shape[1:]]
+            products.append(2 * size[0] * size[1] * shape[0] * kernel * kernel * channels)
+            shape = [channels] + size
+        elif parts[0] == "maxpool":
+            window = int(parts[1])
+            stride = int(parts[2]) if len(parts) > 2 else window
+            shape = [shape[0]] + [(d - window) // stride + 1 for d in shape[1:]]
+        elif parts[0] == "flatten":
+            shape = [shape[0] * shape[1] * shape[2]]
+        else:
+            products.append(2 * shape[0] * int(token))
+            shape = [int(token)]
     return 3 * sum(products) - products[0]
 
 
@@ -159,26 +200,43 @@ def main():
             json.dump(report, f, indent=2)
         print("wrote bench-compare-csv.json")
         return
+    configs = list(CONFIGS) if not SELECTED else [c for c in CONFIGS if c in SELECTED.upper()]
+    unknown = set(SELECTED.upper()) - set(CONFIGS) - set(", ")
+    if unknown or (SELECTED and not configs):
+        sys.exit(f"CONFIGS takes letters from {''.join(CONFIGS)}, got {SELECTED!r}")
     report = {"environment": {k: os.environ.get(k, "(unset)") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
-              "epochs": EPOCHS, "rounds": ROUNDS, "training": {}, "gemm": []}
-    for module in ("torch", "tinygrad"):
+              "epochs": EPOCHS, "rounds": ROUNDS, "samples": SAMPLES, "configs": "".join(configs), "training": {}, "gemm": []}
+    for module in ("torch",) if SELECTED else ("torch", "tinygrad"):
         if not has(module):
             print(f"{module}: not installed in .build/bench/venv, so not measured (see the bench-compare target)")
-    # The GEMM run first: it measures the FMA peak that every training figure is also a share of.
-    gemm_rows, peak = gemm()
-    report["fma_peak_gflops"] = peak
-    print(f"FP32 FMA peak, measured in this run: {peak:.1f} GFLOP/s\n")
-    print("Training, median seconds per epoch (ratio = peer ÷ BPNet; GEMM GFLOP/s as a share of the peak)")
-    for config in CONFIGS:
+    peak = None
+    if not SELECTED:
+        # The GEMM run first: it measures the FMA peak that every training figure is also a share of.
+        gemm_rows, peak = gemm()
+        report["fma_peak_gflops"] = peak
+        print(f"FP32 FMA peak, measured in this run: {peak:.1f} GFLOP/s\n")
+    print(f"Training on {SAMPLES} samples, median seconds per epoch (ratio = peer ÷ BPNet"
+          + ("; GEMM GFLOP/s as a share of the peak)" if peak else ")"))
+    for config in configs:
         result = training(config)
         report["training"][config] = result
         ours = result["bpnet cpu"]["seconds_per_epoch"]
         for side, figures in result.items():
             ratio = figures["seconds_per_epoch"] / ours
+            figures["ratio_to_bpnet"] = ratio
             gflops = training_flops(CONFIGS[config][0]) * SAMPLES / figures["seconds_per_epoch"] / 1e9
-            figures["share_of_peak"] = gflops / peak
-            print(f"{config}  {side:10} {figures['seconds_per_epoch']:8.3f} s/epoch  {ratio:5.2f}×  {100 * gflops / peak:5.1f}% of peak  "
+            figures["gflops"] = gflops
+            share = ""
+            if peak:
+                figures["share_of_peak"] = gflops / peak
+                share = f"{100 * gflops / peak:5.1f}% of peak  "
+            print(f"{config}  {side:10} {figures['seconds_per_epoch']:8.3f} s/epoch  {ratio:5.2f}×  {gflops:6.1f} GFLOP/s  {share}"
                   f"peak RSS {figures['peak_rss_mib']:6.0f} MiB", flush=True)
+    if SELECTED:
+        with open(os.path.join(ROOT, "bench-compare.json"), "w") as f:
+            json.dump(report, f, indent=2)
+        print("wrote bench-compare.json (CONFIGS: training only)")
+        return
     print("\nOpenCL training on the same device, config A (ratio = peer ÷ BPNet)")
     result = opencl_training("A")
     report["opencl_training"] = {"A": result}

@@ -44,9 +44,8 @@ public struct TrainingCheckpoint: Sendable {
     /// can continue this one.
     public func checkResumable(network other: Network, options new: TrainingOptions, data: DataFingerprint) throws {
         func fail(_ problem: String) -> BPNetError { .invalidArgument("cannot resume: \(problem)") }
-        if other.sizes != network.sizes {
-            throw fail("the checkpoint's layers are \(network.sizes.map(String.init).joined(separator: ",")), "
-                + "this run's are \(other.sizes.map(String.init).joined(separator: ","))")
+        if other.architecture != network.architecture {
+            throw fail("the checkpoint's layers are \(network.architecture), this run's are \(other.architecture)")
         }
         if other.activations != network.activations {
             throw fail("the checkpoint's activations are \(network.activations.map(\.rawValue).joined(separator: ",")), "
@@ -110,7 +109,9 @@ extension TrainingCheckpoint {
                 weightState[l].allSatisfy({ $0.count == layer.weights.count }), biasState[l].allSatisfy({ $0.count == layer.biases.count })
             else { return "the optimizer state of layer \(l) does not match its shape" }
         }
-        if let best, best.network.sizes != network.sizes { return "the best epoch's network has sizes \(best.network.sizes), not \(network.sizes)" }
+        if let best, best.network.architecture != network.architecture {
+            return "the best epoch's network has layers \(best.network.architecture), not \(network.architecture)"
+        }
         return nil
     }
 }
@@ -167,17 +168,13 @@ extension TrainingOptions {
             guard let parsed = T(try value(key)) else { throw BPNetError.invalidArgument("option \(key) '\(try value(key))' is not a number") }
             return parsed
         }
-        let optimizer: Optimizer
-        switch try value("optimizer") {
-        case "sgd": optimizer = .sgd
-        case "nesterov": optimizer = .nesterov
-        case "adam": optimizer = .adam(beta1: try number("beta1"), beta2: try number("beta2"), epsilon: try number("epsilon"))
-        case "adamw":
-            optimizer = .adamw(
-                beta1: try number("beta1"), beta2: try number("beta2"), epsilon: try number("epsilon"),
-                weightDecay: try number("weight-decay"))
-        case let name: throw BPNetError.invalidArgument("option optimizer '\(name)' is unknown")
-        }
+        let name = try value("optimizer")
+        guard let kind = Optimizer.Kind(rawValue: name) else { throw BPNetError.invalidArgument("option optimizer '\(name)' is unknown") }
+        // Adam's hyperparameters are read only for Adam's rules, AdamW's decay only for AdamW.
+        let adam = kind == .adam || kind == .adamw
+        let optimizer = Optimizer(
+            kind, beta1: adam ? try number("beta1") : nil, beta2: adam ? try number("beta2") : nil,
+            epsilon: adam ? try number("epsilon") : nil, weightDecay: kind == .adamw ? try number("weight-decay") : nil)
         guard let loss = Loss(rawValue: try value("loss")) else { throw BPNetError.invalidArgument("option loss '\(try value("loss"))' is unknown") }
         let earlyStop = try value("early-stop")
         guard let shuffle = Bool(try value("shuffle")) else { throw BPNetError.invalidArgument("option shuffle is not true or false") }

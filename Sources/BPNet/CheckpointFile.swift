@@ -3,7 +3,8 @@ import Foundation
 /// Checkpoints as one safetensors file that is also a model file: the model's tensors and
 /// metadata as `ModelFile` writes them, so `evaluate`, `predict` and `--init` load it as is, plus
 ///
-/// - `optimizer.layers.{l}.weight.{k}` and `optimizer.layers.{l}.bias.{k}`: state slot k (F32);
+/// - `optimizer.layers.{l}.weight.{k}` and `optimizer.layers.{l}.bias.{k}`: state slot k (F32, of
+///   the parameter's shape: a convolution's weight state is `[Cout, Cin, K, K]` too);
 /// - `training.order`: the epoch's sample order (I32 `[n]`);
 /// - `training.batch_metrics`: the epoch's per-batch sums so far (F32 `[2·b]`, when b > 0);
 /// - `best.layers.*`: early stopping's best network, when there is one;
@@ -41,9 +42,10 @@ public enum CheckpointFile {
         metadata += c.options.entries.map { ("option.\($0.key)", $0.value) }
 
         var tensors = ModelFile.tensors(c.network)
+        let weightShapes = ModelFile.weightShapes(c.network)
         for (l, layer) in c.network.layers.enumerated() {
             for k in 0..<slots {
-                tensors.append(.init("optimizer.layers.\(l).weight.\(k)", shape: [layer.outputs, layer.inputs], floats: c.weightState[l][k]))
+                tensors.append(.init("optimizer.layers.\(l).weight.\(k)", shape: weightShapes[l], floats: c.weightState[l][k]))
                 tensors.append(.init("optimizer.layers.\(l).bias.\(k)", shape: [layer.outputs], floats: c.biasState[l][k]))
             }
         }
@@ -84,14 +86,15 @@ public enum CheckpointFile {
         guard slots <= 2 else { throw fail("checkpoint metadata optimizer_slots '\(slots)' is more than any optimizer keeps") }
         var weightState: [[[Float]]] = []
         var biasState: [[[Float]]] = []
+        let weightShapes = ModelFile.weightShapes(network)
         for (l, layer) in network.layers.enumerated() {
             var weightSlots: [[Float]] = []
             var biasSlots: [[Float]] = []
             for k in 0..<slots {
                 let weight = try reader.floats("optimizer.layers.\(l).weight.\(k)")
                 let bias = try reader.floats("optimizer.layers.\(l).bias.\(k)")
-                guard weight.shape == [layer.outputs, layer.inputs], bias.shape == [layer.outputs] else {
-                    throw fail("optimizer state of layer \(l) has shapes \(weight.shape) and \(bias.shape), expected [\(layer.outputs), \(layer.inputs)] and [\(layer.outputs)]")
+                guard weight.shape == weightShapes[l], bias.shape == [layer.outputs] else {
+                    throw fail("optimizer state of layer \(l) has shapes \(weight.shape) and \(bias.shape), expected \(weightShapes[l]) and [\(layer.outputs)]")
                 }
                 guard weight.values.allSatisfy(\.isFinite), bias.values.allSatisfy(\.isFinite) else {
                     throw fail("optimizer state of layer \(l) holds NaN or infinite values")
@@ -137,9 +140,15 @@ public enum CheckpointFile {
             guard let epoch = Int(epochText), epoch >= 1, epoch <= epochsDone, let accuracy = meta["best_accuracy"].flatMap(Double.init) else {
                 throw fail("checkpoint metadata best_epoch '\(epochText)' or best_accuracy is not valid")
             }
-            let bestNetwork = try ModelFile.network(
-                reader, prefix: "best.", activationList: network.activations.map(\.rawValue).joined(separator: ","), requireList: true)
-            guard bestNetwork.sizes == network.sizes else { throw fail("best.layers have sizes \(bestNetwork.sizes), not \(network.sizes)") }
+            let activations = network.activations.map(\.rawValue).joined(separator: ",")
+            let bestNetwork =
+                network.isDense
+                ? try ModelFile.network(reader, prefix: "best.", activationList: activations, requireList: true)
+                : try ModelFile.network(
+                    reader, prefix: "best.", architecture: network.architecture, activations: activations, source: "metadata layers")
+            guard bestNetwork.architecture == network.architecture else {
+                throw fail("best.layers are \(bestNetwork.architecture), not \(network.architecture)")
+            }
             best = .init(epoch: epoch, accuracy: accuracy, network: bestNetwork)
         }
         let checkpoint = TrainingCheckpoint(

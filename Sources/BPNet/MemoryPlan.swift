@@ -1,6 +1,6 @@
 import Foundation
 
-/// The memory a training run will take, computed from the sizes alone before anything is
+/// The memory a training run will take, computed from the architecture alone before anything is
 /// allocated, so that a network too large for its device is refused at once with the numbers,
 /// instead of being killed by the kernel after minutes.
 public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
@@ -15,34 +15,107 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
     /// The largest single buffer (a weight matrix, a batch of activations or a data set).
     public var largestBufferBytes: Double
 
-    /// What `Trainer.train` allocates for `sizes` with `options`; `samples`, `testSamples` and
-    /// `validationSamples` count the data (zero when not known yet). `hook` says that the trainer
-    /// has a `betweenGradientAndUpdate`, and `distributed` that it has a communicator: both keep
-    /// the gradients in buffers (`UpdatePath`), and an exchange needs a transfer area too.
+    /// What `Trainer.train` allocates for the dense network of `sizes` with `options` (see the
+    /// architecture's form).
     public init(
         sizes: [Int], options: TrainingOptions, samples: Int = 0, testSamples: Int = 0, validationSamples: Int = 0,
         hook: Bool = false, distributed: Bool = false
-    ) {
+    ) throws {
+        try self.init(
+            architecture: Architecture(sizes: sizes), options: options, samples: samples, testSamples: testSamples,
+            validationSamples: validationSamples, hook: hook, distributed: distributed)
+    }
+
+    /// What `Trainer.train` allocates for `architecture` with `options`; `samples`, `testSamples`
+    /// and `validationSamples` count the data (zero when not known yet). `hook` says that the
+    /// trainer has a `betweenGradientAndUpdate`, and `distributed` that it has a communicator:
+    /// both keep the gradients in buffers (`UpdatePath`), and an exchange needs a transfer area
+    /// too. A convolution's im2col patches, its patch gradient and pooling's argmax count as
+    /// working memory.
+    public init(
+        architecture: Architecture, options: TrainingOptions, samples: Int = 0, testSamples: Int = 0, validationSamples: Int = 0,
+        hook: Bool = false, distributed: Bool = false
+    ) throws {
         let floats = 4.0
-        let layers = zip(sizes.dropLast(), sizes.dropFirst()).map { (Double($0) * Double($1), Double($1)) }
-        let parameters = layers.reduce(0.0) { $0 + $1.0 + $1.1 }
+        let shapes = try architecture.shapes()
+        let widths = ([architecture.input] + shapes).map { Double($0.count) }
+        let counts = try architecture.parameterCounts()
+        // Per layer: its weights' values (biases are one per output), its im2col patches per sample.
+        var weightValues: [Double] = [], patches: [Double] = [], pooled: [Double] = [], hiddenOutputs: [Double] = []
+        var imageMask = 0.0
+        let weightLayers = architecture.layers.filter(\.isWeightLayer).count
+        var weightLayer = 0
+        for (index, (input, layer)) in zip([architecture.input] + shapes, architecture.layers).enumerated() {
+            let output = Double(shapes[index].count)
+            switch layer {
+            case .dense(let n):
+                weightValues.append(Double(counts[index] - n))
+            case .conv2d(let c, let k, _, _):
+                weightValues.append(Double(counts[index] - c))
+                let positions = Double(shapes[index].count / c)
+                patches.append(positions * Double(input.dimensions[0] * k * k))
+            case .maxPool2d: pooled.append(output)
+            case .flatten: break
+            }
+            if layer.isWeightLayer {
+                weightLayer += 1
+                if weightLayer < weightLayers {
+                    hiddenOutputs.append(output)
+                    if case .conv2d = layer { imageMask = max(imageMask, output) }
+                }
+            }
+        }
+        let parameters = Double(counts.reduce(0, +))
         let path = UpdatePath(options, hook: hook, distributed: distributed)
         // State and gradients on the backend, and the exchange's host area (with its stop flag).
         let state = Double(path.parameterSizedBuffers) + (path.exchangesGradients ? 1 : 0)
         // The trainer's own capacity: the batch, or the evaluation chunk of the larger held-out set.
-        let evaluationRows = min(max(testSamples, validationSamples), Trainer.evaluationRows(widest: sizes.max() ?? 1))
+        let widest = Int((widths + patches).max() ?? 1)
+        let evaluationRows = min(max(testSamples, validationSamples), Trainer.evaluationRows(widest: widest))
         let capacity = Double(max(samples == 0 ? options.batchSize : min(options.batchSize, samples), evaluationRows))
-        let units = sizes.reduce(0.0) { $0 + Double($1) }
-        let hidden = sizes.dropFirst().dropLast().reduce(0.0) { $0 + Double($1) }
-        let batchFloats = capacity * (units + (units - Double(sizes[0])) + Double(sizes[sizes.count - 1]))
-            + (options.dropout > 0 ? 2 * capacity * hidden : 0)
-        let width = Double(sizes[0] + sizes[sizes.count - 1])
+        let units = widths.reduce(0, +)
+        let hidden = hiddenOutputs.reduce(0, +)
+        // Activations, deltas and targets; under dropout masks and masked copies.
+        var batchFloats = capacity * (units + (units - widths[0]) + widths[widths.count - 1])
+            + (options.dropout > 0 ? capacity * (2 * hidden + imageMask) : 0)
+        // Patches per convolution; one patch gradient, for the convolutions after the first (the
+        // first weight layer passes no gradient down); the argmax of each pooling; and the input
+        // as NHWC when an image of several channels is read by the first layer.
+        batchFloats += capacity * (patches.reduce(0, +) + (patches.dropFirst().max() ?? 0) + pooled.reduce(0, +))
+        if case .image(let c, _, _) = architecture.input, c > 1, architecture.layers.first != .flatten {
+            batchFloats += capacity * widths[0]
+        }
+        let width = widths[0] + widths[widths.count - 1]
         hostParameterBytes = 2 * parameters * floats
         parameterBytes = parameters * floats
         workingBytes = (state * parameters + batchFloats) * floats
         dataBytes = Double(samples + testSamples + validationSamples) * width * floats
         largestBufferBytes = max(
-            layers.map(\.0).max() ?? 0, capacity * Double(sizes.max() ?? 0), Double(samples) * Double(sizes[0])) * floats
+            weightValues.max() ?? 0, capacity * (widths.max() ?? 0), capacity * (patches.max() ?? 0), Double(samples) * widths[0])
+            * floats
+    }
+
+    /// Refuses, with the numbers, an evaluation or prediction of `network` in chunks of `rows`
+    /// that `backend` cannot hold: a small model file can describe convolutions whose activations
+    /// and patches need far more memory than its parameters.
+    static func checkInference(_ network: Network, rows: Int, on backend: any Backend) throws {
+        guard let limits = backend.memoryLimits else { return }
+        let stages = ResidentNetwork.stages(of: network)
+        let perSample = network.sizes.reduce(0.0) { $0 + Double($1) }
+            + ResidentNetwork.patchElements(stages).reduce(0.0) { $0 + Double($1) } + Double(network.outputSize)
+            + zip(stages, network.sizes.dropFirst()).reduce(0.0) { total, pair in
+                if case .maxPool = pair.0 { return total + Double(pair.1) }
+                return total
+            }
+            + Double(network.inputSize)  // the input as NHWC, at most
+        let bytes = (Double(network.parameterCount) + Double(rows) * perSample) * 4
+        let largest = Double(rows) * Double(network.widestRow) * 4
+        let name = String(backend.description.prefix { $0 != " " })
+        if bytes > limits.totalBytes || largest > limits.largestBufferBytes {
+            throw BPNetError.invalidArgument(
+                "this network needs \(MemoryPlan.format(bytes)) on \(name) for \(counted(rows, "sample")) at once, "
+                    + "which has \(MemoryPlan.format(limits.totalBytes)) (its largest buffer \(MemoryPlan.format(limits.largestBufferBytes)))")
+        }
     }
 
     /// What the backend holds.

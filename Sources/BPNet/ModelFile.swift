@@ -2,14 +2,24 @@ import Foundation
 
 /// Models as safetensors: a u64 little-endian header length, a JSON header padded with spaces
 /// to a multiple of 8 bytes, then the raw little-endian float32 tensors. Tensors are
-/// `layers.{l}.weight` `[n_{l+1}, n_l]` and `layers.{l}.bias` `[n_{l+1}]`; `__metadata__` holds
-/// `format: bpnet`, `version: 2`, `layers`, `activations` (one per weight layer, such as
-/// `relu,relu,softmax`) and `loss`. Version 1 files, with `activation: sigmoid`, load as all-sigmoid.
-/// A file with no `__metadata__` at all (one written by another program) says nothing of its
-/// activations, so it loads only when the caller names them (`activationsIfUnrecorded`).
+/// `layers.{k}.weight` and `layers.{k}.bias` for the k-th weight layer (dense or convolution;
+/// pooling and flatten hold none): a dense weight is `[outputs, inputs]`, a convolution's
+/// PyTorch's `[Cout, Cin, K, K]`, a bias `[outputs]`. `__metadata__` holds `format: bpnet`,
+/// `version`, `layers`, `activations` (one per weight layer, such as `relu,relu,softmax`) and
+/// `loss`. A dense network is written as version 2, `layers` its sizes (`784,30,10`), exactly as
+/// before; any other as version 3, `layers` its `--layers` text
+/// (`1x28x28,conv:32:5:1:2,maxpool:2:2,flatten,10`), which loading parses and checks every
+/// tensor's shape against. Version 1 files, with `activation: sigmoid`, load as all-sigmoid.
+/// A file with no `__metadata__` at all (one written by another program, such as a PyTorch state
+/// dict) says nothing of its activations, so it loads only when the caller names them
+/// (`activationsIfUnrecorded`); nor, when its weights are 4-D, of its input shape, strides,
+/// padding and pooling, which the caller gives as an `Architecture` (`architectureIfUnrecorded`,
+/// `--layers`), every tensor checked against it.
 public enum ModelFile {
     public static let format = "bpnet"
+    /// The version of a dense network's file; any other architecture writes `graphVersion`.
     public static let version = "2"
+    public static let graphVersion = "3"
 
     /// What a model file holds besides the parameters.
     public struct Metadata: Equatable, Sendable {
@@ -22,8 +32,12 @@ public enum ModelFile {
         try AtomicFile.write(encode(network, metadata: metadata), to: path)
     }
 
-    public static func load(_ path: String, activationsIfUnrecorded: String? = nil) throws -> (network: Network, metadata: Metadata) {
-        try decode(try bytes(of: path), file: path, activationsIfUnrecorded: activationsIfUnrecorded)
+    public static func load(
+        _ path: String, activationsIfUnrecorded: String? = nil, architectureIfUnrecorded: Architecture? = nil
+    ) throws -> (network: Network, metadata: Metadata) {
+        try decode(
+            try bytes(of: path), file: path, activationsIfUnrecorded: activationsIfUnrecorded,
+            architectureIfUnrecorded: architectureIfUnrecorded)
     }
 
     /// A model or checkpoint file's bytes, or an error that says whether it is missing, a folder
@@ -47,30 +61,52 @@ public enum ModelFile {
 
     /// The metadata of a model file, in the order written.
     static func entries(_ network: Network, metadata: Metadata) -> [(key: String, value: String)] {
-        [
-            ("format", format), ("version", version), ("layers", network.sizes.map(String.init).joined(separator: ",")),
+        let (version, layers) =
+            network.isDense
+            ? (version, network.sizes.map(String.init).joined(separator: ",")) : (graphVersion, network.architecture.description)
+        return [
+            ("format", format), ("version", version), ("layers", layers),
             ("activations", network.activations.map(\.rawValue).joined(separator: ",")), ("loss", metadata.loss.rawValue),
         ]
     }
 
-    /// `{prefix}layers.{l}.weight` and `{prefix}layers.{l}.bias` for every layer.
+    /// `{prefix}layers.{k}.weight` and `{prefix}layers.{k}.bias` for every weight layer.
     static func tensors(_ network: Network, prefix: String = "") -> [Safetensors.Tensor] {
-        network.layers.enumerated().flatMap { l, layer in
+        let shapes = weightShapes(network)
+        return network.layers.enumerated().flatMap { l, layer in
             [
-                Safetensors.Tensor("\(prefix)layers.\(l).weight", shape: [layer.outputs, layer.inputs], floats: layer.weights),
+                Safetensors.Tensor("\(prefix)layers.\(l).weight", shape: shapes[l], floats: layer.weights),
                 Safetensors.Tensor("\(prefix)layers.\(l).bias", shape: [layer.outputs], floats: layer.biases),
             ]
         }
     }
 
-    /// `activationsIfUnrecorded` (such as `relu,softmax`, or one name for every layer) gives the
-    /// activations of a file without `__metadata__`; a file that records its own ignores it, so
-    /// the caller compares the two.
-    public static func decode(_ data: Data, file: String, activationsIfUnrecorded: String? = nil) throws -> (network: Network, metadata: Metadata) {
-        try decode(Safetensors.Reader(data, file: file), activationsIfUnrecorded: activationsIfUnrecorded)
+    /// Each weight layer's weight shape as files hold it: `[outputs, inputs]` for a dense layer,
+    /// `[Cout, Cin, K, K]` for a convolution (checkpoints store the optimizer's state alike).
+    static func weightShapes(_ network: Network) -> [[Int]] {
+        weightShapes(network.architecture) ?? network.layers.map { [$0.outputs, $0.inputs] }
     }
 
-    static func decode(_ reader: Safetensors.Reader, activationsIfUnrecorded: String? = nil) throws -> (network: Network, metadata: Metadata) {
+    /// The weight shapes `architecture` gives, or nil when its shapes are impossible.
+    static func weightShapes(_ architecture: Architecture) -> [[Int]]? {
+        (try? architecture.weights())?.map(\.dimensions)
+    }
+
+    /// `activationsIfUnrecorded` (such as `relu,softmax`, or one name for every layer) gives the
+    /// activations of a file without `__metadata__`, and `architectureIfUnrecorded` its
+    /// architecture (needed when its weights are 4-D, checked against every tensor when given); a
+    /// file that records its own ignores both, so the caller compares them.
+    public static func decode(
+        _ data: Data, file: String, activationsIfUnrecorded: String? = nil, architectureIfUnrecorded: Architecture? = nil
+    ) throws -> (network: Network, metadata: Metadata) {
+        try decode(
+            Safetensors.Reader(data, file: file), activationsIfUnrecorded: activationsIfUnrecorded,
+            architectureIfUnrecorded: architectureIfUnrecorded)
+    }
+
+    static func decode(
+        _ reader: Safetensors.Reader, activationsIfUnrecorded: String? = nil, architectureIfUnrecorded: Architecture? = nil
+    ) throws -> (network: Network, metadata: Metadata) {
         func fail(_ problem: String) -> BPNetError { reader.fail(problem) }
         // safetensors metadata is strings only; a known key of another type is an error, not a
         // reason to ignore every key.
@@ -88,7 +124,19 @@ public enum ModelFile {
             // The tensors are checked first, as in any file. Then: nothing says what the layers
             // compute, and loading them as sigmoid would give a ReLU model's wrong outputs
             // without a word.
-            var network = try network(reader, prefix: "", activationList: nil, requireList: false)
+            var network: Network
+            if let architecture = architectureIfUnrecorded {
+                network = try self.network(reader, prefix: "", architecture: architecture, activations: nil, source: "--layers")
+            } else {
+                // 4-D weights are a convolution's, whose input shape, stride, padding and pooling
+                // no tensor records.
+                if let name = reader.tensorNames.sorted().first(where: { ((reader.header[$0] as? [String: Any])?["shape"] as? [Any])?.count == 4 }) {
+                    throw fail(
+                        "holds no bpnet metadata and \(name) is 4-D, a convolution's: nothing says the input's shape, the strides, "
+                            + "padding or pooling; give the architecture with --layers (such as 1x28x28,conv:8:5,maxpool:2,flatten,10)")
+                }
+                network = try self.network(reader, prefix: "", activationList: nil, requireList: false)
+            }
             guard let named = activationsIfUnrecorded else {
                 throw fail("holds no bpnet metadata, so nothing says which activations its layers use; name them with --activations (such as relu,softmax)")
             }
@@ -99,11 +147,24 @@ public enum ModelFile {
         }
         if let format = meta["format"], format != self.format { throw fail("metadata format is '\(format)', expected 'bpnet'") }
         let fileVersion = meta["version"] ?? "1"
-        guard ["1", "2"].contains(fileVersion) else {
-            throw fail("version '\(fileVersion)' is not supported (this bpnet reads versions 1 and 2)")
+        guard ["1", "2", graphVersion].contains(fileVersion) else {
+            throw fail("version '\(fileVersion)' is not supported (this bpnet reads versions 1 to \(graphVersion))")
         }
         if let activation = meta["activation"], activation != "sigmoid" {
             throw fail("activation '\(activation)' is not supported (version 1 files are all sigmoid)")
+        }
+        if fileVersion == graphVersion {
+            guard let text = meta["layers"] else { throw fail("version \(graphVersion) metadata has no layers") }
+            let architecture: Architecture
+            do {
+                architecture = try Architecture(parsing: text)
+                _ = try architecture.shapes()
+            } catch let error as BPNetError {
+                throw fail("metadata layers '\(text)' are not a model: \(error.description)")
+            }
+            guard let list = meta["activations"] else { throw fail("version \(graphVersion) metadata has no activations") }
+            let network = try network(reader, prefix: "", architecture: architecture, activations: list, source: "metadata layers")
+            return (network, Metadata(loss: loss))
         }
         let network = try network(reader, prefix: "", activationList: fileVersion == "2" ? meta["activations"] : nil,
                                   requireList: fileVersion == "2")
@@ -111,6 +172,75 @@ public enum ModelFile {
             throw fail("metadata layers '\(sizes)' do not match the tensors' shapes \(network.sizes)")
         }
         return (network, Metadata(loss: loss))
+    }
+
+    /// The activations `list` names, one per weight layer of `layerCount`.
+    static func activations(_ list: String, layerCount: Int, _ reader: Safetensors.Reader) throws -> [Activation] {
+        func fail(_ problem: String) -> BPNetError { reader.fail(problem) }
+        let names = list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard names.count == layerCount else {
+            throw fail("metadata activations '\(list)' name \(names.count) layers but the file holds \(layerCount)")
+        }
+        let functions = try names.map { name in
+            guard let function = Activation(rawValue: name) else {
+                throw fail("unknown activation '\(name)' in metadata (expected "
+                    + Activation.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+            }
+            return function
+        }
+        if let hidden = functions.dropLast().firstIndex(of: .softmax) {
+            throw fail("softmax may only be the last layer's activation, not layer \(hidden)'s")
+        }
+        return functions
+    }
+
+    /// The network of `architecture` held in the `{prefix}layers.*` tensors, each of which must
+    /// have exactly the shape the architecture gives; `source` names where the architecture came
+    /// from. With `activations` nil, every layer is sigmoid until the caller names them.
+    static func network(
+        _ reader: Safetensors.Reader, prefix: String, architecture: Architecture, activations list: String?, source: String
+    ) throws -> Network {
+        func fail(_ problem: String) -> BPNetError { reader.fail(problem) }
+        let shapes: [[Int]]
+        do {
+            _ = try architecture.shapes()
+            shapes = weightShapes(architecture)!
+        } catch let error as BPNetError {
+            throw fail("\(source) '\(architecture)' are not a model: \(error.description)")
+        }
+        let weightLayers = architecture.layers.filter(\.isWeightLayer)
+        let held = reader.tensorNames.filter { $0.hasPrefix("\(prefix)layers.") && $0.hasSuffix(".weight") }.count
+        guard held == shapes.count else {
+            throw fail(
+                "holds \(counted(held, "weight tensor")) (\(prefix)layers.*.weight) but \(source) '\(architecture)' have "
+                    + counted(shapes.count, "weight layer"))
+        }
+        let functions = try list.map { try activations($0, layerCount: shapes.count, reader) }
+            ?? Array(repeating: .sigmoid, count: shapes.count)
+        var layers: [Layer] = []
+        for (l, shape) in shapes.enumerated() {
+            let weightName = "\(prefix)layers.\(l).weight", biasName = "\(prefix)layers.\(l).bias"
+            let weight = try reader.floats(weightName)
+            guard weight.shape == shape else {
+                throw fail("\(weightName) has shape \(weight.shape), but \(weightLayers[l]) of \(source) '\(architecture)' needs \(shape)")
+            }
+            let bias = try reader.floats(biasName)
+            guard bias.shape == [shape[0]] else {
+                throw fail("\(biasName) has shape \(bias.shape), but \(weightLayers[l]) of \(source) '\(architecture)' needs [\(shape[0])]")
+            }
+            guard weight.values.allSatisfy(\.isFinite), bias.values.allSatisfy(\.isFinite) else {
+                throw fail("layer \(l) holds NaN or infinite values")
+            }
+            layers.append(
+                try Layer(
+                    inputs: shape.dropFirst().reduce(1, *), outputs: shape[0], weights: weight.values, biases: bias.values,
+                    activation: functions[l]))
+        }
+        do {
+            return try Network(architecture: architecture, layers: layers)
+        } catch let error as BPNetError {
+            throw fail("\(source) '\(architecture)': \(error.description)")
+        }
     }
 
     /// The network held in the `{prefix}layers.*` tensors, with the activations `activationList`
@@ -127,20 +257,7 @@ public enum ModelFile {
         var functions = [Activation](repeating: .sigmoid, count: layerCount)
         if requireList {
             guard let list = activationList else { throw fail("version 2 metadata has no activations") }
-            let names = list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard names.count == layerCount else {
-                throw fail("metadata activations '\(list)' name \(names.count) layers but the file holds \(layerCount)")
-            }
-            functions = try names.map { name in
-                guard let function = Activation(rawValue: name) else {
-                    throw fail("unknown activation '\(name)' in metadata (expected "
-                        + Activation.allCases.map(\.rawValue).joined(separator: ", ") + ")")
-                }
-                return function
-            }
-            if let hidden = functions.dropLast().firstIndex(of: .softmax) {
-                throw fail("softmax may only be the last layer's activation, not layer \(hidden)'s")
-            }
+            functions = try activations(list, layerCount: layerCount, reader)
         }
         var layers: [Layer] = []
         for l in 0..<layerCount {

@@ -1,4 +1,6 @@
-/// One fully connected layer: `a = f(W·a_prev + b)`.
+/// One weight layer's parameters and activation: a fully connected layer, `a = f(W·a_prev + b)`,
+/// or a convolution, whose `[Cout, Cin, K, K]` weight is the `[outputs, inputs]` matrix here
+/// (the network's `architecture` says which).
 public struct Layer: Equatable, Sendable {
     /// Row-major `[outputs, inputs]`.
     public var weights: [Float]
@@ -37,33 +39,58 @@ public struct Layer: Equatable, Sendable {
     }
 }
 
-/// A layered network: its sizes `[n0, n1, …, nL]`, each layer's activation, and its parameters,
-/// on the host.
+/// A network: its architecture (the input's shape and every layer, pooling and flatten
+/// included), each weight layer's activation, and its parameters, on the host.
 /// Training and evaluation copy it onto a backend and back (see `Trainer`).
+///
+/// `layers` holds the weight layers, dense and convolutional, in order. A convolution's weights
+/// are PyTorch's `[Cout, Cin, K, K]`, which is the `[outputs, inputs]` matrix of a `Layer` with
+/// outputs Cout and inputs Cin·K·K.
 public struct Network: Equatable, Sendable {
     public var layers: [Layer]
+    public let architecture: Architecture
+    /// Each layer's output shape, as `architecture.shapes()` gives it (checked when built).
+    public let shapes: [Architecture.Shape]
 
-    /// `[n0, n1, …, nL]`.
-    public var sizes: [Int] { [layers[0].inputs] + layers.map(\.outputs) }
-    public var inputSize: Int { layers[0].inputs }
-    public var outputSize: Int { layers[layers.count - 1].outputs }
+    /// Values per sample at the input and after each layer: `[n0, n1, …, nL]` for a dense
+    /// network, whose layers are its weight layers.
+    public var sizes: [Int] { [architecture.input.count] + shapes.map(\.count) }
+    public var inputSize: Int { architecture.input.count }
+    public var outputSize: Int { shapes[shapes.count - 1].count }
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.weights.count + $1.biases.count } }
     /// One activation per weight layer.
     public var activations: [Activation] { layers.map(\.activation) }
+    /// Whether every layer is dense: today's network, which runs exactly as it always has.
+    public var isDense: Bool { architecture.denseSizes != nil }
 
     /// Parameters drawn by `initializer` from `seed` alone; `activations` holds one per weight
     /// layer (all sigmoid by default).
     public init(sizes: [Int], activations: [Activation]? = nil, initializer: Initializer = .normal, seed: UInt64 = 0) throws {
         try Network.validate(sizes: sizes)
-        let activations = activations ?? Array(repeating: .sigmoid, count: sizes.count - 1)
-        guard activations.count == sizes.count - 1 else {
+        try self.init(architecture: Architecture(sizes: sizes), activations: activations, initializer: initializer, seed: seed)
+    }
+
+    /// A network of any architecture, its parameters drawn by `initializer` from `seed`, weight
+    /// layer by weight layer: the weights, then the biases. Fan-in is a dense layer's inputs or a
+    /// convolution's Cin·K·K, and fan-out its outputs or Cout·K·K, as PyTorch takes them.
+    public init(
+        architecture: Architecture, activations: [Activation]? = nil, initializer: Initializer = .normal, seed: UInt64 = 0
+    ) throws {
+        let shapes = try architecture.shapes()
+        let weightLayers = architecture.layers.filter(\.isWeightLayer).count
+        guard case .dense = architecture.layers.last else {
             throw BPNetError.invalidArgument(
-                "\(counted(activations.count, "activation")) given for \(counted(sizes.count - 1, "weight layer"))")
+                "the last layer must be dense, so that the output is one value per class or target: end with flatten and a size")
+        }
+        let activations = activations ?? Array(repeating: .sigmoid, count: weightLayers)
+        guard activations.count == weightLayers else {
+            throw BPNetError.invalidArgument(
+                "\(counted(activations.count, "activation")) given for \(counted(weightLayers, "weight layer"))")
         }
         try Activation.validate(activations)
         var generator = SeededGenerator(seed: seed)
-        layers = try zip(zip(sizes.dropLast(), sizes.dropFirst()), activations).map { shape, activation in
-            let (inputs, outputs) = shape
+        var layers: [Layer] = []
+        for (inputs, outputs, fanOut) in try architecture.weights().map({ ($0.inputs, $0.outputs, $0.fanOut) }) {
             let weights: [Float], biases: [Float]
             switch initializer {
             case .normal:
@@ -71,7 +98,7 @@ public struct Network: Equatable, Sendable {
                 weights = (0..<(inputs * outputs)).map { _ in Float(generator.nextGaussian() * scale) }
                 biases = (0..<outputs).map { _ in Float(generator.nextGaussian()) }
             case .xavier:
-                let limit = (6 / Double(inputs + outputs)).squareRoot()
+                let limit = (6 / Double(inputs + fanOut)).squareRoot()
                 weights = (0..<(inputs * outputs)).map { _ in Float((2 * generator.nextUnit() - 1) * limit) }
                 biases = [Float](repeating: 0, count: outputs)
             case .he:
@@ -79,19 +106,41 @@ public struct Network: Equatable, Sendable {
                 weights = (0..<(inputs * outputs)).map { _ in Float(generator.nextGaussian() * scale) }
                 biases = [Float](repeating: 0, count: outputs)
             }
-            return try Layer(inputs: inputs, outputs: outputs, weights: weights, biases: biases, activation: activation)
+            layers.append(
+                try Layer(inputs: inputs, outputs: outputs, weights: weights, biases: biases, activation: activations[layers.count]))
         }
+        (self.architecture, self.shapes, self.layers) = (architecture, shapes, layers)
     }
 
-    /// A network from explicit layers, which must chain (each layer's inputs = previous outputs).
+    /// A dense network from explicit layers, which must chain (each layer's inputs = previous outputs).
     public init(layers: [Layer]) throws {
         guard !layers.isEmpty else { throw BPNetError.invalidArgument("a network needs at least one layer") }
         for (previous, next) in zip(layers, layers.dropFirst()) where previous.outputs != next.inputs {
             throw BPNetError.invalidArgument(
                 "layers do not chain: \(previous.outputs) outputs feed \(next.inputs) inputs")
         }
+        try self.init(architecture: Architecture(sizes: [layers[0].inputs] + layers.map(\.outputs)), layers: layers)
+    }
+
+    /// A network of `architecture` with these weight layers, whose parameter shapes must be the
+    /// ones the architecture gives (a model file's tensors, say).
+    public init(architecture: Architecture, layers: [Layer]) throws {
+        let shapes = try architecture.shapes()
+        let expected = try architecture.weights().map { ($0.inputs, $0.outputs) }
+        guard expected.count == layers.count else {
+            throw BPNetError.invalidArgument(
+                "the architecture has \(counted(expected.count, "weight layer")), but \(counted(layers.count, "layer")) were given")
+        }
+        for (index, ((inputs, outputs), layer)) in zip(expected, layers).enumerated()
+        where (inputs, outputs) != (layer.inputs, layer.outputs) {
+            throw BPNetError.invalidArgument(
+                "weight layer \(index + 1) is \(layer.inputs)→\(layer.outputs), but the architecture needs \(inputs)→\(outputs)")
+        }
+        guard case .dense = architecture.layers.last else {
+            throw BPNetError.invalidArgument("the last layer must be dense: end with flatten and a size")
+        }
         try Activation.validate(layers.map(\.activation))
-        self.layers = layers
+        (self.architecture, self.shapes, self.layers) = (architecture, shapes, layers)
     }
 
     public static func validate(sizes: [Int]) throws {
@@ -114,9 +163,58 @@ public struct Network: Equatable, Sendable {
     /// The most values one matrix may hold (kernels index with 32-bit integers).
     public static let maxElements = Int(Int32.max)
 
-    /// Forward pass for one sample on the host.
+    /// Forward pass for one sample on the host, in NCHW order throughout, from the definitions:
+    /// for inspection and small jobs.
     public func callAsFunction(_ x: [Float]) -> [Float] {
-        layers.reduce(x) { activation, layer in layer(activation) }
+        var values = x
+        var shape = architecture.input
+        var weightLayer = 0
+        for (layer, output) in zip(architecture.layers, shapes) {
+            switch (layer, shape, output) {
+            case (.dense, _, _):
+                values = layers[weightLayer](values)
+                weightLayer += 1
+            case (.conv2d(_, let k, let s, let p), .image(let cin, let h, let w), .image(let cout, let oh, let ow)):
+                let parameters = layers[weightLayer]
+                weightLayer += 1
+                var z = [Float](repeating: 0, count: output.count)
+                for o in 0..<cout {
+                    for y in 0..<oh {
+                        for x in 0..<ow {
+                            var sum = parameters.biases[o]
+                            for c in 0..<cin {
+                                for ky in 0..<k {
+                                    for kx in 0..<k {
+                                        let (iy, ix) = (y * s - p + ky, x * s - p + kx)
+                                        guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                                        sum += parameters.weights[((o * cin + c) * k + ky) * k + kx] * values[(c * h + iy) * w + ix]
+                                    }
+                                }
+                            }
+                            z[(o * oh + y) * ow + x] = sum
+                        }
+                    }
+                }
+                values = z.map { parameters.activation($0) }
+            case (.maxPool2d(let k, let stride), .image(_, let h, let w), .image(let c, let oh, let ow)):
+                let s = stride ?? k
+                values = (0..<(c * oh * ow)).map { index in
+                    let (channel, y, x) = (index / (oh * ow), index / ow % oh, index % ow)
+                    var best = -Float.infinity
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let value = values[(channel * h + y * s + ky) * w + x * s + kx]
+                            if value > best || value.isNaN { best = value }
+                        }
+                    }
+                    return best
+                }
+            case (.flatten, _, _), (.conv2d, _, _), (.maxPool2d, _, _):
+                break  // flatten keeps NCHW order; the shapes were checked when the network was built
+            }
+            shape = output
+        }
+        return values
     }
 }
 

@@ -3,6 +3,7 @@ extension Network {
     /// Mean loss and accuracy on `data`, computed on `backend`.
     public func evaluate(on data: Dataset, loss: Loss = .quadratic, backend: any Backend) throws -> Evaluation {
         try Trainer.check(data, fits: self, role: "evaluation data")
+        try MemoryPlan.checkInference(self, rows: min(data.count, Trainer.evaluationRows(self)), on: backend)
         let resident = try ResidentNetwork(self, backend: backend, capacity: min(data.count, Trainer.evaluationRows(self)))
         let (lossSum, correct) = try resident.evaluate(ResidentDataset(data, backend: backend), loss: loss)
         return Evaluation(
@@ -19,6 +20,7 @@ extension Network {
         let data = try Dataset(
             inputs: inputs, targets: [Float](repeating: 0, count: inputs.count / inputSize * outputSize),
             inputSize: inputSize, outputSize: outputSize)
+        try MemoryPlan.checkInference(self, rows: min(data.count, Trainer.evaluationRows(self)), on: backend)
         let resident = try ResidentNetwork(self, backend: backend, capacity: min(data.count, Trainer.evaluationRows(self)))
         let residentData = try ResidentDataset(data, backend: backend)
         var outputs = [Float](repeating: 0, count: data.count * outputSize)

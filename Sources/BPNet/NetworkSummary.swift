@@ -4,11 +4,13 @@ import Foundation
 /// manner of Keras's `model.summary()`. `bpnet summary MODEL` prints it.
 public struct NetworkSummary: Sendable, Equatable, Encodable, CustomStringConvertible {
     public struct Row: Sendable, Equatable, Encodable {
-        /// `input`, or the layer's kind and index, such as `dense_0`.
+        /// `input`, or the layer's kind and its index among the layers of its kind, such as
+        /// `dense_0`, `conv2d_1`, `maxpool2d_0` or `flatten_0`.
         public var layer: String
-        /// The shape of one sample's output, such as `[30]`.
+        /// The shape of one sample's output, such as `[30]` or `[32, 14, 14]` (channels, height,
+        /// width).
         public var output: [Int]
-        /// The activation, or nil for the input.
+        /// The activation of a weight layer, or nil for the input, pooling and flatten.
         public var activation: String?
         public var parameters: Int
     }
@@ -17,11 +19,22 @@ public struct NetworkSummary: Sendable, Equatable, Encodable, CustomStringConver
     public var parameters: Int
 
     public init(_ network: Network) {
-        layers = [Row(layer: "input", output: [network.inputSize], activation: nil, parameters: 0)]
-            + network.layers.enumerated().map { l, layer in
-                Row(layer: "dense_\(l)", output: [layer.outputs], activation: layer.activation.rawValue,
-                    parameters: layer.weights.count + layer.biases.count)
+        var rows = [Row(layer: "input", output: network.architecture.input.dimensions, activation: nil, parameters: 0)]
+        var kinds: [String: Int] = [:]
+        var weightLayer = 0
+        for (layer, shape) in zip(network.architecture.layers, network.shapes) {
+            let kind = layer.kind
+            let index = kinds[kind, default: 0]
+            kinds[kind] = index + 1
+            var row = Row(layer: "\(kind)_\(index)", output: shape.dimensions, activation: nil, parameters: 0)
+            if layer.isWeightLayer {
+                let parameters = network.layers[weightLayer]
+                (row.activation, row.parameters) = (parameters.activation.rawValue, parameters.weights.count + parameters.biases.count)
+                weightLayer += 1
             }
+            rows.append(row)
+        }
+        layers = rows
         parameters = network.parameterCount
     }
 

@@ -1,6 +1,12 @@
 /// A network's parameters, optimizer state and working memory held on a backend, with the
 /// forward and backward passes written once against `Backend`. Everything a step touches is
 /// allocated here, up front.
+///
+/// The network's layers lower to backend operations stage by stage (one stage per layer of the
+/// architecture): a dense layer is `linear`; a convolution is im2col, then `linear` over the
+/// patches, whose rows are output positions; max pooling is `maxPool` with its argmax; flatten is
+/// the NHWC-to-NCHW transpose. Images between stages are NHWC (see `WindowGeometry`). A dense
+/// network lowers to exactly the calls it always made, in the same order, so its bits stand.
 final class ResidentNetwork {
     /// What training needs beyond the forward pass.
     struct Training {
@@ -8,14 +14,26 @@ final class ResidentNetwork {
         /// optimizer pass, and the state slots. With an exchange, every gradient lives in one
         /// buffer (`gradientGroup`), for one transfer.
         var update: UpdatePath
-        /// The probability of dropping a hidden unit; 0 for none.
+        /// The probability of dropping a hidden weight layer's output; 0 for none.
         var dropout: Float
     }
 
+    /// One layer of the architecture, as the backend runs it.
+    enum Stage {
+        /// A weight layer: dense (geometry nil) or a convolution over `geometry`.
+        case weights(layer: Int, geometry: WindowGeometry?)
+        case maxPool(WindowGeometry)
+        /// An NHWC image of `pixels` pixels and `channels` channels, as a flat NCHW vector.
+        case flatten(pixels: Int, channels: Int)
+    }
+
     let backend: any Backend
-    let sizes: [Int]
+    let network: Network
+    let stages: [Stage]
+    /// Values per sample after each stage, and at the input (`widths[0]`).
+    let widths: [Int]
     let functions: [Activation]
-    /// The most rows one pass handles.
+    /// The most rows (samples) one pass handles.
     let capacity: Int
 
     private let weights: [any DeviceBuffer]
@@ -29,14 +47,26 @@ final class ResidentNetwork {
     let biasGradients: [any DeviceBuffer]
     /// gW_0, gb_0, gW_1, gb_1, … as parts of one buffer, when `contiguousGradients` asked for it.
     let gradientGroup: BufferGroup?
-    /// activations[0] is the input batch `[capacity, n0]`; activations[l] is `[capacity, n_l]`.
+    /// activations[0] is the input batch `[capacity, n0]` (NCHW as the data holds it);
+    /// activations[s + 1] is stage s's output `[capacity, n_{s+1}]`.
     let activations: [any DeviceBuffer]
-    /// For hidden layers under dropout: masks[l] and dropped[l] = activations[l] ⊙ masks[l],
-    /// the next layer's input; empty placeholders elsewhere.
+    /// A convolution's patches `[capacity·OH·OW, C·K·K]` at its stage; empty elsewhere.
+    private let columns: [any DeviceBuffer]
+    /// A pooling stage's argmax; empty elsewhere.
+    private let argmax: [any DeviceBuffer]
+    /// The input batch as NHWC, when the first stage is a convolution over several channels.
+    private let inputNHWC: any DeviceBuffer
+    /// For hidden weight layers under dropout: masks[s + 1] and dropped[s + 1] = activations[s + 1]
+    /// ⊙ masks[s + 1], the next stage's input; empty placeholders elsewhere. A convolution's mask
+    /// is drawn in NCHW order into `maskNCHW`, then moved to NHWC.
     private let masks: [any DeviceBuffer]
     private let dropped: [any DeviceBuffer]
-    /// deltas[l − 1] is δ_l, `[capacity, n_l]`.
+    private let maskNCHW: any DeviceBuffer
+    /// deltas[s] is ∂L/∂(stage s's output): for a weight layer, with respect to its
+    /// pre-activation z (δ_l), once the activation's derivative is applied.
     private let deltas: [any DeviceBuffer]
+    /// A convolution's patch gradient `[capacity·OH·OW, C·K·K]`, shared by every convolution.
+    private let columnGradient: any DeviceBuffer
     /// The targets of the current batch, `[capacity, nL]`.
     let targets: any DeviceBuffer
     /// Per-batch loss sums and correct counts of one epoch: `[2 · slots]`.
@@ -44,8 +74,9 @@ final class ResidentNetwork {
     /// The shuffled order of one epoch.
     let order: any DeviceBuffer
 
-    var layerCount: Int { sizes.count - 1 }
-    var output: any DeviceBuffer { activations[layerCount] }
+    var layerCount: Int { network.layers.count }
+    var output: any DeviceBuffer { activations[stages.count] }
+    var outputWidth: Int { widths[stages.count] }
 
     /// Optimizer state and epoch sums to start from instead of zeros, when resuming.
     struct SavedState {
@@ -54,12 +85,69 @@ final class ResidentNetwork {
         var batchMetrics: [Float]
     }
 
+    /// The stages of `network`'s architecture.
+    static func stages(of network: Network) -> [Stage] {
+        var weightLayer = 0
+        return zip([network.architecture.input] + network.shapes, network.architecture.layers).enumerated().map { index, pair in
+            let (input, layer) = pair
+            switch (layer, input) {
+            case (.conv2d(_, let k, let s, let p), .image(let c, let h, let w)):
+                defer { weightLayer += 1 }
+                return .weights(layer: weightLayer, geometry: WindowGeometry(channels: c, height: h, width: w, kernel: k, stride: s, padding: p))
+            case (.maxPool2d(let k, let s), .image(let c, let h, let w)):
+                return .maxPool(WindowGeometry(channels: c, height: h, width: w, kernel: k, stride: s ?? k))
+            case (.flatten, .image(let c, let h, let w)):
+                // The input batch is NCHW already: flattening it copies it, as a transpose of a row.
+                return index == 0
+                    ? .flatten(pixels: 1, channels: c * h * w) : .flatten(pixels: h * w, channels: c)
+            default:  // dense; the architecture's shapes were checked when the network was built
+                defer { weightLayer += 1 }
+                return .weights(layer: weightLayer, geometry: nil)
+            }
+        }
+    }
+
+    /// The input's geometry when the first stage reads it as an image, which must then move from
+    /// the data's NCHW to NHWC.
+    static func inputGeometry(_ stages: [Stage]) -> WindowGeometry? {
+        switch stages.first {
+        case .weights(_, let geometry?)?, .maxPool(let geometry)?: return geometry
+        default: return nil
+        }
+    }
+
+    /// Elements of the im2col patches of every convolution, per sample: what the memory plan counts.
+    static func patchElements(_ stages: [Stage]) -> [Int] {
+        stages.map { stage in
+            if case .weights(_, let geometry?) = stage { return geometry.outputPositions * geometry.patchLength }
+            return 0
+        }
+    }
+
+    /// Elements per sample of the patch gradient: the largest patches of a convolution that
+    /// passes its gradient down (every one after the first weight layer).
+    static func patchGradientElements(_ stages: [Stage]) -> Int {
+        guard let first = stages.firstIndex(where: { if case .weights = $0 { return true } else { return false } }) else { return 0 }
+        return patchElements(stages).enumerated().filter { $0.offset > first }.map(\.element).max() ?? 0
+    }
+
     init(
         _ network: Network, backend: any Backend, capacity: Int, training: Training? = nil, metricSlots: Int = 1, samples: Int = 1,
         restoring saved: SavedState? = nil
     ) throws {
+        // `Network.layers` is settable: parameters that no longer fit the architecture would index
+        // out of bounds in the kernels.
+        let expected = try network.architecture.weights()
+        guard expected.count == network.layers.count,
+            zip(expected, network.layers).allSatisfy({ $0.inputs == $1.inputs && $0.outputs == $1.outputs })
+        else {
+            throw BPNetError.invalidArgument(
+                "the network's layers (\(network.layers.map { "\($0.inputs)→\($0.outputs)" }.joined(separator: ", "))) do not fit its architecture \(network.architecture)")
+        }
         self.backend = backend
-        sizes = network.sizes
+        self.network = network
+        let stages = ResidentNetwork.stages(of: network), widths = network.sizes
+        (self.stages, self.widths) = (stages, widths)
         functions = network.activations
         self.capacity = capacity
         weights = try network.layers.map { try backend.makeBuffer($0.weights) }
@@ -86,13 +174,34 @@ final class ResidentNetwork {
             biasGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.biases.count : 0) }
             gradientGroup = nil
         }
-        activations = try sizes.map { try backend.makeBuffer(count: capacity * $0) }
+        activations = try widths.map { try backend.makeBuffer(count: capacity * $0) }
+        let patches = ResidentNetwork.patchElements(stages)
+        columns = try patches.map { try backend.makeBuffer(count: capacity * $0) }
+        argmax = try stages.indices.map { s in
+            if case .maxPool = stages[s] { return try backend.makeIndexBuffer(count: capacity * widths[s + 1]) }
+            return try backend.makeIndexBuffer(count: 0)
+        }
+        if let geometry = ResidentNetwork.inputGeometry(stages), geometry.channels > 1 {
+            inputNHWC = try backend.makeBuffer(count: capacity * widths[0])
+        } else {
+            inputNHWC = try backend.makeBuffer(count: 0)
+        }
         let dropout = (training?.dropout ?? 0) > 0
-        let hidden = { (l: Int) in dropout && l > 0 && l < network.sizes.count - 1 }
-        masks = try sizes.indices.map { try backend.makeBuffer(count: hidden($0) ? capacity * network.sizes[$0] : 0) }
-        dropped = try sizes.indices.map { try backend.makeBuffer(count: hidden($0) ? capacity * network.sizes[$0] : 0) }
-        deltas = try sizes.dropFirst().map { try backend.makeBuffer(count: capacity * $0) }
-        targets = try backend.makeBuffer(count: capacity * sizes[sizes.count - 1])
+        // Stage s's output is masked when it is a hidden weight layer's.
+        let hidden = { (s: Int) -> Bool in
+            guard dropout, s + 1 < stages.count, case .weights = stages[s] else { return false }
+            return true
+        }
+        masks = try widths.indices.map { try backend.makeBuffer(count: $0 > 0 && hidden($0 - 1) ? capacity * widths[$0] : 0) }
+        dropped = try widths.indices.map { try backend.makeBuffer(count: $0 > 0 && hidden($0 - 1) ? capacity * widths[$0] : 0) }
+        let imageMasks = stages.indices.filter { s in
+            guard hidden(s), case .weights(_, .some) = stages[s] else { return false }
+            return true
+        }
+        maskNCHW = try backend.makeBuffer(count: imageMasks.map { capacity * widths[$0 + 1] }.max() ?? 0)
+        deltas = try widths.dropFirst().map { try backend.makeBuffer(count: training == nil ? 0 : capacity * $0) }
+        columnGradient = try backend.makeBuffer(count: training == nil ? 0 : capacity * ResidentNetwork.patchGradientElements(stages))
+        targets = try backend.makeBuffer(count: capacity * widths[widths.count - 1])
         let metricCount = 2 * max(metricSlots, 1)
         if let sums = saved?.batchMetrics, !sums.isEmpty, sums.count <= metricCount {
             metrics = try backend.makeBuffer(sums + [Float](repeating: 0, count: metricCount - sums.count))
@@ -120,95 +229,182 @@ final class ResidentNetwork {
         var scale: Float { 1 / (1 - rate) }
     }
 
-    /// The input of weight layer l: the previous layer's activations, or under dropout their
-    /// masked copy.
-    private func input(of l: Int, dropout: Bool) -> any DeviceBuffer {
-        dropout && l > 0 ? dropped[l] : activations[l]
+    /// Stage s's input: the previous stage's output, or its masked copy when dropout masks it.
+    private func input(of s: Int, dropout: Bool) -> any DeviceBuffer {
+        dropout && dropped[s].count > 0 ? dropped[s] : activations[s]
     }
 
-    // A_{l−1}: [rows, n_{l−1}], W_l: [n_l, n_{l−1}] -> A_l: [rows, n_l] = f_l(A_{l−1}·W_lᵀ + b_l);
-    // under dropout, a hidden A_l is then masked into dropped[l].
+    /// A weight layer's input matrix, patches for a convolution: `[rows·positions, inputs]`.
+    private func layerInput(of s: Int, dropout: Bool) -> any DeviceBuffer {
+        if case .weights(_, .some) = stages[s] { return columns[s] }
+        return input(of: s, dropout: dropout)
+    }
+
+    /// Matrix rows per sample at stage s: a convolution's output positions, else 1.
+    private func positions(_ s: Int) -> Int {
+        if case .weights(_, let geometry?) = stages[s] { return geometry.outputPositions }
+        return 1
+    }
+
+    /// Each weight layer's stage, in order.
+    private var weightStages: [(layer: Int, stage: Int)] {
+        stages.indices.compactMap { s in
+            if case .weights(let l, _) = stages[s] { return (l, s) }
+            return nil
+        }
+    }
+
+    // The forward pass, stage by stage (shapes per sample; images NHWC):
+    //   dense:   A: [rows, n_in], W_l: [n_out, n_in] -> f_l(A·W_lᵀ + b_l): [rows, n_out]
+    //   conv:    X: [rows, H, W, C] -> patches [rows·OH·OW, C·K·K] -> f_l(patches·W_lᵀ + b_l): [rows, OH, OW, Cout]
+    //   maxpool: X: [rows, H, W, C] -> [rows, OH, OW, C], and the argmax
+    //   flatten: X: [rows, H·W, C] -> [rows, C, H·W]
+    // Under dropout, a hidden weight layer's output is then masked into dropped[s + 1].
     func forward(rows: Int, dropout: DropoutDraw? = nil) throws {
-        for l in 0..<layerCount {
-            try backend.linear(
-                input: input(of: l, dropout: dropout != nil), weights: weights[l], bias: biases[l],
-                output: activations[l + 1], rows: rows, inputs: sizes[l], outputs: sizes[l + 1], activation: functions[l])
-            if let dropout, l + 1 < layerCount {
-                let count = rows * sizes[l + 1]
+        for (s, stage) in stages.enumerated() {
+            var x = input(of: s, dropout: dropout != nil)
+            let y = activations[s + 1]
+            if s == 0, let geometry = ResidentNetwork.inputGeometry(stages), geometry.channels > 1 {
+                try backend.transposeSamples(
+                    x, samples: rows, rows: geometry.channels, columns: geometry.height * geometry.width, into: inputNHWC)
+                x = inputNHWC
+            }
+            switch stage {
+            case .weights(let l, nil):
+                try backend.linear(
+                    input: x, weights: weights[l], bias: biases[l], output: y, rows: rows, inputs: widths[s],
+                    outputs: widths[s + 1], activation: functions[l])
+            case .weights(let l, let geometry?):
+                try backend.im2col(x, geometry: geometry, samples: rows, into: columns[s])
+                try backend.linear(
+                    input: columns[s], weights: weights[l], bias: biases[l], output: y, rows: rows * geometry.outputPositions,
+                    inputs: geometry.patchLength, outputs: network.layers[l].outputs, activation: functions[l])
+            case .maxPool(let geometry):
+                try backend.maxPool(x, geometry: geometry, samples: rows, into: y, argmax: argmax[s])
+            case .flatten(let pixels, let channels):
+                try backend.transposeSamples(x, samples: rows, rows: pixels, columns: channels, into: y)
+            }
+            if let dropout, masks[s + 1].count > 0, case .weights(let l, let geometry) = stage {
+                let count = rows * widths[s + 1]
+                // The Philox counter is the element's position in the layer's output, NCHW.
+                let draw = geometry == nil ? masks[s + 1] : maskNCHW
                 try backend.dropoutMask(
-                    masks[l + 1], count: count, rate: dropout.rate, scale: dropout.scale, seed: dropout.seed,
-                    step: dropout.step, layer: l + 1, firstElement: dropout.firstRow * sizes[l + 1])
-                try backend.multiply(activations[l + 1], by: masks[l + 1], into: dropped[l + 1], count: count)
+                    draw, count: count, rate: dropout.rate, scale: dropout.scale, seed: dropout.seed,
+                    step: dropout.step, layer: l + 1, firstElement: dropout.firstRow * widths[s + 1])
+                if let geometry {
+                    let channels = network.layers[l].outputs
+                    try backend.transposeSamples(
+                        maskNCHW, samples: rows, rows: channels, columns: geometry.outputPositions, into: masks[s + 1])
+                }
+                try backend.multiply(y, by: masks[s + 1], into: dropped[s + 1], count: count)
             }
         }
     }
 
     // The backward pass, beside the forward: A_L, Y: [rows, nL] -> metrics[slot] and δ_L, in one
-    // backend call (they read the same batch); then the hidden deltas.
+    // backend call (they read the same batch); then each stage's input gradient, down to the
+    // first weight layer.
     func measureAndBackward(_ loss: Loss, rows: Int, slot: Int, dropout: Bool) throws {
-        let last = layerCount
+        let last = stages.count - 1
         try backend.metricsAndOutputDelta(
-            loss, output: functions[last - 1], activation: activations[last], target: targets, delta: deltas[last - 1],
-            rows: rows, columns: sizes[last], into: metrics, slot: slot)
-        try hiddenDeltas(rows: rows, dropout: dropout)
-    }
-
-    // δ_{l+1}: [rows, n_{l+1}] -> δ_l: [rows, n_l] = (δ_{l+1}·W_{l+1}) ⊙ f_l′(A_l) (⊙ mask_l under dropout), l = L−1 … 1
-    private func hiddenDeltas(rows: Int, dropout: Bool) throws {
-        let last = layerCount
-        for l in stride(from: last - 1, through: 1, by: -1) {
-            try backend.hiddenDelta(
-                deltaNext: deltas[l], weightsNext: weights[l], activation: activations[l],
-                delta: deltas[l - 1], rows: rows, units: sizes[l], nextUnits: sizes[l + 1], function: functions[l - 1])
-            if dropout { try backend.multiply(deltas[l - 1], by: masks[l], into: deltas[l - 1], count: rows * sizes[l]) }
+            loss, output: functions[layerCount - 1], activation: output, target: targets, delta: deltas[last],
+            rows: rows, columns: outputWidth, into: metrics, slot: slot)
+        let firstWeights = weightStages[0].stage
+        for s in stride(from: last, to: firstWeights, by: -1) {
+            try backward(stage: s, rows: rows, dropout: dropout)
         }
     }
 
-    // δ_l: [rows, n_l], A_{l−1}: [rows, n_{l−1}] -> W_l, b_l updated by the fused SGD rule.
+    // deltas[s]: the gradient at stage s's output -> deltas[s − 1], at its input:
+    //   dense after dense: (δ_s·W_l) ⊙ f′(A_{s−1}) in one call; else δ_s·W_l
+    //   conv:    δ_s: [rows·OH·OW, Cout] -> δ_s·W_l: [rows·OH·OW, C·K·K] -> col2im: [rows, H, W, C]
+    //   maxpool: to each window's maximum;  flatten: [rows, C, H·W] -> [rows, H·W, C]
+    // then, where stage s − 1 is a hidden weight layer: ⊙ mask under dropout, and ⊙ f′ (A_{s−1}).
+    private func backward(stage s: Int, rows: Int, dropout: Bool) throws {
+        let below = s - 1
+        var derivativeApplied = false
+        switch stages[s] {
+        case .weights(let l, nil):
+            if case .weights(let k, nil) = stages[below] {
+                try backend.hiddenDelta(
+                    deltaNext: deltas[s], weightsNext: weights[l], activation: activations[s], delta: deltas[below],
+                    rows: rows, units: widths[s], nextUnits: widths[s + 1], function: functions[k])
+                derivativeApplied = true
+            } else {
+                try backend.gemm(
+                    transposeA: false, transposeB: false, m: rows, n: widths[s], k: widths[s + 1], alpha: 1,
+                    a: deltas[s], b: weights[l], beta: 0, c: deltas[below])
+            }
+        case .weights(let l, let geometry?):
+            let positions = rows * geometry.outputPositions
+            try backend.gemm(
+                transposeA: false, transposeB: false, m: positions, n: geometry.patchLength, k: network.layers[l].outputs,
+                alpha: 1, a: deltas[s], b: weights[l], beta: 0, c: columnGradient)
+            try backend.col2im(columnGradient, geometry: geometry, samples: rows, into: deltas[below])
+        case .maxPool(let geometry):
+            try backend.maxPoolBackward(deltas[s], argmax: argmax[s], geometry: geometry, samples: rows, into: deltas[below])
+        case .flatten(let pixels, let channels):
+            try backend.transposeSamples(deltas[s], samples: rows, rows: channels, columns: pixels, into: deltas[below])
+        }
+        guard case .weights(let k, _) = stages[below] else { return }
+        let count = rows * widths[s]
+        if derivativeApplied {
+            if dropout, masks[s].count > 0 { try backend.multiply(deltas[below], by: masks[s], into: deltas[below], count: count) }
+        } else {
+            if dropout, masks[s].count > 0 { try backend.multiply(deltas[below], by: masks[s], into: deltas[below], count: count) }
+            try backend.multiplyDerivative(deltas[below], activation: activations[s], count: count, function: functions[k])
+        }
+    }
+
+    // δ_l: [rows·positions, n_l], input: [rows·positions, n_in] -> W_l, b_l updated by the fused SGD rule.
     func updateFused(rows: Int, learningRate: Float, l2: Float, momentum: Float, dropout: Bool) throws {
-        for l in 0..<layerCount {
+        for (l, s) in weightStages {
             try backend.updateLayer(
                 weights: weights[l], weightVelocity: weightState[l][0], bias: biases[l], biasVelocity: biasState[l][0],
-                delta: deltas[l], input: input(of: l, dropout: dropout), rows: rows, outputs: sizes[l + 1], inputs: sizes[l],
+                delta: deltas[s], input: layerInput(of: s, dropout: dropout), rows: rows * positions(s), samples: rows,
+                outputs: network.layers[l].outputs, inputs: network.layers[l].inputs,
                 learningRate: learningRate, l2: l2, momentum: momentum)
         }
     }
 
-    // δ_l, A_{l−1} -> gW_l: [n_l, n_{l−1}] = (1/rows)·δ_lᵀ·A_{l−1}, gb_l: [n_l] = (1/rows)·Σ δ_l.
+    // δ_l, input -> gW_l: [n_l, n_in] = (1/samples)·δ_lᵀ·input, gb_l: [n_l] = (1/samples)·Σ δ_l, over the
+    // rows·positions GEMM rows of the batch's `rows` samples.
     func gradients(rows: Int, dropout: Bool) throws {
-        for l in 0..<layerCount {
+        for (l, s) in weightStages {
             try backend.layerGradients(
-                delta: deltas[l], input: input(of: l, dropout: dropout), weightGradient: weightGradients[l],
-                biasGradient: biasGradients[l], rows: rows, outputs: sizes[l + 1], inputs: sizes[l])
+                delta: deltas[s], input: layerInput(of: s, dropout: dropout), weightGradient: weightGradients[l],
+                biasGradient: biasGradients[l], rows: rows * positions(s), samples: rows, outputs: network.layers[l].outputs,
+                inputs: network.layers[l].inputs)
         }
     }
 
     /// Each layer's gradients and optimizer step in one call, for when nothing needs the gradients
     /// between them (the buffers are scratch then): one launch per layer on a device for Adam.
     func gradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep, rows: Int, dropout: Bool) throws {
-        for l in 0..<layerCount {
+        for (l, s) in weightStages {
             try backend.gradientStepLayer(
                 weightStep: weightStep, weights: weights[l], weightState: weightState[l], biasStep: biasStep, bias: biases[l],
-                biasState: biasState[l], delta: deltas[l], input: input(of: l, dropout: dropout), weightGradient: weightGradients[l],
-                biasGradient: biasGradients[l], rows: rows, outputs: sizes[l + 1], inputs: sizes[l])
+                biasState: biasState[l], delta: deltas[s], input: layerInput(of: s, dropout: dropout),
+                weightGradient: weightGradients[l], biasGradient: biasGradients[l], rows: rows * positions(s), samples: rows,
+                outputs: network.layers[l].outputs, inputs: network.layers[l].inputs)
         }
     }
 
     /// One optimizer pass per parameter buffer, from the gradients: `weightStep` for weights and
     /// `biasStep` (no L2, no decoupled decay) for biases.
     func applyOptimizer(weightStep: OptimizerStep, biasStep: OptimizerStep) throws {
-        for l in 0..<layerCount {
+        for (l, layer) in network.layers.enumerated() {
             try backend.optimizerStepLayer(
                 weightStep: weightStep, weights: weights[l], weightGradient: weightGradients[l], weightState: weightState[l],
-                weightCount: sizes[l] * sizes[l + 1], biasStep: biasStep, bias: biases[l], biasGradient: biasGradients[l],
-                biasState: biasState[l], biasCount: sizes[l + 1])
+                weightCount: layer.weights.count, biasStep: biasStep, bias: biases[l], biasGradient: biasGradients[l],
+                biasState: biasState[l], biasCount: layer.biases.count)
         }
     }
 
     /// Loss and correct count of the current output batch into `metrics[slot]`.
     func measure(_ loss: Loss, rows: Int, into metrics: any DeviceBuffer, slot: Int) throws {
         try backend.batchMetrics(
-            loss, activation: output, target: targets, rows: rows, columns: sizes[layerCount],
+            loss, activation: output, target: targets, rows: rows, columns: outputWidth,
             into: metrics, slot: slot)
     }
 
@@ -234,7 +430,7 @@ final class ResidentNetwork {
     /// makes two classes.
     func confusion(_ data: ResidentDataset, labels: [Int], range: Range<Int>? = nil) throws -> ConfusionMatrix {
         let range = range ?? 0..<data.count
-        let width = sizes[layerCount]
+        let width = outputWidth
         let classes = max(width, 2)
         var counts = [Int](repeating: 0, count: classes * classes)
         var outputs = [Float](repeating: 0, count: capacity * width)
@@ -288,12 +484,19 @@ final class ResidentNetwork {
     /// The parameters, copied back to the host.
     func download() throws -> Network {
         try Network(
-            layers: (0..<layerCount).map { l in
+            architecture: network.architecture,
+            layers: network.layers.enumerated().map { l, layer in
                 try Layer(
-                    inputs: sizes[l], outputs: sizes[l + 1],
+                    inputs: layer.inputs, outputs: layer.outputs,
                     weights: backend.download(weights[l]), biases: backend.download(biases[l]), activation: functions[l])
             })
     }
+}
+
+extension Network {
+    /// The widest row of any batch matrix, per sample: a layer's values, or a convolution's
+    /// im2col patches.
+    var widestRow: Int { max(sizes.max() ?? 1, ResidentNetwork.patchElements(ResidentNetwork.stages(of: self)).max() ?? 0) }
 }
 
 /// A dataset uploaded once to a backend, with an identity index for in-order passes.

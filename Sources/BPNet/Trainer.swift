@@ -52,6 +52,14 @@ public struct TrainingOptions: Sendable, Equatable {
         return parts.joined(separator: ", ")
     }
 
+    /// The options' rules that depend on the network: dropout needs a hidden weight layer to act on.
+    public func validate(for network: Network) throws {
+        if dropout > 0, network.layers.count < 2 {
+            throw BPNetError.invalidArgument(
+                "dropout \(dropout) would do nothing: it acts on hidden weight layers, and this network has none")
+        }
+    }
+
     public func validate() throws {
         guard epochs > 0 else { throw BPNetError.invalidArgument("epochs must be positive, got \(epochs)") }
         guard batchSize > 0 else { throw BPNetError.invalidArgument("batch size must be positive, got \(batchSize)") }
@@ -152,9 +160,14 @@ public struct Evaluation: Sendable, Equatable {
     public var accuracy: Double
 }
 
-/// Mini-batch SGD, exactly this rule, for a batch of m samples out of n:
+/// Mini-batch training of any architecture: per epoch a shuffle, then per batch of m samples
+/// out of n the forward pass, backpropagation and one step of the options' optimizer (see
+/// `Optimizer` for each rule) from the gradients averaged over the batch,
 ///
-///     gW = (1/m) Σₓ δ·aᵀ,  gb = (1/m) Σₓ δ
+///     gW = (1/m) Σₓ ∂C/∂W,  gb = (1/m) Σₓ ∂C/∂b
+///
+/// with (λ/n)·W added to gW for the rules that take L2. The default, Nielsen's rule, is SGD:
+///
 ///     vW = μ·vW − η·(gW + (λ/n)·W),  W += vW
 ///     vb = μ·vb − η·gb,              b += vb
 ///
@@ -247,13 +260,15 @@ public struct Trainer: Sendable {
                 try resume.checkResumable(network: network, options: options, data: fingerprint)
                 network = resume.network
             }
-            guard batch * (network.sizes.max() ?? 1) <= Network.maxElements else {
+            try options.validate(for: network)
+            let (batchValues, overflow) = batch.multipliedReportingOverflow(by: network.widestRow)
+            guard !overflow, batchValues <= Network.maxElements else {
                 throw BPNetError.invalidArgument(
-                    "batch size \(batch) is too large for layers of \(network.sizes.max() ?? 1) units: "
+                    "batch size \(batch) is too large for layers of \(network.widestRow) values per sample: "
                         + "a batch matrix holds at most \(Network.maxElements) values")
             }
             try MemoryPlan(
-                sizes: network.sizes, options: options, samples: n, testSamples: test?.count ?? 0,
+                architecture: network.architecture, options: options, samples: n, testSamples: test?.count ?? 0,
                 validationSamples: validation?.count ?? 0, hook: betweenGradientAndUpdate != nil, distributed: communicator != nil)
                 .check(on: backend)
         }
@@ -490,7 +505,7 @@ public struct Trainer: Sendable {
 
     /// Rows evaluated at once: up to 1024, and never so many that a batch matrix of the widest
     /// layer passes the kernels' 32-bit indexing.
-    static func evaluationRows(_ network: Network) -> Int { evaluationRows(widest: network.sizes.max() ?? 1) }
+    static func evaluationRows(_ network: Network) -> Int { evaluationRows(widest: network.widestRow) }
 
     static func evaluationRows(widest: Int) -> Int { max(1, min(1024, Network.maxElements / max(widest, 1))) }
 

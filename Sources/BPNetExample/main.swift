@@ -7,7 +7,7 @@ var network = try Network(sizes: [2, 16, 2], activations: [.relu, .softmax], ini
 let options = TrainingOptions(
     epochs: 500, batchSize: 4, learningRate: 0.05, optimizer: .adam(), loss: .logLikelihood, schedule: .cosine)
 let backend = try Device.cpu.makeBackend()
-print(MemoryPlan(sizes: network.sizes, options: options, samples: data.count))  // what the run will allocate
+print(try MemoryPlan(architecture: network.architecture, options: options, samples: data.count))  // what the run will allocate
 var trainer = Trainer(options)
 trainer.checkpoint = { if $0.epochsDone % 100 == 0 { try CheckpointFile.save($0, to: "xor.ckpt") } }
 try trainer.train(&network, on: data, backend: backend)

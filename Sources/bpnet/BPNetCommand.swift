@@ -91,25 +91,47 @@ func json(_ value: Double?) -> String {
     return "\(value)"
 }
 
-/// `784,30,10` -> [784, 30, 10].
-func parseLayers(_ text: String) throws -> [Int] {
+/// `--layers`: a dense network's sizes, `784,30,10`, or the whole grammar of
+/// `Architecture(parsing:)`, such as `1x28x28,conv:8:5,maxpool:2,flatten,10`, checked layer by
+/// layer.
+func parseLayers(_ text: String) throws -> Architecture {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false)
     let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard sizes.count == parts.count else {
-        throw ValidationError("--layers '\(text)' is not a comma-separated list of sizes such as 784,30,10")
+    if sizes.count == parts.count {
+        // Numbers alone: a dense network, refused with the messages it always was.
+        do {
+            try Network.validate(sizes: sizes)
+        } catch let error as BPNetError {
+            throw ValidationError("--layers: \(error.description)")
+        }
+        return Architecture(sizes: sizes)
     }
     do {
-        try Network.validate(sizes: sizes)
+        let architecture = try Architecture(parsing: text)
+        _ = try architecture.shapes()
+        guard case .dense = architecture.layers.last else {
+            throw ValidationError(
+                "--layers '\(text)': the last layer must be dense, one output per class or target: end with flatten and a size, such as ,flatten,10")
+        }
+        return architecture
     } catch let error as BPNetError {
-        throw ValidationError("--layers: \(error.description)")
+        let message = error.description
+        throw ValidationError(message.hasPrefix("--layers") ? message : "--layers '\(text)': \(message)")
     }
-    return sizes
 }
 
-/// A model file's network and metadata. `activations` (--activations) names what a file without
-/// metadata computes; a file that records its own must agree with it.
-func decodeModel(_ bytes: Data, file: String, activations: String?, role: String) throws -> (network: Network, metadata: ModelFile.Metadata) {
-    let model = try ModelFile.decode(bytes, file: file, activationsIfUnrecorded: activations)
+/// The number of weight layers (dense and convolutions) `--layers` gives: one activation each.
+func weightLayerCount(_ architecture: Architecture) -> Int { architecture.layers.filter(\.isWeightLayer).count }
+
+/// A model file's network and metadata. `activations` (--activations) and `layers` (--layers)
+/// name what a file without metadata computes; a file that records its own must agree with them.
+func decodeModel(
+    _ bytes: Data, file: String, activations: String?, layers: Architecture? = nil, role: String
+) throws -> (network: Network, metadata: ModelFile.Metadata) {
+    let model = try ModelFile.decode(bytes, file: file, activationsIfUnrecorded: activations, architectureIfUnrecorded: layers)
+    if let layers, layers != model.network.architecture {
+        throw ValidationError("--layers \(layers) differ from \(role) \(model.network.architecture)")
+    }
     if let activations, try Activation.parseList(activations, layers: model.network.layers.count) != model.network.activations {
         throw ValidationError(
             "--activations \(activations) differ from \(role) " + model.network.activations.map(\.rawValue).joined(separator: ","))
@@ -117,12 +139,20 @@ func decodeModel(_ bytes: Data, file: String, activations: String?, role: String
     return model
 }
 
-/// `--activations` of the commands that read a model.
+/// `--activations` and `--layers` of the commands that read a model.
 struct ModelActivationOptions: ParsableArguments {
     @Option(help: "The activations of a model file without metadata, which does not record them, e.g. relu,softmax (one per weight layer, or one for all). A file that records them must agree.")
     var activations: String?
 
+    @Option(help: "The layers of a model file without metadata, as train's --layers: needed when its weights are 4-D (a convolution's, such as 1x28x28,conv:8:5,maxpool:2,flatten,10), and every tensor is checked against them. A file that records them must agree.")
+    var layers: String?
+
+    func validate() throws {
+        if let layers { _ = try parseLayers(layers) }
+    }
+
     func load(_ path: String) throws -> (network: Network, metadata: ModelFile.Metadata) {
-        try decodeModel(try ModelFile.bytes(of: path), file: path, activations: activations, role: "the model's")
+        try decodeModel(
+            try ModelFile.bytes(of: path), file: path, activations: activations, layers: try layers.map(parseLayers), role: "the model's")
     }
 }

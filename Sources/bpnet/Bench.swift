@@ -8,15 +8,17 @@ struct Bench: ParsableCommand {
         discussion: """
             Configs: A = 784-100-10 at batch 10 (η 3), B = 784-100-10 at batch 128 (η 3), \
             C = 784-1024-1024-10 at batch 128 (η 0.1), all with sigmoid layers, the quadratic cost and \
-            SGD; D = B's shapes with ReLU, softmax, log-likelihood, Adam (η 0.001) and dropout 0.2. \
-            All on Fashion-MNIST.
+            SGD; D = B's shapes with ReLU, softmax, log-likelihood, Adam (η 0.001) and dropout 0.2; \
+            E = the network of the README's convolutional recipe (two 5×5 convolutions of 16 and 32 \
+            channels with padding 2, each followed by 2×2 max pooling, then 128 units; ReLU, softmax, \
+            Adam η 0.001) at batch 64, without the recipe's dropout. All on Fashion-MNIST.
 
             Every figure is measured in the same run, so ratios between rows are meaningful.
             """)
 
     struct Config {
         var name: String
-        var sizes: [Int]
+        var architecture: Architecture
         var batch: Int
         var learningRate: Float
         /// nil: sigmoid everywhere, as in Nielsen's rule.
@@ -25,7 +27,31 @@ struct Bench: ParsableCommand {
         var optimizer = Optimizer.sgd
         var dropout: Float = 0
 
-        func network() throws -> Network { try Network(sizes: sizes, activations: activations, seed: 1) }
+        init(
+            name: String, architecture: Architecture, batch: Int, learningRate: Float, activations: [Activation]? = nil,
+            loss: Loss = .quadratic, optimizer: Optimizer = .sgd, dropout: Float = 0
+        ) {
+            (self.name, self.architecture, self.batch, self.learningRate) = (name, architecture, batch, learningRate)
+            (self.activations, self.loss, self.optimizer, self.dropout) = (activations, loss, optimizer, dropout)
+        }
+
+        init(
+            name: String, sizes: [Int], batch: Int, learningRate: Float, activations: [Activation]? = nil, loss: Loss = .quadratic,
+            optimizer: Optimizer = .sgd, dropout: Float = 0
+        ) {
+            self.init(
+                name: name, architecture: Architecture(sizes: sizes), batch: batch, learningRate: learningRate,
+                activations: activations, loss: loss, optimizer: optimizer, dropout: dropout)
+        }
+
+        func network() throws -> Network { try Network(architecture: architecture, activations: activations, seed: 1) }
+
+        /// Each weight layer's GEMM per batch: rows per sample (a convolution's output positions),
+        /// inputs (its patch length) and outputs, and whether the backward pass computes its
+        /// input's gradient (every layer's but the first's).
+        var products: [(rowsPerSample: Int, inputs: Int, outputs: Int, backward: Bool)] {
+            ((try? architecture.weights()) ?? []).enumerated().map { ($1.positions, $1.inputs, $1.outputs, $0 > 0) }
+        }
 
         func options(epochs: Int) -> TrainingOptions {
             TrainingOptions(
@@ -41,13 +67,24 @@ struct Bench: ParsableCommand {
         Config(
             name: "D", sizes: [784, 100, 10], batch: 128, learningRate: 0.001, activations: [.relu, .softmax],
             loss: .logLikelihood, optimizer: .adam(), dropout: 0.2),
+        // The README's convolutional recipe.
+        Config(
+            name: "E", architecture: Bench.recipeCNN, batch: 64, learningRate: 0.001,
+            activations: [.relu, .relu, .relu, .softmax], loss: .logLikelihood, optimizer: .adam()),
     ]
+
+    static let recipeCNN = Architecture(
+        input: .image(channels: 1, height: 28, width: 28),
+        layers: [
+            .conv2d(channels: 16, kernel: 5, padding: 2), .maxPool2d(size: 2), .conv2d(channels: 32, kernel: 5, padding: 2),
+            .maxPool2d(size: 2), .flatten, .dense(outputs: 128), .dense(outputs: 10),
+        ])
 
     // The defaults are applied below, so that an option given with --csv-load, which would do
     // nothing there, can be told from one left out.
-    @Option(name: .customLong("configs"), help: "Which configs to run (letters from ABCD). Default: ABCD.")
+    @Option(name: .customLong("configs"), help: "Which configs to run (letters from ABCDE). Default: ABCDE.")
     var configsGiven: String?
-    var configs: String { configsGiven ?? "ABCD" }
+    var configs: String { configsGiven ?? "ABCDE" }
 
     @Option(name: .customLong("epochs"), parsing: .unconditional, help: "Epochs timed per config, after one warm-up epoch. Default: 3.")
     var epochsGiven: Int?
@@ -76,8 +113,8 @@ struct Bench: ParsableCommand {
             return
         }
         guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
-        guard !configs.isEmpty, Set(configs).isSubset(of: "ABCD") else {
-            throw ValidationError("--configs takes letters from ABCD, got '\(configs)'")
+        guard !configs.isEmpty, Set(configs).isSubset(of: "ABCDE") else {
+            throw ValidationError("--configs takes letters from ABCDE, got '\(configs)'")
         }
         if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
         do {
@@ -138,7 +175,7 @@ struct Bench: ParsableCommand {
         print("GEMM GFLOP/s at the training shapes (m×n×k, row-major; fwd = A·Wᵀ, bwd = Δ·W, grad = Δᵀ·A)")
         print("config  product  " + column("shape", 16) + kernels.map { column($0.0, 24) }.joined())
         // D's products have B's shapes.
-        for config in chosen where config.activations == nil || !chosen.contains(where: { $0.name == "B" }) {
+        for config in chosen where config.name != "D" || !chosen.contains(where: { $0.name == "B" }) {
             for (product, m, n, k, transposeA, transposeB) in shapes(config) {
                 var row = "\(config.name)       \(column(product, 7))  " + column("\(m)×\(n)×\(k)", 16)
                 for (name, backend) in kernels {
@@ -165,7 +202,7 @@ struct Bench: ParsableCommand {
                     let options = config.options(epochs: epochs + 1)
                     let reports = try Trainer(options).train(&network, on: train, backend: backend)
                     let seconds = reports.dropFirst().map(\.seconds).sorted()[epochs / 2]
-                    let gflops = Self.trainingFLOPs(config.sizes) * Double(train.count) / seconds / 1e9
+                    let gflops = Self.trainingFLOPs(config) * Double(train.count) / seconds / 1e9
                     if backend is CPUBackend { cpuSeconds = seconds }
                     let ratio = backend is CPUBackend ? nil : cpuSeconds.map { seconds / $0 }
                     print(
@@ -274,20 +311,22 @@ struct Bench: ParsableCommand {
     }
 
     /// FLOPs of one sample's training step in its GEMMs: the forward product of every layer, the
-    /// backward product of every layer but the first, and every weight gradient, 2·n_in·n_out each.
-    static func trainingFLOPs(_ sizes: [Int]) -> Double {
-        let products = zip(sizes, sizes.dropFirst()).map { 2 * Double($0) * Double($1) }
-        return 3 * products.reduce(0, +) - products[0]
+    /// backward product of every layer but the first, and every weight gradient, 2·n_in·n_out
+    /// each per row (a convolution has a row per output position).
+    static func trainingFLOPs(_ config: Config) -> Double {
+        config.products.reduce(0) { total, p in
+            total + Double(p.backward ? 3 : 2) * 2 * Double(p.rowsPerSample) * Double(p.inputs) * Double(p.outputs)
+        }
     }
 
     /// The forward, backward and gradient products of each layer of `config`.
     func shapes(_ config: Config) -> [(String, Int, Int, Int, Bool, Bool)] {
         var list: [(String, Int, Int, Int, Bool, Bool)] = []
-        let s = config.sizes, m = config.batch
-        for l in 1..<s.count {
-            list.append(("fwd", m, s[l], s[l - 1], false, true))
-            if l > 1 { list.append(("bwd", m, s[l - 1], s[l], false, false)) }
-            list.append(("grad", s[l], s[l - 1], m, true, false))
+        for p in config.products {
+            let m = config.batch * p.rowsPerSample
+            list.append(("fwd", m, p.outputs, p.inputs, false, true))
+            if p.backward { list.append(("bwd", m, p.inputs, p.outputs, false, false)) }
+            list.append(("grad", p.outputs, p.inputs, m, true, false))
         }
         return list
     }

@@ -45,7 +45,7 @@ struct Evaluate: ParsableCommand {
             chosen = .train
             if case .idx = source { note("\(data) has no t10k files; evaluating on its train split") }
         }
-        var samples = try source.load(chosen, inputs: network.inputSize, outputs: network.outputSize)
+        var samples = try source.load(chosen, outputs: network.outputSize, inputShape: network.architecture.input)
         // How the rows divided into inputs and targets, as train says it.
         note("data: \(samples.layoutDescription)")
         if let limit { samples = samples.prefix(limit) }

@@ -23,7 +23,14 @@ struct Train: ParsableCommand {
     @Option(help: "Test set: an IDX folder or a CSV file. Default: the t10k files of an IDX source, when it has them.")
     var test: String?
 
-    @Option(help: "Layer sizes, e.g. 784,30,10. Default: those of --init, else the data's inputs, 30, and its outputs.")
+    @Option(help: ArgumentHelp(
+        "The model: its input, then its layers, e.g. 784,30,10 (dense layers of 30 and 10 units on 784 inputs). Default: those of --init, else the data's inputs, 30, and its outputs.",
+        discussion: """
+            The input is a number (flat) or CxHxW (an image: IDX images are 1xHxW, a CSV row holds C·H·W values in NCHW \
+            order). Then, comma-separated: N, a dense layer of N units (on a flat input); conv:C:K[:S[:P]], C channels of \
+            K×K kernels, stride S (1), zero padding P (0); maxpool:K[:S], K×K max pooling every S (K); flatten, an image as \
+            a flat vector. The last layer is dense. Such as 1x28x28,conv:32:5:1:2,maxpool:2,conv:64:5:1:2,maxpool:2,flatten,1024,10.
+            """))
     var layers: String?
 
     @Option(parsing: .unconditional, help: "How many last columns of a CSV are target values (the rest are inputs). Default: from --layers, else the last column is a class label.")
@@ -41,7 +48,9 @@ struct Train: ParsableCommand {
     @Option(help: "quadratic, cross-entropy (sigmoid outputs) or log-likelihood (softmax outputs). Default: that of --init or --resume, else quadratic.")
     var loss: Loss?
 
-    @Option(help: "One per weight layer, e.g. relu,relu,softmax, or one for every layer: sigmoid, tanh, relu, identity, softmax (output only). Default: those of --init, else sigmoid.")
+    @Option(help: ArgumentHelp(
+        "One per weight layer (dense or conv), e.g. relu,relu,softmax, or one for every layer: "
+            + Activation.allCases.map(\.rawValue).joined(separator: ", ") + " (softmax: output only). Default: those of --init, else sigmoid."))
     var activations: String?
 
     @Option(help: "sgd, nesterov, adam or adamw.")
@@ -121,20 +130,11 @@ struct Train: ParsableCommand {
 
     var chosenOptimizer: Optimizer {
         get throws {
-            switch optimizer {
-            case "sgd": return .sgd
-            case "nesterov": return .nesterov
-            case "adam":
-                return .adam(
-                    beta1: beta1 ?? Optimizer.defaultBeta1, beta2: beta2 ?? Optimizer.defaultBeta2,
-                    epsilon: epsilon ?? Optimizer.defaultEpsilon)
-            case "adamw":
-                return .adamw(
-                    beta1: beta1 ?? Optimizer.defaultBeta1, beta2: beta2 ?? Optimizer.defaultBeta2,
-                    epsilon: epsilon ?? Optimizer.defaultEpsilon, weightDecay: weightDecay ?? Optimizer.defaultWeightDecay)
-            default:
+            guard let kind = Optimizer.Kind(rawValue: optimizer) else {
                 throw ValidationError("unknown optimizer '\(optimizer)' (expected " + Optimizer.names.joined(separator: ", ") + ")")
             }
+            // A hyperparameter the rule does not take was refused in validate().
+            return Optimizer(kind, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
         }
     }
 
@@ -173,7 +173,7 @@ struct Train: ParsableCommand {
         }
         do {
             try options().validate()
-            if let activations, let layers { _ = try Activation.parseList(activations, layers: try parseLayers(layers).count - 1) }
+            if let activations, let layers { _ = try Activation.parseList(activations, layers: weightLayerCount(try parseLayers(layers))) }
             // The loss must fit the output layer; without --init or --resume that is known now.
             if initModel == nil && resume == nil {
                 let names = activations?.split(separator: ",").map(String.init) ?? ["sigmoid"]
@@ -234,13 +234,14 @@ struct Train: ParsableCommand {
         }
         let device = try deviceOptions.resolve()
         let backend = try (communicator.map { try device.forLocalRank($0.localRank) } ?? device).makeBackend()
-        var sizes = try layers.map(parseLayers)
+        let requested = try layers.map(parseLayers)
+        var architecture = requested
         // A network too large for the device or the host is refused now, before any data is read
         // (the batch, bounded by the data's size, is counted once the data is in).
-        if let sizes {
+        if let architecture {
             var parametersOnly = try options()
             parametersOnly.batchSize = 1
-            try MemoryPlan(sizes: sizes, options: parametersOnly, distributed: communicator != nil).check(on: backend)
+            try MemoryPlan(architecture: architecture, options: parametersOnly, distributed: communicator != nil).check(on: backend)
         }
         var network: Network?
         // In a distributed run rank 0 reads the checkpoint or model and sends it to the others.
@@ -256,30 +257,29 @@ struct Train: ParsableCommand {
         if let resume { try read(resume) { resumed = try CheckpointFile.decode($0, file: resume) } }
         storedLoss = resumed?.options.loss
         if let resumed {
-            if let sizes, sizes != resumed.network.sizes {
+            if let requested, requested != resumed.network.architecture {
                 throw ValidationError(
-                    "cannot resume: the checkpoint's layers are \(resumed.network.sizes.map(String.init).joined(separator: ",")), "
-                        + "--layers asks for \(sizes.map(String.init).joined(separator: ","))")
+                    "cannot resume: the checkpoint's layers are \(resumed.network.architecture), --layers asks for \(requested)")
             }
-            sizes = resumed.network.sizes
+            architecture = resumed.network.architecture
             network = resumed.network
         }
         if let initModel {
             var loaded: (network: Network, metadata: ModelFile.Metadata)?
-            try read(initModel) { loaded = try decodeModel($0, file: initModel, activations: activations, role: "the --init model's") }
+            // --layers gives the architecture of a file that records none (and must match one that does).
+            try read(initModel) {
+                loaded = try decodeModel($0, file: initModel, activations: activations, layers: requested, role: "the --init model's")
+            }
             let model = loaded!.network
             storedLoss = loaded!.metadata.loss
-            if let sizes, sizes != model.sizes {
-                throw ValidationError(
-                    "--layers \(sizes.map(String.init).joined(separator: ",")) differ from the --init model's "
-                        + model.sizes.map(String.init).joined(separator: ","))
-            }
-            sizes = model.sizes
+            architecture = model.architecture
             network = model
         }
 
         let source = try DataSource(parsing: data)
-        var trainingData = try source.load(.train, inputs: sizes?.first, outputs: sizes?.last, targets: targets)
+        let outputs = try architecture.map { try $0.shapes().last!.count }
+        var trainingData = try source.load(
+            .train, inputs: architecture?.input.count, outputs: outputs, targets: targets, inputShape: architecture?.input)
         // Said once the memory plan has passed, so that a refusal is the only line.
         var dataNotes = ["data: \(trainingData.layoutDescription)"]
         if let limit { trainingData = trainingData.prefix(limit) }
@@ -294,19 +294,20 @@ struct Train: ParsableCommand {
             }
             dataNotes.append("validation: \(count) of the \(total) training samples held out, drawn with seed \(seed)")
         }
-        let sizesUsed = sizes ?? [trainingData.inputSize, 30, trainingData.outputSize]
+        let used = architecture ?? Architecture(sizes: [trainingData.inputSize, 30, trainingData.outputSize])
+        let usedOutputs = try used.shapes().last!.count
         let testData: Dataset? =
             if let test {
-                try DataSource(parsing: test).load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last, targets: targets)
+                try DataSource(parsing: test).load(.test, outputs: usedOutputs, targets: targets, inputShape: used.input)
             } else if source.has(.test) {
-                try source.load(.test, inputs: sizesUsed.first, outputs: sizesUsed.last)
+                try source.load(.test, outputs: usedOutputs, inputShape: used.input)
             } else { nil }
-        let plan = MemoryPlan(
-            sizes: sizesUsed, options: try options(storedLoss: storedLoss), samples: trainingData.count, testSamples: testData?.count ?? 0,
-            validationSamples: validationData?.count ?? 0, distributed: communicator != nil)
+        let plan = try MemoryPlan(
+            architecture: used, options: try options(storedLoss: storedLoss), samples: trainingData.count,
+            testSamples: testData?.count ?? 0, validationSamples: validationData?.count ?? 0, distributed: communicator != nil)
         try plan.check(on: backend)
-        let functions = try activations.map { try Activation.parseList($0, layers: sizesUsed.count - 1) }
-        var model = try network ?? Network(sizes: sizesUsed, activations: functions, initializer: initializer ?? .normal, seed: seed)
+        let functions = try activations.map { try Activation.parseList($0, layers: weightLayerCount(used)) }
+        var model = try network ?? Network(architecture: used, activations: functions, initializer: initializer ?? .normal, seed: seed)
         if let resumed, let functions, functions != resumed.network.activations {
             throw ValidationError(
                 "cannot resume: the checkpoint's activations are \(resumed.network.activations.map(\.rawValue).joined(separator: ",")), "
@@ -314,13 +315,14 @@ struct Train: ParsableCommand {
         }
         let options = try self.options(storedLoss: storedLoss)
         try options.loss.validate(output: model.activations[model.activations.count - 1])
+        try options.validate(for: model)
         // Refused before the first line of output; the trainer checks the same again.
         try resumed?.checkResumable(
             network: model, options: options, data: DataFingerprint(training: trainingData, validation: validationData))
         // Said once every check has passed, so that a refusal is the only line.
         dataNotes.forEach(note)
 
-        let layout = model.sizes.map(String.init).joined(separator: "-")
+        let layout = Self.layout(model)
         note("device: \(backend.description)")
         note(
             "network \(layout) (\(model.activations.map(\.rawValue).joined(separator: ","))), \(trainingData.count) training and "
@@ -337,6 +339,8 @@ struct Train: ParsableCommand {
         let classNames = source == .fashionMNIST && model.outputSize == 10 ? ConfusionMatrix.fashionMNISTClassNames : nil
         if let communicator { note("distributed: \(counted(communicator.size, "rank")), each with its shard of every batch of \(batchSize)") }
         if !output.json {
+            // The model, layer by layer, as `bpnet summary` prints it, then a blank line.
+            printFromRoot("\(NetworkSummary(model))\n")
             printFromRoot("epoch  train_loss  train_acc" + (validationData == nil ? "" : "  val_loss   val_acc")
                 + "  test_loss  test_acc  seconds  samples/s")
         }
@@ -447,12 +451,18 @@ struct Train: ParsableCommand {
         if let report { note("report: \((report as NSString).appendingPathComponent("index.html"))") }
     }
 
+    /// The network as the run's notes and report name it: a dense one's sizes, `784-30-10`, any
+    /// other's `--layers` text.
+    static func layout(_ model: Network) -> String {
+        model.isDense ? model.sizes.map(String.init).joined(separator: "-") : model.architecture.description
+    }
+
     /// The run's settings as the report page lists them.
     func reportSettings(
         model: Network, options: TrainingOptions, backend: any Backend, data: Dataset, validation: Dataset?, test: Dataset?
     ) -> [RunReport.Setting] {
         var settings: [(String, String)] = [
-            ("network", model.sizes.map(String.init).joined(separator: "-")),
+            ("network", Self.layout(model)),
             ("activations", model.activations.map(\.rawValue).joined(separator: ",")),
             ("device", backend.description),
             ("data", self.data),

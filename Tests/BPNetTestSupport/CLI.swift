@@ -7,6 +7,8 @@ public struct CLI {
         public var stdout: String
         public var stderr: String
         public var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
+        /// `train`'s table: its lines from the epoch header on, after the model's summary.
+        public var tableLines: [String] { Array(stdoutLines.drop { !$0.hasPrefix("epoch ") }) }
     }
 
     /// `bpnet` sits beside the test bundle in the build folder.

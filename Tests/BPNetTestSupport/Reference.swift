@@ -5,18 +5,57 @@ import Foundation
 /// loops. It shares nothing with the library but the parameters it starts from, the sample order
 /// (`Trainer.shuffleGenerator`) and the dropout masks (`DropoutMask`, a pure function that the
 /// tests check against known Philox outputs).
+///
+/// It runs any architecture: dense layers as below, convolutions, max pooling and flatten
+/// through `ImageReference` (NCHW, PyTorch's rules). Stage s is the architecture's layer s;
+/// `sizes[s]` counts the values at its input, and `sizes[s + 1]` at its output.
 public struct ReferenceNetwork {
+    public var architecture: Architecture
     public var sizes: [Int]
     public var functions: [Activation]
-    /// weights[l][o * n_l + i] is W_{l+1}[o, i].
+    /// weights[l][o * n_in + i] is weight layer l's W[o, i]; a convolution's is [Cout, Cin, K, K].
     public var weights: [[Double]]
     public var biases: [[Double]]
     /// Optimizer state per parameter: [layer][state index][element].
     private var weightState: [[[Double]]]
     private var biasState: [[[Double]]]
     private var step = 0
+    /// The input's shape, then each stage's output shape.
+    private let shapes: [Architecture.Shape]
+
+    /// One stage of the architecture: a weight layer (its index), or a layer without weights.
+    enum Stage {
+        case dense(layer: Int)
+        case conv(layer: Int, ImageReference.Convolution)
+        case pool(ImageReference.MaxPool)
+        case flatten
+    }
+
+    var stages: [Stage] {
+        var weightLayer = 0
+        return architecture.layers.indices.map { s in
+            func image(_ shape: Architecture.Shape) -> ImageReference.Shape {
+                let d = shape.dimensions
+                return ImageReference.Shape(channels: d[0], height: d[1], width: d[2])
+            }
+            switch architecture.layers[s] {
+            case .dense:
+                defer { weightLayer += 1 }
+                return .dense(layer: weightLayer)
+            case .conv2d(let c, let k, let stride, let p):
+                defer { weightLayer += 1 }
+                return .conv(
+                    layer: weightLayer,
+                    ImageReference.Convolution(input: image(shapes[s]), outputChannels: c, kernel: k, stride: stride, padding: p))
+            case .maxPool2d(let k, let stride): return .pool(ImageReference.MaxPool(input: image(shapes[s]), size: k, stride: stride))
+            case .flatten: return .flatten
+            }
+        }
+    }
 
     public init(_ network: Network) {
+        architecture = network.architecture
+        shapes = [network.architecture.input] + network.shapes
         sizes = network.sizes
         functions = network.activations
         weights = network.layers.map { $0.weights.map(Double.init) }
@@ -52,19 +91,35 @@ public struct ReferenceNetwork {
         }
     }
 
-    /// a_0 = x; z_l = W_l·a_{l−1} + b_l; a_l = f_l(z_l) (times the dropout mask for hidden layers
-    /// when `masks` is given). Returns every z_l and a_l.
+    /// a_0 = x; at a weight stage z = W·a + b (a convolution's is a cross-correlation) and
+    /// a = f(z), times the dropout mask for hidden weight layers when `masks` is given; pooling
+    /// takes each window's maximum; flatten keeps NCHW order. Returns z and a per stage output
+    /// (z empty where a stage has no weights).
     public func pass(_ x: [Double], masks: [[Double]]? = nil) -> (z: [[Double]], a: [[Double]]) {
         var all = [x], zs: [[Double]] = [[]]
-        for l in 0..<(sizes.count - 1) {
-            let previous = all[l]
-            var z = [Double](repeating: 0, count: sizes[l + 1])
-            for o in 0..<sizes[l + 1] {
-                z[o] = biases[l][o]
-                for i in 0..<sizes[l] { z[o] += weights[l][o * sizes[l] + i] * previous[i] }
+        let weightLayers = weights.count
+        for (s, stage) in stages.enumerated() {
+            let previous = all[s]
+            var z: [Double] = [], a: [Double]
+            switch stage {
+            case .dense(let l):
+                z = [Double](repeating: 0, count: sizes[s + 1])
+                for o in 0..<sizes[s + 1] {
+                    z[o] = biases[l][o]
+                    for i in 0..<sizes[s] { z[o] += weights[l][o * sizes[s] + i] * previous[i] }
+                }
+                a = ReferenceNetwork.activate(functions[l], z)
+            case .conv(let l, let convolution):
+                z = convolution.forward(previous, weight: weights[l], bias: biases[l])
+                a = ReferenceNetwork.activate(functions[l], z)
+            case .pool(let pool): a = pool.forward(previous).output
+            case .flatten: a = previous
             }
-            var a = ReferenceNetwork.activate(functions[l], z)
-            if let masks, l + 1 < sizes.count - 1 { a = zip(a, masks[l + 1]).map { $0 * $1 } }
+            switch stage {
+            case .dense(let l), .conv(let l, _):
+                if let masks, l + 1 < weightLayers { a = zip(a, masks[s + 1]).map { $0 * $1 } }
+            case .pool, .flatten: break
+            }
             zs.append(z)
             all.append(a)
         }
@@ -95,42 +150,58 @@ public struct ReferenceNetwork {
     }
 
     /// Backpropagation for one sample, from ∂C/∂a_L and the chain rule through z:
-    /// δ_L = ∂C/∂z_L, δ_l = (W_{l+1}ᵀ·δ_{l+1}) ⊙ mask_l ⊙ f_l′(z_l), ∂C/∂W_l = δ_l·a_{l−1}ᵀ, ∂C/∂b_l = δ_l.
+    /// δ_L = ∂C/∂z_L; at a dense stage ∂C/∂a_in = Wᵀ·δ, ∂C/∂W = δ·a_inᵀ, ∂C/∂b = δ; a convolution's
+    /// and a pooling's come from `ImageReference`; flatten passes ∂C/∂a on; and a hidden weight
+    /// layer's δ = ∂C/∂a ⊙ mask ⊙ f′(z).
     public func gradients(
         _ loss: Loss, x: [Double], y: [Double], masks: [[Double]]? = nil
     ) -> (weights: [[Double]], biases: [[Double]]) {
         let (z, a) = pass(x, masks: masks)
-        let L = sizes.count - 1
-        var deltas = [[Double]](repeating: [], count: L + 1)
-        let output = a[L]
-        switch (loss, functions[L - 1]) {
+        let stages = self.stages
+        let last = stages.count
+        let output = a[last]
+        var delta: [Double]
+        switch (loss, functions[functions.count - 1]) {
         case (.logLikelihood, .softmax), (.crossEntropy, .sigmoid):
             // ∂C/∂z of these pairs, derived through the softmax Jacobian or σ′: a − y.
-            deltas[L] = (0..<output.count).map { output[$0] - y[$0] }
+            delta = (0..<output.count).map { output[$0] - y[$0] }
         default:
-            deltas[L] = (0..<output.count).map { j in
+            delta = (0..<output.count).map { j in
                 let dCda = loss == .quadratic ? output[j] - y[j] : (output[j] - y[j]) / (output[j] * (1 - output[j]))
-                return dCda * ReferenceNetwork.derivative(functions[L - 1], z[L][j])
+                return dCda * ReferenceNetwork.derivative(functions[functions.count - 1], z[last][j])
             }
         }
-        if L >= 2 {
-            for l in stride(from: L - 1, through: 1, by: -1) {
-                deltas[l] = (0..<sizes[l]).map { i in
-                    var sum = 0.0
-                    for o in 0..<sizes[l + 1] { sum += weights[l][o * sizes[l] + i] * deltas[l + 1][o] }
-                    let mask = masks?[l][i] ?? 1
-                    return sum * mask * ReferenceNetwork.derivative(functions[l - 1], z[l][i])
+        var gW = weights.map { [Double](repeating: 0, count: $0.count) }, gb = biases.map { [Double](repeating: 0, count: $0.count) }
+        // `delta` is ∂C/∂z at a weight stage's output, else ∂C/∂a.
+        for s in stride(from: last - 1, through: 0, by: -1) {
+            var inputGradient: [Double]
+            switch stages[s] {
+            case .dense(let l):
+                let (n, m) = (sizes[s], sizes[s + 1])
+                inputGradient = (0..<n).map { i in (0..<m).reduce(0.0) { $0 + weights[l][$1 * n + i] * delta[$1] } }
+                for o in 0..<m {
+                    for i in 0..<n { gW[l][o * n + i] = delta[o] * a[s][i] }
+                }
+                gb[l] = delta
+            case .conv(let l, let convolution):
+                let g = convolution.backward(a[s], weight: weights[l], outputGradient: delta)
+                (inputGradient, gW[l], gb[l]) = (g.input, g.weight, g.bias)
+            case .pool(let pool):
+                inputGradient = pool.backward(outputGradient: delta, argmax: pool.forward(a[s]).argmax)
+            case .flatten:
+                inputGradient = delta
+            }
+            // Below a weight layer's output: through its mask and f′.
+            if s > 0 {
+                switch stages[s - 1] {
+                case .dense(let k), .conv(let k, _):
+                    inputGradient = inputGradient.indices.map { i in
+                        inputGradient[i] * (masks?[s][i] ?? 1) * ReferenceNetwork.derivative(functions[k], z[s][i])
+                    }
+                case .pool, .flatten: break
                 }
             }
-        }
-        var gW: [[Double]] = [], gb: [[Double]] = []
-        for l in 1...L {
-            var g = [Double](repeating: 0, count: sizes[l] * sizes[l - 1])
-            for o in 0..<sizes[l] {
-                for i in 0..<sizes[l - 1] { g[o * sizes[l - 1] + i] = deltas[l][o] * a[l - 1][i] }
-            }
-            gW.append(g)
-            gb.append(deltas[l])
+            delta = inputGradient
         }
         return (gW, gb)
     }
@@ -211,11 +282,19 @@ public struct ReferenceNetwork {
                 var masks: [[[Double]]]?
                 if options.dropout > 0 {
                     // Batch row r's mask for layer l is elements [r·n_l, (r+1)·n_l) of the layer's draw.
+                    // Stage output l is masked when it is a hidden weight layer's; the draw's layer
+                    // number is the weight layer's, from 1, and its elements are NCHW.
+                    let stages = self.stages
                     let layerMasks = sizes.indices.map { l -> [Float] in
                         guard l > 0, l < sizes.count - 1 else { return [] }
-                        return DropoutMask.values(
-                            count: rows.count * sizes[l], rate: options.dropout, seed: Trainer.dropoutSeed(options.seed),
-                            step: UInt64(t), layer: l)
+                        switch stages[l - 1] {
+                        case .dense(let k), .conv(let k, _):
+                            guard k + 1 < weights.count else { return [] }
+                            return DropoutMask.values(
+                                count: rows.count * sizes[l], rate: options.dropout, seed: Trainer.dropoutSeed(options.seed),
+                                step: UInt64(t), layer: k + 1)
+                        case .pool, .flatten: return []
+                        }
                     }
                     masks = (0..<rows.count).map { r in
                         sizes.indices.map { l in

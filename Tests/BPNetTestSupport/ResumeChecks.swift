@@ -11,7 +11,16 @@ public enum ResumeChecks {
         public var options: TrainingOptions
         /// Samples held out for validation (early stopping needs some).
         public var validation: Int = 0
+        /// A model other than the dense one of `sizes`, whose first and last entries then count
+        /// its inputs and classes.
+        public var architecture: Architecture? = nil
         public var description: String { name }
+
+        /// The run's starting network, drawn from the options' seed.
+        public func network() throws -> Network {
+            if let architecture { return try Network(architecture: architecture, activations: activations, seed: options.seed) }
+            return try Network(sizes: sizes, activations: activations, seed: options.seed)
+        }
     }
 
     /// Partial batches (53 samples in batches of 10, or 7), every optimizer, momentum and L2,
@@ -39,6 +48,20 @@ public enum ResumeChecks {
             validation: 11),
     ]
 
+    /// Convolutional models (CPU only until the OpenCL backend runs them): a 3×7×5 input, a
+    /// padded convolution, pooling and two dense layers; one with Adam and softmax, one with
+    /// momentum and early stopping, whose checkpoints hold a best network of 4-D weights too.
+    public static let cnnCases: [Case] = [
+        Case(
+            name: "cnn, adam, softmax", sizes: [105, 3], activations: [.relu, .tanh, .softmax],
+            options: TrainingOptions(epochs: 2, batchSize: 10, optimizer: .adam(), loss: .logLikelihood, seed: 9),
+            architecture: try! Architecture(parsing: "3x7x5,conv:4:3:1:1,maxpool:2,flatten,6,3")),
+        Case(
+            name: "cnn, momentum, early stopping", sizes: [105, 3], activations: [.relu, .sigmoid],
+            options: TrainingOptions(epochs: 3, batchSize: 10, learningRate: 0.3, momentum: 0.5, earlyStop: 2, seed: 10),
+            validation: 11, architecture: try! Architecture(parsing: "3x7x5,conv:2:2:2:0,flatten,3")),
+    ]
+
     /// The training and validation data of every case: 53 samples (64 with the held-out ones).
     public static func data(_ c: Case) throws -> (train: Dataset, validation: Dataset?) {
         let all = try TestData.classification(count: 53 + c.validation, inputs: c.sizes[0], classes: c.sizes.last!, seed: 11)
@@ -52,7 +75,7 @@ public enum ResumeChecks {
     /// bytes and the later epochs' losses. Returns one line per mismatch.
     public static func mismatches(_ c: Case, every: Int = 4, backend: any Backend) throws -> [String] {
         let (train, validation) = try data(c)
-        let start = try Network(sizes: c.sizes, activations: c.activations, seed: c.options.seed)
+        let start = try c.network()
         let collected = Locked<[Data]>([])
         var trainer = Trainer(c.options)
         trainer.checkpointEvery = every
@@ -129,6 +152,8 @@ public enum ResumeChecks {
             if saved != expected { report.problems.append("\(context): the saved model differs from the uninterrupted run's") }
         }
         var generator = SeededGenerator(seed: seed)
+        // 5 epochs of ⌈1201 / 4⌉ batches.
+        let finalStep = 5 * 301
         while report.kills < kills {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CLI.binary)
@@ -150,6 +175,16 @@ public enum ResumeChecks {
                         let loaded = try CheckpointFile.load(checkpoint)
                         _ = try ModelFile.load(checkpoint)
                         report.positions.append(loaded.step)
+                        // Killed after its last update (while saving or exiting: long under the
+                        // sanitizers). Every later run of this chain would only redo that tail,
+                        // so finish it and start again from scratch, as after a completion.
+                        if loaded.step == finalStep {
+                            let finished = try CLI.run(arguments())
+                            if finished.status != 0 { report.problems.append("resuming the finished run failed: \(finished.stderr)") }
+                            compareModel("the finished run, resumed after kill \(report.kills)")
+                            try? FileManager.default.removeItem(atPath: checkpoint)
+                            try? FileManager.default.removeItem(atPath: model)
+                        }
                     } catch {
                         report.problems.append("after kill \(report.kills) the checkpoint does not load: \(error)")
                     }

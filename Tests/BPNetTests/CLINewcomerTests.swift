@@ -59,8 +59,8 @@ import Testing
     @Test func trainAccuracyIsShown() throws {
         let table = try CLI.run(["train", "--data", trainCSV, "--epochs", "2", "--layers", "4,5,3", "--device", "cpu"])
         #expect(table.status == 0, "\(table.stderr)")
-        #expect(table.stdoutLines.first == "epoch  train_loss  train_acc  test_loss  test_acc  seconds  samples/s")
-        #expect(table.stdoutLines.count == 4)
+        #expect(table.tableLines.first == "epoch  train_loss  train_acc  test_loss  test_acc  seconds  samples/s")
+        #expect(table.tableLines.count == 4)
         #expect(table.stdoutLines.last?.hasPrefix("final train accuracy: ") == true)
         #expect(table.stderr.contains("23 training and 0 test samples, 2 epochs of batch 10"))
         let json = try CLI.run(["train", "--data", trainCSV, "--epochs", "1", "--layers", "4,5,3", "--device", "cpu", "--json"])

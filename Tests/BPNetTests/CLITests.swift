@@ -88,8 +88,8 @@ import Testing
         }
         let result = try CLI.run(["train", "--data", idx, "--epochs", "2", "--device", "cpu"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdoutLines.first == "epoch  train_loss  train_acc  test_loss  test_acc  seconds  samples/s")
-        #expect(result.stdoutLines.count == 4)
+        #expect(result.tableLines.first == "epoch  train_loss  train_acc  test_loss  test_acc  seconds  samples/s")
+        #expect(result.tableLines.count == 4)
         #expect(result.stdoutLines.last?.hasPrefix("final test accuracy: ") == true)
         #expect(result.stderr.contains("network 9-30-4 (sigmoid,sigmoid), 30 training and 11 test samples"))
 

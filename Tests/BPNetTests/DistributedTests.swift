@@ -50,6 +50,27 @@ struct DistributedTests {
         #expect(run.stderr.contains("distributed: \(ranks) ranks"))
     }
 
+    /// A convolutional network through `mpirun` (the CSV's 6 inputs as a 1×3×2 image, dropout on
+    /// the convolution's output): 2 and 3 ranks give one process's weights, replicas identical.
+    @Test(arguments: [2, 3])
+    func convolutionalRanksGiveTheWeightsOfOneProcess(ranks: Int) throws {
+        let single = folder + "/cnn-single-\(ranks).safetensors", many = folder + "/cnn-many-\(ranks).safetensors"
+        let cnn = [
+            "--data", data, "--layers", "1x3x2,conv:4:2:1:1,maxpool:2:1,flatten,3", "--activations", "relu,softmax",
+            "--loss", "log-likelihood", "--optimizer", "sgd", "--learning-rate", "0.3", "--momentum", "0.5", "--dropout", "0.2",
+            "--epochs", "2", "--batch-size", "25", "--device", "cpu", "--seed", "3",
+        ]
+        let one = try CLI.run(["train"] + cnn + ["--save", single])
+        #expect(one.status == 0, "\(one.stderr)")
+        let run = try MPIRun.train(ranks: ranks, cnn + ["--save", many, "--check-replicas"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let error = MPIRun.relativeError(try ModelFile.load(many).network, try ModelFile.load(single).network)
+        #expect(error <= Self.tolerance && error > 0, "relative error \(error) with \(ranks) ranks")
+        for epoch in 1...2 {
+            #expect(run.stderr.contains("epoch \(epoch): weights identical on \(ranks) ranks"), "\(run.stderr)")
+        }
+    }
+
     /// One rank with a device it cannot have: the whole job ends within seconds with its message.
     @Test func aFailingRankEndsTheJob() throws {
         let start = Date()
@@ -136,6 +157,34 @@ struct DistributedTests {
             #expect(network == results[0].0, "replicas differ")
             #expect(checksums.count == 3 && checksums == results[0].2)
             for (loss, reference) in zip(losses, expectedReports.map(\.trainLoss)) { #expect(abs(loss - reference) <= 1e-5 * reference) }
+        }
+    }
+
+    /// A convolutional network across 2 and 3 ranks: within 1e-5 of one process, replicas
+    /// identical. Dropout on the convolution's output draws each shard's masks from its first
+    /// row, in NCHW order, as one process would.
+    @Test(arguments: [2, 3])
+    func convolutionalRanksMatchOneProcess(ranks: Int) throws {
+        let architecture = try Architecture(parsing: "2x6x5,conv:4:3:1:1,maxpool:2,flatten,3")
+        let data = try TestData.classification(count: 53, inputs: 60, classes: 3, seed: 4)
+        let options = TrainingOptions(
+            epochs: 2, batchSize: 10, learningRate: 0.1, loss: .logLikelihood, l2: 0.3, momentum: 0.6, dropout: 0.3, seed: 2)
+        @Sendable func network() throws -> Network { try Network(architecture: architecture, activations: [.relu, .softmax], seed: 1) }
+        var expected = try network()
+        try Trainer(options).train(&expected, on: data, backend: CPUBackend())
+        let results = try ThreadCommunicator.run(ranks: ranks) { _, communicator in
+            var trainer = Trainer(options)
+            trainer.communicator = communicator
+            trainer.checkReplicas = true
+            var trained = try network()
+            let reports = try trainer.train(&trained, on: data, backend: CPUBackend())
+            return (trained, reports.compactMap(\.replicaChecksum))
+        }
+        for (trained, checksums) in results {
+            let error = MPIRun.relativeError(trained, expected)
+            #expect(error <= 1e-5 && error > 0, "relative error \(error) with \(ranks) ranks")
+            #expect(trained == results[0].0, "replicas differ")
+            #expect(checksums.count == 2 && checksums == results[0].1)
         }
     }
 

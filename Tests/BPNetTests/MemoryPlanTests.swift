@@ -5,15 +5,15 @@ import Testing
 
 /// Networks too large for their device are refused before anything is allocated, with the numbers.
 @Suite struct MemoryPlanTests {
-    @Test func planCountsWhatTrainingAllocates() {
+    @Test func planCountsWhatTrainingAllocates() throws {
         // 4-3-2: 12 + 3 + 6 + 2 = 23 parameters; SGD with μ keeps one velocity per parameter.
-        let plan = MemoryPlan(sizes: [4, 3, 2], options: TrainingOptions(batchSize: 5, momentum: 0.9), samples: 7, testSamples: 2)
+        let plan = try MemoryPlan(sizes: [4, 3, 2], options: TrainingOptions(batchSize: 5, momentum: 0.9), samples: 7, testSamples: 2)
         #expect(plan.parameterBytes == 23 * 4 && plan.hostParameterBytes == 2 * 23 * 4)
         // Velocity 23, activations 5·(4+3+2), deltas 5·(3+2), targets 5·2.
         #expect(plan.workingBytes == Double(23 + 45 + 25 + 10) * 4)
         #expect(plan.dataBytes == Double(9 * (4 + 2)) * 4)
         // Adam keeps two moments and a gradient per parameter.
-        let adam = MemoryPlan(sizes: [4, 3, 2], options: TrainingOptions(batchSize: 5, optimizer: .adam()), samples: 7)
+        let adam = try MemoryPlan(sizes: [4, 3, 2], options: TrainingOptions(batchSize: 5, optimizer: .adam()), samples: 7)
         #expect(adam.workingBytes - plan.workingBytes == Double(2 * 23) * 4)
     }
 
@@ -42,13 +42,35 @@ import Testing
         if distributed { trainer.communicator = ThreadCommunicator.group(size: 1)[0] }
         var network = try Network(sizes: sizes, seed: 1)
         try trainer.train(&network, on: data, test: test, backend: backend)
-        let plan = MemoryPlan(sizes: sizes, options: options, samples: 40, testSamples: 9, hook: hook, distributed: distributed)
+        let plan = try MemoryPlan(sizes: sizes, options: options, samples: 40, testSamples: 9, hook: hook, distributed: distributed)
         let allocated = Double(backend.bufferElements + backend.transferElements) * 4
         let parameterBytes = Double(33 * 17 + 17 + 17 * 3 + 3) * 4
         #expect(plan.parameterBytes == parameterBytes)
         #expect(abs(allocated - plan.backendBytes) < parameterBytes / 2, "\(name): allocated \(allocated) bytes, planned \(plan.backendBytes)")
         let path = UpdatePath(options, hook: hook, distributed: distributed)
         #expect(path.fused == (options.optimizer == .sgd && !hook && !distributed), "\(name)")
+    }
+
+    /// A convolutional network's plan counts its patches, the patch gradient, pooling's argmax,
+    /// the NHWC copy of a several-channel input and the convolution's dropout mask in NCHW order.
+    @Test(arguments: paths.indices)
+    func planMatchesWhatTheTrainerAllocatesForACNN(path index: Int) throws {
+        let (name, options, hook, distributed) = Self.paths[index]
+        let architecture = try Architecture(parsing: "2x7x6,conv:8:3:1:1,maxpool:2,flatten,10,3")
+        let data = try TestData.classification(count: 40, inputs: 84, classes: 3, seed: 1)
+        let test = try TestData.classification(count: 9, inputs: 84, classes: 3, seed: 2)
+        let backend = ProfilingBackend(CPUBackend())
+        var trainer = Trainer(options)
+        if hook { trainer.betweenGradientAndUpdate = { _, _ in } }
+        if distributed { trainer.communicator = ThreadCommunicator.group(size: 1)[0] }
+        var network = try Network(architecture: architecture, activations: [.relu, .relu, .sigmoid], seed: 1)
+        try trainer.train(&network, on: data, test: test, backend: backend)
+        let plan = try MemoryPlan(
+            architecture: architecture, options: options, samples: 40, testSamples: 9, hook: hook, distributed: distributed)
+        let allocated = Double(backend.bufferElements + backend.transferElements) * 4
+        let parameterBytes = Double(network.parameterCount) * 4
+        #expect(plan.parameterBytes == parameterBytes)
+        #expect(abs(allocated - plan.backendBytes) < parameterBytes / 2, "\(name): allocated \(allocated) bytes, planned \(plan.backendBytes)")
     }
 
     /// On the CPU, and on OpenCL where a device is (CI has one).

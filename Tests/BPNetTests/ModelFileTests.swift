@@ -79,8 +79,8 @@ import Testing
         }
         let version1 = try ModelFile.decode(header(#""format":"bpnet","version":"1","layers":"2,1","activation":"sigmoid","loss":"cross-entropy""#), file: "v1")
         #expect(version1.network.activations == [.sigmoid] && version1.metadata.loss == .crossEntropy)
-        #expect(throws: BPNetError.model(file: "v3", problem: "version '3' is not supported (this bpnet reads versions 1 and 2)")) {
-            try ModelFile.decode(header(#""format":"bpnet","version":"3","layers":"2,1""#), file: "v3")
+        #expect(throws: BPNetError.model(file: "v4", problem: "version '4' is not supported (this bpnet reads versions 1 to 3)")) {
+            try ModelFile.decode(header(#""format":"bpnet","version":"4","layers":"2,1""#), file: "v4")
         }
         #expect(throws: BPNetError.model(
             file: "x", problem: "unknown activation 'swish' in metadata (expected sigmoid, tanh, relu, identity, softmax)")) {

@@ -348,7 +348,7 @@ import Testing
             let sizes = layers.split(separator: ",").compactMap { Int($0) }
             #expect(sizes.first == 784 && sizes.last == 10, "\(layers)")
             if message.hasPrefix("training needs ") {
-                let plan = MemoryPlan(sizes: sizes, options: TrainingOptions(batchSize: 1))
+                let plan = try MemoryPlan(sizes: sizes, options: TrainingOptions(batchSize: 1))
                 let needed = plan.hostParameterBytes + plan.backendBytes - plan.dataBytes
                 #expect(message.hasPrefix(String(format: "training needs %.1f GiB on cpu, which has ", needed / 1_073_741_824)), "\(message)")
             } else {

@@ -69,10 +69,18 @@ import Testing
     @Test(arguments: pairs.map { "\($0.0.rawValue) \($0.1.rawValue)" })
     func referenceGradientsMatchFiniteDifferences(_ pair: String) throws {
         let (output, loss) = try #require(Self.pairs.first { "\($0.0.rawValue) \($0.1.rawValue)" == pair })
-        let hidden: [Activation] = [.sigmoid, .tanh, .relu, .identity]
-        for (index, sizes) in [[3, 4, 2], [1, 3, 5, 2], [6, 1, 3]].enumerated() {
-            let functions = (0..<(sizes.count - 2)).map { hidden[($0 + index) % hidden.count] } + [output]
-            let network = try Network(sizes: sizes, activations: functions, seed: 21)
+        let hidden = Activation.allCases.filter { $0 != .softmax }
+        // Dense networks, and convolutional ones: each layer kind, overlapping pools, several
+        // channels, stride and padding.
+        let architectures = [
+            "3,4,2", "1,3,5,2", "6,1,3", "2x5x4,conv:3:3:1:1,maxpool:2:1,flatten,3,2", "1x6x5,conv:2:2:2,conv:3:1,flatten,2",
+        ]
+        for (index, text) in architectures.enumerated() {
+            let architecture = try Architecture(parsing: text)
+            let weightLayers = architecture.layers.filter(\.isWeightLayer).count
+            let functions = (0..<(weightLayers - 1)).map { hidden[($0 + index) % hidden.count] } + [output]
+            let network = try Network(architecture: architecture, activations: functions, seed: 21)
+            let sizes = network.sizes
             var reference = ReferenceNetwork(network)
             let x = TestData.uniform(sizes[0], seed: 1).map(Double.init)
             // A distribution for softmax, values inside (0, 1) for the others.

@@ -47,14 +47,14 @@ import Testing
         let table = try CLI.run(run + ["--validation", "0.25"])
         #expect(table.status == 0, "\(table.stderr)")
         #expect(table.stderr.contains("validation: 20 of the 80 training samples held out, drawn with seed 0"))
-        #expect(table.stdoutLines.first == "epoch  train_loss  train_acc  val_loss   val_acc  test_loss  test_acc  seconds  samples/s")
+        #expect(table.tableLines.first == "epoch  train_loss  train_acc  val_loss   val_acc  test_loss  test_acc  seconds  samples/s")
         let json = try CLI.run(run + ["--validation", "16", "--json"])
         let epoch = try #require(try JSONSerialization.jsonObject(with: Data(json.stdoutLines[0].utf8)) as? [String: Any])
         #expect(epoch["validation_accuracy"] is Double && epoch["validation_loss"] is Double)
         let stopped = try CLI.run(run + ["--validation", "20", "--early-stop", "2", "--learning-rate", "1e-6", "--epochs", "10"])
         #expect(stopped.status == 0, "\(stopped.stderr)")
         #expect(stopped.stderr.contains("stopped early: epoch 1 had the best validation accuracy; its model is kept"))
-        #expect(stopped.stdoutLines.count == 1 + 3 + 1, "a header, epochs 1 to 3, the final line")
+        #expect(stopped.tableLines.count == 1 + 3 + 1, "a header, epochs 1 to 3, the final line")
         for (arguments, message) in [
             (["--early-stop", "2"], "--early-stop needs --validation"),
             (["--validation", "1.5"], "--validation takes a positive count or a fraction between 0 and 1, got '1.5'"),

@@ -85,8 +85,9 @@ struct OpenCLParityTests {
     }
 
     /// Exact resume on the device: from every checkpoint of each case, the same model bytes as
-    /// the run that never stopped (momentum, Adam, dropout, schedules, the shuffle, early stopping).
-    @Test(arguments: ResumeChecks.cases)
+    /// the run that never stopped (momentum, Adam, dropout, schedules, the shuffle, early stopping;
+    /// convolutional networks too).
+    @Test(arguments: ResumeChecks.cases + ResumeChecks.cnnCases)
     func resumingFromEveryCheckpointGivesTheSameBytes(_ c: ResumeChecks.Case) throws {
         let problems = try ResumeChecks.mismatches(c, backend: try Self.device())
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")

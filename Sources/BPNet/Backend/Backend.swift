@@ -74,19 +74,22 @@ public protocol Backend: AnyObject, Sendable {
 
     // The gradient, then the optimizer: two passes with the gradient in buffers between them,
     // where a step such as an allreduce across processes can run.
+    //
+    // `samples` is the batch's sample count, which divides the gradient's sums: `rows` for a dense
+    // layer, and rows/(OH·OW) for a convolution, whose rows are output positions.
 
-    /// delta: [rows, outputs], input: [rows, inputs] -> gradient: [outputs, inputs] = (1/rows)·deltaᵀ·input.
+    /// delta: [rows, outputs], input: [rows, inputs] -> gradient: [outputs, inputs] = (1/samples)·deltaᵀ·input.
     func weightGradient(
-        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int) throws
+        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int) throws
 
-    /// delta: [rows, outputs] -> gradient: [outputs] = (1/rows)·Σ_rows delta.
-    func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int) throws
+    /// delta: [rows, outputs] -> gradient: [outputs] = (1/samples)·Σ_rows delta.
+    func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int) throws
 
     /// `weightGradient` and `biasGradient` of one layer. A backend may compute both in one pass:
     /// the bias gradient is the row sums of the product's left operand δᵀ.
     func layerGradients(
         delta: any DeviceBuffer, input: any DeviceBuffer, weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer,
-        rows: Int, outputs: Int, inputs: Int) throws
+        rows: Int, samples: Int, outputs: Int, inputs: Int) throws
 
     /// One optimizer step over a parameter buffer of `count` values, in one fused pass:
     /// parameters, gradient and each state buffer (`Optimizer.stateBuffers`) are `[count]`.
@@ -104,18 +107,18 @@ public protocol Backend: AnyObject, Sendable {
 
     /// The fused SGD update, for when nothing needs the gradient in a buffer.
     /// delta: [rows, outputs], input: [rows, inputs], weights, velocity: [outputs, inputs]
-    /// -> velocity = μ·velocity − η·((1/rows)·deltaᵀ·input + l2·weights); weights += velocity.
+    /// -> velocity = μ·velocity − η·((1/samples)·deltaᵀ·input + l2·weights); weights += velocity.
     /// With μ = 0 the velocity is not state: a backend may leave it unread and unwritten.
     func updateWeights(
         weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
-        input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        input: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int,
         learningRate: Float, l2: Float, momentum: Float) throws
 
     /// The fused SGD update of a bias. delta: [rows, outputs], bias, velocity: [outputs]
-    /// -> velocity = μ·velocity − η·(1/rows)·Σ_rows delta; bias += velocity.
+    /// -> velocity = μ·velocity − η·(1/samples)·Σ_rows delta; bias += velocity.
     func updateBias(
         bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
-        rows: Int, outputs: Int, learningRate: Float, momentum: Float) throws
+        rows: Int, samples: Int, outputs: Int, learningRate: Float, momentum: Float) throws
 
     /// `layerGradients` and then `optimizerStepLayer`, for when nothing needs the gradients in
     /// buffers between them; the gradient buffers are scratch. A backend may apply the step in
@@ -123,13 +126,48 @@ public protocol Backend: AnyObject, Sendable {
     func gradientStepLayer(
         weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
-        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int) throws
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int) throws
 
     /// `updateWeights` and `updateBias` of one layer; a backend may do both in one pass.
     func updateLayer(
         weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
-        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int,
         learningRate: Float, l2: Float, momentum: Float) throws
+
+    // Images, in geometry terms (see `WindowGeometry`): NHWC batches, `[samples·H·W, C]`. A
+    // convolution is im2col, then `linear` over the patches; its backward pass is a GEMM into
+    // the patches' gradient, then col2im. Every sum runs in a fixed order, with no atomics.
+
+    /// input: [samples, H, W, C] -> columns: [samples·OH·OW, C·K·K], where row (n, y, x) holds
+    /// input(n, y·S − P + ky, x·S − P + kx, c) at column (c, ky, kx), and 0 in the padding.
+    func im2col(_ input: any DeviceBuffer, geometry: WindowGeometry, samples: Int, into columns: any DeviceBuffer) throws
+
+    /// columns: [samples·OH·OW, C·K·K] -> image: [samples, H, W, C], each element the sum of the
+    /// columns that im2col copied it to, in (ky, kx) order: the transpose of im2col, as a gather.
+    func col2im(_ columns: any DeviceBuffer, geometry: WindowGeometry, samples: Int, into image: any DeviceBuffer) throws
+
+    /// input: [samples, H, W, C] -> output, argmax: [samples, OH, OW, C], each window's maximum and
+    /// the position y·W + x it came from: the first maximum in row-major order, as PyTorch's
+    /// `return_indices`. A NaN is a maximum. The geometry's padding must be 0.
+    func maxPool(
+        _ input: any DeviceBuffer, geometry: WindowGeometry, samples: Int, into output: any DeviceBuffer, argmax: any DeviceBuffer
+    ) throws
+
+    /// outputGradient, argmax: [samples, OH, OW, C] -> inputGradient: [samples, H, W, C], each
+    /// element the sum, in window order, of the gradients of the windows whose maximum it was;
+    /// 0 elsewhere. A gather over the windows that contain the element.
+    func maxPoolBackward(
+        _ outputGradient: any DeviceBuffer, argmax: any DeviceBuffer, geometry: WindowGeometry, samples: Int,
+        into inputGradient: any DeviceBuffer) throws
+
+    /// x: [samples, rows, columns] -> y: [samples, columns, rows], each sample's matrix
+    /// transposed: NCHW to NHWC with (rows, columns) = (C, H·W), and back with (H·W, C).
+    func transposeSamples(_ x: any DeviceBuffer, samples: Int, rows: Int, columns: Int, into y: any DeviceBuffer) throws
+
+    /// delta, activation: [count] -> delta = delta ⊙ f′(a), f′ taken from the output a: the
+    /// activation's backward step where no GEMM precedes it (after pooling or col2im).
+    /// Identity leaves delta as it is; softmax is an output layer's, and is refused.
+    func multiplyDerivative(_ delta: any DeviceBuffer, activation: any DeviceBuffer, count: Int, function: Activation) throws
 
     // Dropout: a mask drawn by a counter-based generator, so every backend draws the same.
 
@@ -248,35 +286,35 @@ extension Backend where Self: GeneralForms {
     /// The two products: the general form.
     public func layerGradients(
         delta: any DeviceBuffer, input: any DeviceBuffer, weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer,
-        rows: Int, outputs: Int, inputs: Int
+        rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {
-        try self.weightGradient(delta: delta, input: input, gradient: weightGradient, rows: rows, outputs: outputs, inputs: inputs)
-        try self.biasGradient(delta: delta, gradient: biasGradient, rows: rows, outputs: outputs)
+        try self.weightGradient(delta: delta, input: input, gradient: weightGradient, rows: rows, samples: samples, outputs: outputs, inputs: inputs)
+        try self.biasGradient(delta: delta, gradient: biasGradient, rows: rows, samples: samples, outputs: outputs)
     }
 
     /// The general form.
     public func gradientStepLayer(
         weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
-        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {
         try gradientsThenStepLayer(
             weightStep: weightStep, weights: weights, weightState: weightState, biasStep: biasStep, bias: bias,
             biasState: biasState, delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient,
-            rows: rows, outputs: outputs, inputs: inputs)
+            rows: rows, samples: samples, outputs: outputs, inputs: inputs)
     }
 
     /// The two updates: the general form.
     public func updateLayer(
         weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
-        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int,
         learningRate: Float, l2: Float, momentum: Float
     ) throws {
         try updateWeights(
-            weights: weights, velocity: weightVelocity, delta: delta, input: input, rows: rows, outputs: outputs, inputs: inputs,
+            weights: weights, velocity: weightVelocity, delta: delta, input: input, rows: rows, samples: samples, outputs: outputs, inputs: inputs,
             learningRate: learningRate, l2: l2, momentum: momentum)
         try updateBias(
-            bias: bias, velocity: biasVelocity, delta: delta, rows: rows, outputs: outputs, learningRate: learningRate, momentum: momentum)
+            bias: bias, velocity: biasVelocity, delta: delta, rows: rows, samples: samples, outputs: outputs, learningRate: learningRate, momentum: momentum)
     }
 
     /// Two gathers: the general form.
@@ -299,11 +337,11 @@ extension Backend where Self: GeneralForms {
     }
 
     public func weightGradient(
-        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {
         try gemm(
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
-            alpha: 1 / Float(rows), a: delta, b: input, beta: 0, c: gradient)
+            alpha: 1 / Float(samples), a: delta, b: input, beta: 0, c: gradient)
     }
 
     public func makeReadOnlyBuffer(_ values: [Float]) throws -> any DeviceBuffer { try makeBuffer(values) }
@@ -317,10 +355,10 @@ extension Backend {
     public func gradientsThenStepLayer(
         weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
-        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {
         try layerGradients(
-            delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows, outputs: outputs,
+            delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows, samples: samples, outputs: outputs,
             inputs: inputs)
         try optimizerStepLayer(
             weightStep: weightStep, weights: weights, weightGradient: weightGradient, weightState: weightState,

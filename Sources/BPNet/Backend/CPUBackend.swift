@@ -171,7 +171,8 @@ public final class CPUBackend: Backend, GeneralForms {
             bpnet_bias_relu(values, b, rows, columns)
         case .identity:
             bpnet_bias_add(values, b, rows, columns)
-        case .tanh:
+        default:
+            // Activations without a C loop take the Swift formula.
             for r in 0..<rows {
                 let row = values + r * columns
                 for j in 0..<columns { row[j] = activation(row[j] + b[j]) }
@@ -202,19 +203,15 @@ public final class CPUBackend: Backend, GeneralForms {
         try gemm(
             transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
             alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)
-        let a = cpu(activation).floats, d = cpu(delta).floats
-        switch function {
-        case .sigmoid: bpnet_multiply_derivative(d, a, rows * units, Int32(BPNET_DERIVATIVE_SIGMOID))
-        case .tanh: bpnet_multiply_derivative(d, a, rows * units, Int32(BPNET_DERIVATIVE_TANH))
-        case .relu: bpnet_multiply_derivative(d, a, rows * units, Int32(BPNET_DERIVATIVE_RELU))
-        case .identity, .softmax: return
-        }
+        // A softmax hidden layer is refused before training; its f′ is not element-wise.
+        guard function != .softmax else { return }
+        try multiplyDerivative(delta, activation: activation, count: rows * units, function: function)
     }
 
-    public func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int) throws {
+    public func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int) throws {
         let d = cpu(delta).floats, g = cpu(gradient).floats
         columnSums(d, rows: rows, columns: outputs, into: g)
-        for j in 0..<outputs { g[j] /= Float(rows) }
+        for j in 0..<outputs { g[j] /= Float(samples) }
     }
 
     /// sums[j] = Σ_r x[r, j], added row by row so that memory is read in order.
@@ -258,7 +255,7 @@ public final class CPUBackend: Backend, GeneralForms {
 
     public func updateWeights(
         weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
-        input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        input: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int,
         learningRate: Float, l2: Float, momentum: Float
     ) throws {
         let count = outputs * inputs
@@ -268,23 +265,23 @@ public final class CPUBackend: Backend, GeneralForms {
             // whole rule in place: W = (1 − η·l2)·W − (η/m)·Δᵀ·A.
             return try gemm(
                 transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
-                alpha: -learningRate / Float(rows), a: delta, b: input, beta: 1 - l2Step, c: weights)
+                alpha: -learningRate / Float(samples), a: delta, b: input, beta: 1 - l2Step, c: weights)
         }
         // velocity = μ·velocity − η·l2·W, then the GEMM adds −(η/m)·Δᵀ·A with β = 1.
         let w = cpu(weights).floats, v = cpu(velocity).floats
         for i in 0..<count { v[i] = momentum * v[i] - l2Step * w[i] }
         try gemm(
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
-            alpha: -learningRate / Float(rows), a: delta, b: input, beta: 1, c: velocity)
+            alpha: -learningRate / Float(samples), a: delta, b: input, beta: 1, c: velocity)
         for i in 0..<count { w[i] += v[i] }
     }
 
     public func updateBias(
         bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
-        rows: Int, outputs: Int, learningRate: Float, momentum: Float
+        rows: Int, samples: Int, outputs: Int, learningRate: Float, momentum: Float
     ) throws {
         let b = cpu(bias).floats, v = cpu(velocity).floats, d = cpu(delta).floats
-        let scale = learningRate / Float(rows)
+        let scale = learningRate / Float(samples)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: outputs) { sums in
             let sum = sums.baseAddress!
             columnSums(d, rows: rows, columns: outputs, into: sum)
@@ -309,6 +306,56 @@ public final class CPUBackend: Backend, GeneralForms {
         for i in 0..<rows {
             (dst + i * rowLength).update(from: src + Int(index[offset + i]) * rowLength, count: rowLength)
         }
+    }
+
+    /// The activations whose f′ has a vectorized C loop (cpu_kernels.c).
+    static let derivativeLoops: [Activation: Int32] = [
+        .sigmoid: Int32(BPNET_DERIVATIVE_SIGMOID), .tanh: Int32(BPNET_DERIVATIVE_TANH), .relu: Int32(BPNET_DERIVATIVE_RELU),
+    ]
+
+    public func im2col(_ input: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into columns: any DeviceBuffer) throws {
+        bpnet_im2col(cpu(input).floats, cpu(columns).floats, samples, g.channels, g.height, g.width, g.kernel, g.stride, g.padding)
+    }
+
+    public func col2im(_ columns: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into image: any DeviceBuffer) throws {
+        bpnet_col2im(cpu(columns).floats, cpu(image).floats, samples, g.channels, g.height, g.width, g.kernel, g.stride, g.padding)
+    }
+
+    public func maxPool(
+        _ input: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into output: any DeviceBuffer, argmax: any DeviceBuffer
+    ) throws {
+        try CPUBackend.checkPooling("maxPool", g)
+        bpnet_max_pool(
+            cpu(input).floats, cpu(output).floats, cpu(argmax).ints, samples, g.channels, g.height, g.width, g.kernel, g.stride)
+    }
+
+    public func maxPoolBackward(
+        _ outputGradient: any DeviceBuffer, argmax: any DeviceBuffer, geometry g: WindowGeometry, samples: Int,
+        into inputGradient: any DeviceBuffer
+    ) throws {
+        try CPUBackend.checkPooling("maxPoolBackward", g)
+        bpnet_max_pool_backward(
+            cpu(outputGradient).floats, cpu(argmax).ints, cpu(inputGradient).floats, samples, g.channels, g.height, g.width,
+            g.kernel, g.stride)
+    }
+
+    static func checkPooling(_ operation: String, _ g: WindowGeometry) throws {
+        guard g.isValid, g.padding == 0 else {
+            throw BPNetError.invalidArgument("\(operation): max pooling takes a valid window and no padding, but \(g)")
+        }
+    }
+
+    public func transposeSamples(_ x: any DeviceBuffer, samples: Int, rows: Int, columns: Int, into y: any DeviceBuffer) throws {
+        bpnet_transpose_samples(cpu(x).floats, cpu(y).floats, samples, rows, columns)
+    }
+
+    public func multiplyDerivative(_ delta: any DeviceBuffer, activation: any DeviceBuffer, count: Int, function: Activation) throws {
+        let a = cpu(activation).floats, d = cpu(delta).floats
+        if function == .softmax { throw BPNetError.invalidArgument("softmax has no element-wise derivative: it is an output layer's") }
+        if function == .identity { return }
+        if let code = CPUBackend.derivativeLoops[function] { return bpnet_multiply_derivative(d, a, count, code) }
+        // Activations without a C loop take the Swift formula.
+        for i in 0..<count { d[i] *= function.derivative(fromOutput: a[i]) }
     }
 
     public func batchMetrics(

@@ -101,15 +101,42 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
                 rows: rows, units: units, nextUnits: nextUnits, function: function)
         }
     }
-    public func weightGradient(
-        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+    public func im2col(_ input: any DeviceBuffer, geometry: WindowGeometry, samples: Int, into columns: any DeviceBuffer) throws {
+        try timed("im2col") { try inner.im2col(input, geometry: geometry, samples: samples, into: columns) }
+    }
+    public func col2im(_ columns: any DeviceBuffer, geometry: WindowGeometry, samples: Int, into image: any DeviceBuffer) throws {
+        try timed("col2im") { try inner.col2im(columns, geometry: geometry, samples: samples, into: image) }
+    }
+    public func maxPool(
+        _ input: any DeviceBuffer, geometry: WindowGeometry, samples: Int, into output: any DeviceBuffer, argmax: any DeviceBuffer
     ) throws {
-        try timed("weight gradient: Δᵀ·A") {
-            try inner.weightGradient(delta: delta, input: input, gradient: gradient, rows: rows, outputs: outputs, inputs: inputs)
+        try timed("max pool") { try inner.maxPool(input, geometry: geometry, samples: samples, into: output, argmax: argmax) }
+    }
+    public func maxPoolBackward(
+        _ outputGradient: any DeviceBuffer, argmax: any DeviceBuffer, geometry: WindowGeometry, samples: Int,
+        into inputGradient: any DeviceBuffer
+    ) throws {
+        try timed("max pool backward") {
+            try inner.maxPoolBackward(outputGradient, argmax: argmax, geometry: geometry, samples: samples, into: inputGradient)
         }
     }
-    public func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int) throws {
-        try timed("bias gradient") { try inner.biasGradient(delta: delta, gradient: gradient, rows: rows, outputs: outputs) }
+    public func transposeSamples(_ x: any DeviceBuffer, samples: Int, rows: Int, columns: Int, into y: any DeviceBuffer) throws {
+        try timed("transpose samples") { try inner.transposeSamples(x, samples: samples, rows: rows, columns: columns, into: y) }
+    }
+    public func multiplyDerivative(_ delta: any DeviceBuffer, activation: any DeviceBuffer, count: Int, function: Activation) throws {
+        try timed("⊙ \(function.rawValue)′") {
+            try inner.multiplyDerivative(delta, activation: activation, count: count, function: function)
+        }
+    }
+    public func weightGradient(
+        delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int
+    ) throws {
+        try timed("weight gradient: Δᵀ·A") {
+            try inner.weightGradient(delta: delta, input: input, gradient: gradient, rows: rows, samples: samples, outputs: outputs, inputs: inputs)
+        }
+    }
+    public func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int) throws {
+        try timed("bias gradient") { try inner.biasGradient(delta: delta, gradient: gradient, rows: rows, samples: samples, outputs: outputs) }
     }
     public func optimizerStep(
         _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int
@@ -131,22 +158,22 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     }
     public func updateWeights(
         weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
-        input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        input: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int,
         learningRate: Float, l2: Float, momentum: Float
     ) throws {
         try timed("weight update: Δᵀ·A, SGD") {
             try inner.updateWeights(
-                weights: weights, velocity: velocity, delta: delta, input: input, rows: rows, outputs: outputs,
+                weights: weights, velocity: velocity, delta: delta, input: input, rows: rows, samples: samples, outputs: outputs,
                 inputs: inputs, learningRate: learningRate, l2: l2, momentum: momentum)
         }
     }
     public func updateBias(
         bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
-        rows: Int, outputs: Int, learningRate: Float, momentum: Float
+        rows: Int, samples: Int, outputs: Int, learningRate: Float, momentum: Float
     ) throws {
         try timed("bias update") {
             try inner.updateBias(
-                bias: bias, velocity: velocity, delta: delta, rows: rows, outputs: outputs,
+                bias: bias, velocity: velocity, delta: delta, rows: rows, samples: samples, outputs: outputs,
                 learningRate: learningRate, momentum: momentum)
         }
     }
@@ -192,35 +219,35 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     }
     public func layerGradients(
         delta: any DeviceBuffer, input: any DeviceBuffer, weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer,
-        rows: Int, outputs: Int, inputs: Int
+        rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {
         try timed("layer gradients: Δᵀ·A, Σ δ") {
             try inner.layerGradients(
-                delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows,
+                delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows, samples: samples,
                 outputs: outputs, inputs: inputs)
         }
     }
     public func gradientStepLayer(
         weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
-        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {
         try timed("gradient and \(weightStep.optimizer.name) step") {
             try inner.gradientStepLayer(
                 weightStep: weightStep, weights: weights, weightState: weightState, biasStep: biasStep, bias: bias,
                 biasState: biasState, delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient,
-                rows: rows, outputs: outputs, inputs: inputs)
+                rows: rows, samples: samples, outputs: outputs, inputs: inputs)
         }
     }
     public func updateLayer(
         weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
-        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int,
         learningRate: Float, l2: Float, momentum: Float
     ) throws {
         try timed("layer update: Δᵀ·A, SGD, bias") {
             try inner.updateLayer(
                 weights: weights, weightVelocity: weightVelocity, bias: bias, biasVelocity: biasVelocity, delta: delta,
-                input: input, rows: rows, outputs: outputs, inputs: inputs, learningRate: learningRate, l2: l2, momentum: momentum)
+                input: input, rows: rows, samples: samples, outputs: outputs, inputs: inputs, learningRate: learningRate, l2: l2, momentum: momentum)
         }
     }
     public func batchMetrics(

@@ -50,7 +50,12 @@ public enum DataSource: Equatable, Sendable, CustomStringConvertible {
     /// Reads one split. `inputs`/`outputs` are the network's sizes when known; they decide how a
     /// CSV row divides into inputs and targets, and how many classes IDX labels are spread over.
     /// `targets` says that a CSV's last `targets` columns are target values (see `CSV.read`).
-    public func load(_ split: Split = .train, inputs: Int? = nil, outputs: Int? = nil, targets: Int? = nil) throws -> Dataset {
+    /// `inputShape`, an image model's input, gives `inputs` (C·H·W values in NCHW order) and names
+    /// itself when IDX images (1×H×W) hold another count.
+    public func load(
+        _ split: Split = .train, inputs: Int? = nil, outputs: Int? = nil, targets: Int? = nil, inputShape: Architecture.Shape? = nil
+    ) throws -> Dataset {
+        let inputs = inputShape?.count ?? inputs
         switch self {
         case .csv(let file):
             return try CSV.read(file, inputs: inputs, outputs: outputs, targets: targets)
@@ -60,7 +65,7 @@ public enum DataSource: Equatable, Sendable, CustomStringConvertible {
                     file: DataSource.fashionMNISTFolder,
                     problem: "Fashion-MNIST is not installed; install it with: apt-get install dataset-fashion-mnist")
             }
-            return try DataSource.idx(folder: DataSource.fashionMNISTFolder).load(split, inputs: inputs, outputs: outputs)
+            return try DataSource.idx(folder: DataSource.fashionMNISTFolder).load(split, inputs: inputs, outputs: outputs, inputShape: inputShape)
         case .idx(let folder):
             let images = try DataSource.file(in: folder, "\(split.rawValue)-images-idx3-ubyte")
             let labels = try DataSource.file(in: folder, "\(split.rawValue)-labels-idx1-ubyte")
@@ -69,6 +74,12 @@ public enum DataSource: Equatable, Sendable, CustomStringConvertible {
             let dims = try IDX.header(imageBytes, rank: 3, file: images)
             let width = dims[1].multipliedReportingOverflow(by: dims[2])
             if let inputs, !width.overflow, inputs != width.partialValue {
+                if let inputShape, case .image = inputShape {
+                    throw BPNetError.data(
+                        file: images,
+                        problem: "images are 1×\(dims[1])×\(dims[2]) = \(width.partialValue) values but the input shape "
+                            + "\(inputShape) holds \(inputs)")
+                }
                 throw BPNetError.data(
                     file: images,
                     problem: "images have \(dims[1])×\(dims[2]) = \(width.partialValue) pixels but the input layer has \(inputs) units")

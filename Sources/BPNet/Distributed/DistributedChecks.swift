@@ -12,7 +12,7 @@ extension Trainer {
         var entries: [(String, String)] = [
             // Both add collective calls to every epoch.
             ("confusion matrix", "\(collectives.confusion)"), ("replica check", "\(collectives.replicas)"),
-            ("layers", network.sizes.map(String.init).joined(separator: ",")),
+            ("layers", network.architecture.description),
             ("activations", network.activations.map(\.rawValue).joined(separator: ",")),
             ("training samples", "\(data.samples)"), ("validation samples", "\(data.validationSamples)"),
             ("training data fingerprint", String(data.hash, radix: 16)), ("test samples", "\(test)"),

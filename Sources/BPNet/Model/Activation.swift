@@ -2,6 +2,11 @@ import Foundation
 
 /// A layer's activation f, applied to z = W·a + b. Derivatives are taken from the output a = f(z),
 /// so the backward pass needs only the stored activations.
+///
+/// A new element-wise activation is a case here (its float32 and float64 f, its f′), a line of
+/// `ELEMENTWISE_ACTIVATIONS` in Kernels/activation.cl, the tests' float64 reference
+/// (Tests/BPNetTestSupport/Reference.swift) and the README's formula. The CPU backend runs the
+/// Swift formulas where it has no C loop for it; the lists of the checks and tests come from `allCases`.
 public enum Activation: String, CaseIterable, Sendable, Codable {
     /// f(z) = 1/(1 + e^−z); f′ = a(1−a).
     case sigmoid
@@ -34,6 +39,17 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
         case .tanh: return 1 - a * a
         case .relu: return a > 0 ? 1 : 0
         case .identity, .softmax: return 1
+        }
+    }
+
+    /// Element-wise f in float64, from the definition: the reference `bpnet verify` checks the
+    /// backends against (softmax is a row operation).
+    public func callAsFunction(_ z: Double) -> Double {
+        switch self {
+        case .sigmoid: return 1 / (1 + exp(-z))
+        case .tanh: return Foundation.tanh(z)
+        case .relu: return max(z, 0)
+        case .identity, .softmax: return z
         }
     }
 

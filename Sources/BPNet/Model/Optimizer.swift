@@ -22,28 +22,37 @@ public enum Optimizer: Sendable, Equatable {
     public static let defaultEpsilon: Float = 1e-8
     public static let defaultWeightDecay: Float = 0.01
 
-    /// `sgd`, `nesterov`, `adam` or `adamw`.
-    public var name: String {
+    /// The rules by name. `allCases` is the one list: the parsers, `--help` and the kernels'
+    /// codes all come from it.
+    public enum Kind: String, CaseIterable, Sendable {
+        case sgd, nesterov, adam, adamw
+    }
+
+    public var kind: Kind {
         switch self {
-        case .sgd: return "sgd"
-        case .nesterov: return "nesterov"
-        case .adam: return "adam"
-        case .adamw: return "adamw"
+        case .sgd: return .sgd
+        case .nesterov: return .nesterov
+        case .adam: return .adam
+        case .adamw: return .adamw
         }
     }
 
-    public static let names = ["sgd", "nesterov", "adam", "adamw"]
-
-    /// The optimizer `name` with its default hyperparameters.
-    public init?(name: String) {
-        switch name {
-        case "sgd": self = .sgd
-        case "nesterov": self = .nesterov
-        case "adam": self = .adam()
-        case "adamw": self = .adamw()
-        default: return nil
+    /// `kind` with these hyperparameters, each its default where nil; the SGD family has none
+    /// (momentum is the trainer's), and only AdamW a weight decay.
+    public init(_ kind: Kind, beta1: Float? = nil, beta2: Float? = nil, epsilon: Float? = nil, weightDecay: Float? = nil) {
+        let (b1, b2, e) = (beta1 ?? Optimizer.defaultBeta1, beta2 ?? Optimizer.defaultBeta2, epsilon ?? Optimizer.defaultEpsilon)
+        switch kind {
+        case .sgd: self = .sgd
+        case .nesterov: self = .nesterov
+        case .adam: self = .adam(beta1: b1, beta2: b2, epsilon: e)
+        case .adamw: self = .adamw(beta1: b1, beta2: b2, epsilon: e, weightDecay: weightDecay ?? Optimizer.defaultWeightDecay)
         }
     }
+
+    /// `sgd`, `nesterov`, `adam` or `adamw`.
+    public var name: String { kind.rawValue }
+
+    public static let names = Kind.allCases.map(\.rawValue)
 
     /// η when none is given: Nielsen's 3.0 for the SGD family, Kingma and Ba's 0.001 for Adam.
     public var defaultLearningRate: Float {
@@ -93,10 +102,8 @@ public enum Optimizer: Sendable, Equatable {
 
     var macroName: String { "OPTIMIZER_" + name.uppercased() }
     /// The code kernels receive; `KernelConstants` defines the macros from these.
-    var code: Int32 { Int32(Optimizer.names.firstIndex(of: name)!) }
-    static var codes: [(macro: String, code: Int32)] {
-        [Optimizer.sgd, .nesterov, .adam(), .adamw()].map { ($0.macroName, $0.code) }
-    }
+    var code: Int32 { Int32(Kind.allCases.firstIndex(of: kind)!) }
+    static var codes: [(macro: String, code: Int32)] { Kind.allCases.map { Optimizer($0) }.map { ($0.macroName, $0.code) } }
 }
 
 /// Everything one optimizer pass over one parameter buffer needs: the rule and this step's

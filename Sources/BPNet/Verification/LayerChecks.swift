@@ -3,10 +3,10 @@ import Foundation
 extension Verification {
     /// The activation and loss pairs a layer check covers: Nielsen's two, then one of each
     /// other activation, softmax with its log-likelihood.
-    static let layerPairs: [(activation: Activation, loss: Loss)] = [
-        (.sigmoid, .quadratic), (.sigmoid, .crossEntropy), (.tanh, .quadratic), (.relu, .quadratic),
-        (.identity, .quadratic), (.softmax, .logLikelihood),
-    ]
+    /// Generated from `allCases`, so that a new activation is checked without a line here.
+    static let layerPairs: [(activation: Activation, loss: Loss)] =
+        [(.sigmoid, .quadratic), (.sigmoid, .crossEntropy)]
+        + Activation.allCases.filter { $0 != .sigmoid }.map { ($0, $0 == .softmax ? .logLikelihood : .quadratic) }
 
     /// One layer's fused forward, output and hidden deltas, fused SGD weight and bias updates,
     /// gradients and batch metrics, for every activation and loss pair, with and without λ and μ,
@@ -79,25 +79,25 @@ extension Verification {
             deltaNext: deltaNext, weightsNext: wNext, activation: a, delta: hidden, rows: rows, units: outputs, nextUnits: next,
             function: function == .softmax ? .relu : function)
         let gW = try backend.makeBuffer(count: outputs * inputs), gb = try backend.makeBuffer(count: outputs)
-        try backend.weightGradient(delta: d, input: x, gradient: gW, rows: rows, outputs: outputs, inputs: inputs)
-        try backend.biasGradient(delta: d, gradient: gb, rows: rows, outputs: outputs)
+        try backend.weightGradient(delta: d, input: x, gradient: gW, rows: rows, samples: rows, outputs: outputs, inputs: inputs)
+        try backend.biasGradient(delta: d, gradient: gb, rows: rows, samples: rows, outputs: outputs)
         let v = try backend.makeBuffer(uniform(outputs * inputs, seed: 7, in: -0.1...0.1))
         let vb = try backend.makeBuffer(uniform(outputs, seed: 8, in: -0.1...0.1))
         try backend.updateWeights(
-            weights: w, velocity: v, delta: d, input: x, rows: rows, outputs: outputs, inputs: inputs,
+            weights: w, velocity: v, delta: d, input: x, rows: rows, samples: rows, outputs: outputs, inputs: inputs,
             learningRate: 0.7, l2: l2, momentum: momentum)
-        try backend.updateBias(bias: b, velocity: vb, delta: d, rows: rows, outputs: outputs, learningRate: 0.7, momentum: momentum)
+        try backend.updateBias(bias: b, velocity: vb, delta: d, rows: rows, samples: rows, outputs: outputs, learningRate: 0.7, momentum: momentum)
         // The training step's forms: each layer's gradients, or its SGD update, in one call (one
         // launch on the device), from the same starting values.
         let fusedGW = try backend.makeBuffer(count: outputs * inputs), fusedGb = try backend.makeBuffer(count: outputs)
         try backend.layerGradients(
-            delta: d, input: x, weightGradient: fusedGW, biasGradient: fusedGb, rows: rows, outputs: outputs, inputs: inputs)
+            delta: d, input: x, weightGradient: fusedGW, biasGradient: fusedGb, rows: rows, samples: rows, outputs: outputs, inputs: inputs)
         let fusedW = try backend.makeBuffer(uniform(outputs * inputs, seed: 2, in: -0.5...0.5))
         let fusedB = try backend.makeBuffer(uniform(outputs, seed: 3))
         let fusedV = try backend.makeBuffer(uniform(outputs * inputs, seed: 7, in: -0.1...0.1))
         let fusedVb = try backend.makeBuffer(uniform(outputs, seed: 8, in: -0.1...0.1))
         try backend.updateLayer(
-            weights: fusedW, weightVelocity: fusedV, bias: fusedB, biasVelocity: fusedVb, delta: d, input: x, rows: rows,
+            weights: fusedW, weightVelocity: fusedV, bias: fusedB, biasVelocity: fusedVb, delta: d, input: x, rows: rows, samples: rows,
             outputs: outputs, inputs: inputs, learningRate: 0.7, l2: l2, momentum: momentum)
         let metrics = try backend.makeBuffer([Float](repeating: -1, count: 6))
         try backend.batchMetrics(loss, activation: a, target: y, rows: rows, columns: outputs, into: metrics, slot: 1)
@@ -208,10 +208,10 @@ extension Verification {
                         if fused {
                             try backend.gradientStepLayer(
                                 weightStep: weightStep, weights: w, weightState: ws, biasStep: biasStep, bias: b, biasState: bs, delta: d,
-                                input: x, weightGradient: gw, biasGradient: gb, rows: rows, outputs: outputs, inputs: inputs)
+                                input: x, weightGradient: gw, biasGradient: gb, rows: rows, samples: rows, outputs: outputs, inputs: inputs)
                         } else {
-                            try backend.weightGradient(delta: d, input: x, gradient: gw, rows: rows, outputs: outputs, inputs: inputs)
-                            try backend.biasGradient(delta: d, gradient: gb, rows: rows, outputs: outputs)
+                            try backend.weightGradient(delta: d, input: x, gradient: gw, rows: rows, samples: rows, outputs: outputs, inputs: inputs)
+                            try backend.biasGradient(delta: d, gradient: gb, rows: rows, samples: rows, outputs: outputs)
                             try backend.optimizerStep(weightStep, parameters: w, gradient: gw, state: ws, count: outputs * inputs)
                             try backend.optimizerStep(biasStep, parameters: b, gradient: gb, state: bs, count: outputs)
                         }

@@ -44,6 +44,8 @@ public enum Verification {
         }
         let tuned = device.tuned.profiled()
         record(elementwiseChecks(tuned, cpu: cpu, depth: depth))
+        // The image kernels are the same whichever GEMM family runs: once.
+        record(imageChecks(tuned, cpu: cpu, depth: depth))
         record(dropoutChecks(tuned, cpu: cpu, depth: depth))
         record([determinismCheck(tuned, depth: depth)])
         if let times = try? tuned.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
@@ -161,13 +163,19 @@ public enum Verification {
 
     /// A short whole training run: its layers and options, on generated data.
     public struct TrainingRun: Sendable {
-        public var sizes: [Int]
+        public var architecture: Architecture
         public var activations: [Activation]?
         public var initializer: Initializer
         public var options: TrainingOptions
 
         public init(sizes: [Int], activations: [Activation]? = nil, initializer: Initializer = .normal, options: TrainingOptions) {
-            self.sizes = sizes
+            self.init(architecture: Architecture(sizes: sizes), activations: activations, initializer: initializer, options: options)
+        }
+
+        public init(
+            architecture: Architecture, activations: [Activation]? = nil, initializer: Initializer = .normal, options: TrainingOptions
+        ) {
+            self.architecture = architecture
             self.activations = activations
             self.initializer = initializer
             self.options = options
@@ -178,7 +186,8 @@ public enum Verification {
             let extras = (options.optimizer == .sgd ? "" : " \(options.optimizer.name)")
                 + (options.schedule == .constant ? "" : " \(options.schedule)")
                 + (options.dropout == 0 ? "" : " dropout \(options.dropout)")
-            return "\(sizes.map(String.init).joined(separator: "-"))\(functions) \(options.loss.rawValue) batch \(options.batchSize)"
+            let layers = architecture.denseSizes.map { $0.map(String.init).joined(separator: "-") } ?? architecture.description
+            return "\(layers)\(functions) \(options.loss.rawValue) batch \(options.batchSize)"
                 + " λ=\(options.l2) μ=\(options.momentum)" + extras
         }
     }
@@ -206,6 +215,33 @@ public enum Verification {
                 sizes: [inputs, hidden, classes], activations: [.relu, .identity],
                 options: TrainingOptions(epochs: epochs, batchSize: 16, learningRate: 0.05, momentum: 0.5, dropout: 0.5)),
         ]
+    }
+
+    /// Convolutional runs on generated images of odd shapes, 3 classes, partial batches: every
+    /// image operation, forward and backward, in whole training steps.
+    static func convolutionalRuns(_ depth: Depth) -> [TrainingRun] {
+        func architecture(_ text: String) -> Architecture {
+            // The texts below are valid; a typo would fail the check that runs them.
+            (try? Architecture(parsing: text)) ?? Architecture(input: .flat(1), layers: [.dense(outputs: 3)])
+        }
+        let epochs = depth == .quick ? 1 : 2
+        var runs = [
+            TrainingRun(
+                architecture: architecture("2x7x5,conv:4:3:1:1,maxpool:2,flatten,3"), activations: [.relu, .softmax], initializer: .he,
+                options: TrainingOptions(epochs: epochs, batchSize: 8, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5, dropout: 0.2)),
+        ]
+        if depth == .full {
+            runs += [
+                TrainingRun(
+                    architecture: architecture("3x9x11,conv:17:5:2:2,maxpool:3:1,conv:3:1,flatten,9,3"),
+                    activations: [.tanh, .relu, .relu, .softmax], initializer: .xavier,
+                    options: TrainingOptions(epochs: epochs, batchSize: 10, optimizer: .adam(), loss: .logLikelihood, l2: 0.5)),
+                TrainingRun(
+                    architecture: architecture("1x8x8,conv:3:2:3,flatten,3"), activations: [.sigmoid, .sigmoid],
+                    options: TrainingOptions(epochs: epochs, batchSize: 6, learningRate: 0.5, optimizer: .nesterov, momentum: 0.9)),
+            ]
+        }
+        return runs
     }
 
     /// Runs of both losses, with λ and μ, whose last batch is partial.
@@ -244,9 +280,17 @@ public enum Verification {
         do {
             let (train, test, inputs) = try trainingData(depth)
             let runs = trainingRuns(depth, inputs: inputs) + (pastTheSeed ? modernRuns(depth, inputs: inputs, classes: train.outputSize) : [])
-            return runs.map {
+            var checks = runs.map {
                 trainingCheck($0, train: train, test: test, device: device, cpu: cpu, label: "generated")
             }
+            if pastTheSeed {
+                for run in convolutionalRuns(depth) {
+                    let inputs = run.architecture.input.count
+                    let all = try generatedClassification(count: 37 + 7, inputs: inputs, classes: 3, seed: 13)
+                    checks.append(trainingCheck(run, train: all.prefix(37), test: all.suffix(7), device: device, cpu: cpu, label: "generated"))
+                }
+            }
+            return checks
         } catch {
             return [VerificationCheck(name: "training \(device.family.rawValue)", tolerance: runTolerance, failure: error)]
         }
@@ -258,7 +302,7 @@ public enum Verification {
         _ run: TrainingRun, train: Dataset, test: Dataset, device: OpenCLBackend, cpu: any Backend, label: String
     ) -> VerificationCheck {
         check("training \(device.family.rawValue) \(label) \(run.name)", tolerance: runTolerance) {
-            let start = try Network(sizes: run.sizes, activations: run.activations, initializer: run.initializer, seed: 3)
+            let start = try Network(architecture: run.architecture, activations: run.activations, initializer: run.initializer, seed: 3)
             var onCPU = start, onDevice = start
             let cpuReports = try Trainer(run.options).train(&onCPU, on: train, test: test, backend: cpu)
             let deviceReports = try Trainer(run.options).train(&onDevice, on: train, test: test, backend: device)
@@ -378,17 +422,11 @@ public enum Verification {
     ) -> [Double] {
         (0..<rows).flatMap { r -> [Double] in
             let row = (0..<columns).map { z(r, $0) }
-            switch function {
-            case .sigmoid: return row.map { 1 / (1 + exp(-$0)) }
-            case .tanh: return row.map { Foundation.tanh($0) }
-            case .relu: return row.map { max($0, 0) }
-            case .identity: return row
-            case .softmax:
-                let top = row.max() ?? 0
-                let exps = row.map { exp($0 - top) }
-                let sum = exps.reduce(0, +)
-                return exps.map { $0 / sum }
-            }
+            guard function == .softmax else { return row.map { function($0) } }
+            let top = row.max() ?? 0
+            let exps = row.map { exp($0 - top) }
+            let sum = exps.reduce(0, +)
+            return exps.map { $0 / sum }
         }
     }
 

@@ -37,6 +37,22 @@ void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t
 /// (first + i, step, layer) under `seed` is at least `rate`. Kernels/dropout.cl draws the same.
 void bpnet_dropout_mask(float *mask, long count, float rate, float scale, uint64_t seed, uint64_t step,
                         uint32_t layer, uint32_t first);
+// Image operations on NHWC batches (image.c; WindowGeometry.swift gives the layouts).
+/// input: [samples, H, W, C] -> columns: [samples·OH·OW, C·K·K], row (n, y, x), column (c, ky, kx).
+void bpnet_im2col(const float *input, float *columns, long samples, long channels, long height, long width,
+                  long kernel, long stride, long padding);
+/// columns: [samples·OH·OW, C·K·K] -> image: [samples, H, W, C], im2col's transpose as a gather.
+void bpnet_col2im(const float *columns, float *image, long samples, long channels, long height, long width,
+                  long kernel, long stride, long padding);
+/// input: [samples, H, W, C] -> output, argmax (y·W + x): [samples, OH, OW, C], no padding.
+void bpnet_max_pool(const float *input, float *output, int32_t *argmax, long samples, long channels, long height,
+                    long width, long kernel, long stride);
+/// output_gradient, argmax: [samples, OH, OW, C] -> input_gradient: [samples, H, W, C], as a gather.
+void bpnet_max_pool_backward(const float *output_gradient, const int32_t *argmax, float *input_gradient,
+                             long samples, long channels, long height, long width, long kernel, long stride);
+/// x: [samples, rows, columns] -> y: [samples, columns, rows].
+void bpnet_transpose_samples(const float *x, float *y, long samples, long rows, long columns);
+
 /// The FP32 FMA peak of one core, measured: `iterations` rounds of 12 independent FMA chains over
 /// the widest vectors the CPU has (AVX-512, else AVX2 with FMA, else scalar). Returns the FLOPs
 /// done; `sink` keeps the result alive, and `lanes` receives the vector width.

@@ -65,6 +65,7 @@ final class OpenCLContext: @unchecked Sendable {
         case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, metricsAndOutputDelta
         case gatherRows, gatherBatch
         case updateBias, biasGradient, optimizerStep, optimizerStepLayer, dropoutMask, multiply
+        case im2col, col2im, maxPool, maxPoolBackward, transposeSamples
 
         /// The kernel's name in Kernels/*.cl.
         var name: String {
@@ -91,6 +92,11 @@ final class OpenCLContext: @unchecked Sendable {
             case .optimizerStepLayer: return "optimizer_step_layer"
             case .dropoutMask: return "dropout_mask"
             case .multiply: return "multiply"
+            case .im2col: return "im2col"
+            case .col2im: return "col2im"
+            case .maxPool: return "max_pool"
+            case .maxPoolBackward: return "max_pool_backward"
+            case .transposeSamples: return "transpose_samples"
             }
         }
     }
@@ -362,7 +368,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
             + (chosenFamily.map { " with \($0.rawValue) kernels" } ?? "")
     }
 
-    @inline(__always) private func memory(_ buffer: any DeviceBuffer) -> cl_mem {
+    @inline(__always) func memory(_ buffer: any DeviceBuffer) -> cl_mem {
         unsafeDowncast(buffer as AnyObject, to: OpenCLBuffer.self).memory
     }
 
@@ -445,7 +451,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     }
 
     /// Enqueues `name` over `global` items (rounded up to whole work groups of `local`).
-    private func launch<each Argument>(
+    func launch<each Argument>(
         _ name: OpenCLContext.Kernel, global: (Int, Int), local: (Int, Int), _ arguments: repeat each Argument
     ) throws {
         let kernel = runtime.kernel(name)
@@ -488,6 +494,8 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         var aux: any DeviceBuffer
         /// The bias's second moment for `.adam`.
         var aux2: (any DeviceBuffer)? = nil
+        /// The divisor of the bias gradient's row sums (`.gradient`, `.adam`).
+        var samples: Int = 1
         var scale: Float = 0
         var momentum: Float = 0
     }
@@ -520,6 +528,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         let extraBlock = bias == nil ? 0 : 1
         let (biasMemory, biasAux) = (memory(bias?.bias ?? c), memory(bias?.aux ?? c))
         let biasKind = (bias?.kind ?? .none).rawValue, biasScale = bias?.scale ?? 0, biasMomentum = bias?.momentum ?? 0
+        let biasSamples = Int32(bias?.samples ?? 1)
         let (aux2, biasAux2) = (memory(adam?.secondMoment ?? c), memory(bias?.aux2 ?? c))
         let adamScalars = adam?.scalars ?? SIMD8<Float>()
         func blocks(_ count: Int, _ size: Int) -> Int { (count + size - 1) / size }
@@ -530,7 +539,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
                 .gemmNaive, global: (n + extraBlock, m), local: tuning.blockedLocal,
                 M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
                 memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code,
-                biasMemory, biasAux, biasKind, biasScale, biasMomentum, aux2, biasAux2, adamScalars)
+                biasMemory, biasAux, biasKind, biasScale, biasMomentum, aux2, biasAux2, adamScalars, biasSamples)
         case (.vector, _, false):
             kernel = transposeA ? .gemmRowVectorTN : .gemmRowVectorNN
             global = (blocks(n, tuning.vectorLanes * tuning.rowVectorColumns) + extraBlock, blocks(m, tuning.rowVectorRows))
@@ -547,7 +556,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         try launch(
             kernel, global: global, local: local,
             M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code,
-            biasMemory, biasAux, biasKind, biasScale, biasMomentum, aux2, biasAux2, adamScalars)
+            biasMemory, biasAux, biasKind, biasScale, biasMomentum, aux2, biasAux2, adamScalars, biasSamples)
     }
 
     public func gemm(
@@ -559,7 +568,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
             epilogue: .none, alpha: alpha, beta: beta)
     }
 
-    private var elementLocal: (Int, Int) { (runtime.tuning.elementLocal, 1) }
+    var elementLocal: (Int, Int) { (runtime.tuning.elementLocal, 1) }
 
     public func addBiasActivation(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int, activation: Activation) throws {
         if activation == .softmax {
@@ -612,9 +621,10 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
             a: deltaNext, b: weightsNext, c: delta, aux: activation, epilogue: .activationGrad, function: function)
     }
 
-    public func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, outputs: Int) throws {
+    public func biasGradient(delta: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int) throws {
         try launch(
-            .biasGradient, global: (outputs, 1), local: elementLocal, memory(delta), memory(gradient), Int32(rows), Int32(outputs))
+            .biasGradient, global: (outputs, 1), local: elementLocal, memory(delta), memory(gradient), Int32(rows), Int32(outputs),
+            Int32(samples))
     }
 
     public func optimizerStep(
@@ -669,36 +679,36 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     /// reference path checks the epilogue's arithmetic; the unfused update is `optimizerStep`.
     public func updateWeights(
         weights: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
-        input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        input: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int,
         learningRate: Float, l2: Float, momentum: Float
     ) throws {
         try product(
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
             a: delta, b: input, c: velocity, aux: weights, epilogue: .sgd,
-            alpha: -learningRate / Float(rows), beta: momentum, gamma: learningRate * l2)
+            alpha: -learningRate / Float(samples), beta: momentum, gamma: learningRate * l2)
     }
 
     /// One launch: the weight gradient's product computes the bias gradient in an extra column block.
     public func layerGradients(
         delta: any DeviceBuffer, input: any DeviceBuffer, weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer,
-        rows: Int, outputs: Int, inputs: Int
+        rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {
         try product(
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows, a: delta, b: input, c: weightGradient,
-            aux: weightGradient, epilogue: .none, alpha: 1 / Float(rows), bias: BiasOutput(kind: .gradient, bias: biasGradient, aux: biasGradient))
+            aux: weightGradient, epilogue: .none, alpha: 1 / Float(samples), bias: BiasOutput(kind: .gradient, bias: biasGradient, aux: biasGradient, samples: samples))
     }
 
     /// One launch: the SGD weight update's product updates the bias in an extra column block.
     public func updateLayer(
         weights: any DeviceBuffer, weightVelocity: any DeviceBuffer, bias: any DeviceBuffer, biasVelocity: any DeviceBuffer,
-        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int,
+        delta: any DeviceBuffer, input: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int,
         learningRate: Float, l2: Float, momentum: Float
     ) throws {
         try product(
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows,
             a: delta, b: input, c: weightVelocity, aux: weights, epilogue: .sgd,
-            alpha: -learningRate / Float(rows), beta: momentum, gamma: learningRate * l2,
-            bias: BiasOutput(kind: .sgd, bias: bias, aux: biasVelocity, scale: learningRate / Float(rows), momentum: momentum))
+            alpha: -learningRate / Float(samples), beta: momentum, gamma: learningRate * l2,
+            bias: BiasOutput(kind: .sgd, bias: bias, aux: biasVelocity, scale: learningRate / Float(samples), momentum: momentum))
     }
 
     /// Adam and AdamW in one launch per layer: the weight-gradient product applies the step to the
@@ -707,7 +717,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     public func gradientStepLayer(
         weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
-        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, outputs: Int, inputs: Int
+        weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {
         let isAdam: Bool
         switch weightStep.optimizer {
@@ -718,23 +728,23 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
             return try gradientsThenStepLayer(
                 weightStep: weightStep, weights: weights, weightState: weightState, biasStep: biasStep, bias: bias,
                 biasState: biasState, delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient,
-                rows: rows, outputs: outputs, inputs: inputs)
+                rows: rows, samples: samples, outputs: outputs, inputs: inputs)
         }
         try product(
             transposeA: true, transposeB: false, m: outputs, n: inputs, k: rows, a: delta, b: input, c: weightState[0],
-            aux: weights, epilogue: .adam, alpha: 1 / Float(rows),
-            bias: BiasOutput(kind: .adam, bias: bias, aux: biasState[0], aux2: biasState[1]),
+            aux: weights, epilogue: .adam, alpha: 1 / Float(samples),
+            bias: BiasOutput(kind: .adam, bias: bias, aux: biasState[0], aux2: biasState[1], samples: samples),
             adam: AdamArguments(weightStep, secondMoment: weightState[1]))
     }
 
     public func updateBias(
         bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
-        rows: Int, outputs: Int, learningRate: Float, momentum: Float
+        rows: Int, samples: Int, outputs: Int, learningRate: Float, momentum: Float
     ) throws {
         try launch(
             .updateBias, global: (outputs, 1), local: elementLocal,
             memory(bias), memory(velocity), memory(delta), Int32(rows), Int32(outputs),
-            learningRate / Float(rows), momentum)
+            learningRate / Float(samples), momentum)
     }
 
     public func dropoutMask(

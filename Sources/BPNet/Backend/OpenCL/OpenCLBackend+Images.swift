@@ -1,0 +1,110 @@
+/// The image operations on the device (Kernels/image.cl): one work item per output element,
+/// the backward passes as gathers in the CPU's summation order, so results are the CPU
+/// backend's bit for bit (CPUKernels/image.c is the specification).
+extension OpenCLBackend {
+    /// The kernels index with 32-bit ints: every buffer an operation touches must hold at most
+    /// Int32.max elements, and the buffers must be as large as the operation needs.
+    private func checkSizes(_ operation: String, _ buffers: [(name: String, needed: Int, buffer: any DeviceBuffer)]) throws {
+        for (name, needed, buffer) in buffers {
+            guard needed <= Int(Int32.max) else {
+                throw BPNetError.invalidArgument(
+                    "\(operation): \(name) of \(needed) elements is past the OpenCL kernels' 32-bit indexing (at most \(Int32.max))")
+            }
+            guard buffer.count >= needed else {
+                throw BPNetError.invalidArgument("\(operation): \(name) holds \(buffer.count) elements, but \(needed) are needed")
+            }
+        }
+    }
+
+    private func checkGeometry(_ operation: String, _ g: WindowGeometry, samples: Int, pooling: Bool) throws {
+        guard g.isValid, samples >= 0 else {
+            throw BPNetError.invalidArgument("\(operation): no window fits \(g) with \(samples) samples")
+        }
+        guard !pooling || g.padding == 0 else {
+            throw BPNetError.invalidArgument("\(operation): max pooling takes no padding, but \(g)")
+        }
+    }
+
+    /// The geometry's sizes as the kernels take them, after the element counts passed `checkSizes`.
+    private func sizes(_ g: WindowGeometry) -> (Int32, Int32, Int32, Int32, Int32) {
+        (Int32(g.channels), Int32(g.height), Int32(g.width), Int32(g.kernel), Int32(g.stride))
+    }
+
+    public func im2col(_ input: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into columns: any DeviceBuffer) throws {
+        try checkGeometry("im2col", g, samples: samples, pooling: false)
+        let count = samples * g.outputPositions * g.patchLength
+        try checkSizes(
+            "im2col", [("the input", samples * g.height * g.width * g.channels, input), ("the columns", count, columns)])
+        guard count > 0 else { return }
+        let (c, h, w, k, s) = sizes(g)
+        // One work item per (row, channel), each writing its K·K entries.
+        let items = samples * g.outputPositions * g.channels
+        try launch(
+            .im2col, global: (items, 1), local: elementLocal, memory(input), memory(columns), Int32(items), c, h, w, k, s,
+            Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth))
+    }
+
+    public func col2im(_ columns: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into image: any DeviceBuffer) throws {
+        try checkGeometry("col2im", g, samples: samples, pooling: false)
+        let count = samples * g.height * g.width * g.channels
+        try checkSizes(
+            "col2im", [("the columns", samples * g.outputPositions * g.patchLength, columns), ("the image", count, image)])
+        guard count > 0 else { return }
+        let (c, h, w, k, s) = sizes(g)
+        try launch(
+            .col2im, global: (count, 1), local: elementLocal, memory(columns), memory(image), Int32(count), c, h, w, k, s,
+            Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth))
+    }
+
+    public func maxPool(
+        _ input: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into output: any DeviceBuffer, argmax: any DeviceBuffer
+    ) throws {
+        try checkGeometry("maxPool", g, samples: samples, pooling: true)
+        let count = samples * g.outputPositions * g.channels
+        try checkSizes(
+            "maxPool",
+            [("the input", samples * g.height * g.width * g.channels, input), ("the output", count, output), ("argmax", count, argmax)])
+        guard count > 0 else { return }
+        let (c, h, w, k, s) = sizes(g)
+        try launch(
+            .maxPool, global: (count, 1), local: elementLocal, memory(input), memory(output), memory(argmax), Int32(count),
+            c, h, w, k, s, Int32(g.outputHeight), Int32(g.outputWidth))
+    }
+
+    public func maxPoolBackward(
+        _ outputGradient: any DeviceBuffer, argmax: any DeviceBuffer, geometry g: WindowGeometry, samples: Int,
+        into inputGradient: any DeviceBuffer
+    ) throws {
+        try checkGeometry("maxPoolBackward", g, samples: samples, pooling: true)
+        let count = samples * g.height * g.width * g.channels
+        let outputs = samples * g.outputPositions * g.channels
+        try checkSizes(
+            "maxPoolBackward",
+            [("the output gradient", outputs, outputGradient), ("argmax", outputs, argmax), ("the input gradient", count, inputGradient)])
+        guard count > 0 else { return }
+        let (c, h, w, k, s) = sizes(g)
+        try launch(
+            .maxPoolBackward, global: (count, 1), local: elementLocal, memory(outputGradient), memory(argmax), memory(inputGradient),
+            Int32(count), c, h, w, k, s, Int32(g.outputHeight), Int32(g.outputWidth))
+    }
+
+    public func transposeSamples(_ x: any DeviceBuffer, samples: Int, rows: Int, columns: Int, into y: any DeviceBuffer) throws {
+        guard samples >= 0, rows >= 0, columns >= 0 else {
+            throw BPNetError.invalidArgument("transposeSamples: \(samples) samples of \(rows)×\(columns) is no shape")
+        }
+        let count = samples * rows * columns
+        try checkSizes("transposeSamples", [("x", count, x), ("y", count, y)])
+        guard count > 0 else { return }
+        try launch(.transposeSamples, global: (count, 1), local: elementLocal, memory(x), memory(y), Int32(count), Int32(rows), Int32(columns))
+    }
+
+    /// `activation_backward`, the unfused hidden delta's element-wise step; identity changes nothing.
+    public func multiplyDerivative(_ delta: any DeviceBuffer, activation: any DeviceBuffer, count: Int, function: Activation) throws {
+        if function == .softmax { throw BPNetError.invalidArgument("softmax has no element-wise derivative: it is an output layer's") }
+        if function == .identity { return }
+        try checkSizes("multiplyDerivative", [("delta", count, delta), ("the activation", count, activation)])
+        guard count > 0 else { return }
+        try launch(
+            .activationBackward, global: (count, 1), local: elementLocal, memory(delta), memory(activation), Int32(count), function.code)
+    }
+}
