@@ -6,7 +6,8 @@ import Testing
 /// Checkpoints, exact resume, cancellation and crash safety on the CPU; the OpenCL suite runs
 /// the same `ResumeChecks` on PoCL.
 @Suite struct CheckpointTests {
-    @Test(arguments: ResumeChecks.cases)
+    /// Every case, dense and convolutional.
+    @Test(arguments: ResumeChecks.cases + ResumeChecks.cnnCases)
     func resumingFromEveryCheckpointGivesTheSameBytes(_ c: ResumeChecks.Case) throws {
         let problems = try ResumeChecks.mismatches(c, backend: CPUBackend())
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")

@@ -30,47 +30,34 @@ import Testing
         ("adamw, distributed", TrainingOptions(epochs: 1, batchSize: 7, optimizer: .adamw()), false, true),
     ]
 
-    @Test(arguments: paths.indices)
-    func planMatchesWhatTheTrainerAllocates(path index: Int) throws {
-        let (name, options, hook, distributed) = Self.paths[index]
-        let sizes = [33, 17, 3]
-        let data = try TestData.classification(count: 40, inputs: 33, classes: 3, seed: 1)
-        let test = try TestData.classification(count: 9, inputs: 33, classes: 3, seed: 2)
-        let backend = ProfilingBackend(CPUBackend())
-        var trainer = Trainer(options)
-        if hook { trainer.betweenGradientAndUpdate = { _, _ in } }
-        if distributed { trainer.communicator = ThreadCommunicator.group(size: 1)[0] }
-        var network = try Network(sizes: sizes, seed: 1)
-        try trainer.train(&network, on: data, test: test, backend: backend)
-        let plan = try MemoryPlan(sizes: sizes, options: options, samples: 40, testSamples: 9, hook: hook, distributed: distributed)
-        let allocated = Double(backend.bufferElements + backend.transferElements) * 4
-        let parameterBytes = Double(33 * 17 + 17 + 17 * 3 + 3) * 4
-        #expect(plan.parameterBytes == parameterBytes)
-        #expect(abs(allocated - plan.backendBytes) < parameterBytes / 2, "\(name): allocated \(allocated) bytes, planned \(plan.backendBytes)")
-        let path = UpdatePath(options, hook: hook, distributed: distributed)
-        #expect(path.fused == (options.optimizer == .sgd && !hook && !distributed), "\(name)")
-    }
+    /// A dense network, and a convolutional one, whose plan also counts its patches, the patch
+    /// gradient, pooling's argmax, the NHWC copy of a several-channel input and the convolution's
+    /// dropout mask in NCHW order.
+    static let networks = ["33,17,3", "2x7x6,conv:8:3:1:1,maxpool:2,conv:4:2,flatten,10,3"]
 
-    /// A convolutional network's plan counts its patches, the patch gradient, pooling's argmax,
-    /// the NHWC copy of a several-channel input and the convolution's dropout mask in NCHW order.
-    @Test(arguments: paths.indices)
-    func planMatchesWhatTheTrainerAllocatesForACNN(path index: Int) throws {
+    @Test(arguments: paths.indices, networks)
+    func planMatchesWhatTheTrainerAllocates(path index: Int, layers: String) throws {
         let (name, options, hook, distributed) = Self.paths[index]
-        let architecture = try Architecture(parsing: "2x7x6,conv:8:3:1:1,maxpool:2,flatten,10,3")
-        let data = try TestData.classification(count: 40, inputs: 84, classes: 3, seed: 1)
-        let test = try TestData.classification(count: 9, inputs: 84, classes: 3, seed: 2)
+        let architecture = try Architecture(parsing: layers)
+        let inputs = architecture.input.count
+        let data = try TestData.classification(count: 40, inputs: inputs, classes: 3, seed: 1)
+        let test = try TestData.classification(count: 9, inputs: inputs, classes: 3, seed: 2)
         let backend = ProfilingBackend(CPUBackend())
         var trainer = Trainer(options)
         if hook { trainer.betweenGradientAndUpdate = { _, _ in } }
         if distributed { trainer.communicator = ThreadCommunicator.group(size: 1)[0] }
-        var network = try Network(architecture: architecture, activations: [.relu, .relu, .sigmoid], seed: 1)
+        let weightLayers = architecture.layers.filter(\.isWeightLayer).count
+        let activations = [Activation](repeating: .relu, count: weightLayers - 1) + [.sigmoid]
+        var network = try Network(architecture: architecture, activations: activations, seed: 1)
         try trainer.train(&network, on: data, test: test, backend: backend)
         let plan = try MemoryPlan(
             architecture: architecture, options: options, samples: 40, testSamples: 9, hook: hook, distributed: distributed)
         let allocated = Double(backend.bufferElements + backend.transferElements) * 4
-        let parameterBytes = Double(network.parameterCount) * 4
+        let parameterBytes = Double(try architecture.parameterCounts().reduce(0, +)) * 4
         #expect(plan.parameterBytes == parameterBytes)
-        #expect(abs(allocated - plan.backendBytes) < parameterBytes / 2, "\(name): allocated \(allocated) bytes, planned \(plan.backendBytes)")
+        #expect(abs(allocated - plan.backendBytes) < parameterBytes / 2, "\(name), \(layers): allocated \(allocated) bytes, planned \(plan.backendBytes)")
+        let path = UpdatePath(options, hook: hook, distributed: distributed)
+        #expect(path.fused == (options.optimizer == .sgd && !hook && !distributed), "\(name)")
     }
 
     /// On the CPU, and on OpenCL where a device is (CI has one).
