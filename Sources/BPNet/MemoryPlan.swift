@@ -40,29 +40,20 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         let shapes = try architecture.shapes()
         let widths = ([architecture.input] + shapes).map { Double($0.count) }
         let counts = try architecture.parameterCounts()
-        // Per layer: its weights' values (biases are one per output), its im2col patches per sample.
-        var weightValues: [Double] = [], patches: [Double] = [], pooled: [Double] = [], hiddenOutputs: [Double] = []
-        var imageMask = 0.0
-        let weightLayers = architecture.layers.filter(\.isWeightLayer).count
-        var weightLayer = 0
-        for (index, (input, layer)) in zip([architecture.input] + shapes, architecture.layers).enumerated() {
-            let output = Double(shapes[index].count)
-            switch layer {
-            case .dense(let n):
-                weightValues.append(Double(counts[index] - n))
-            case .conv2d(let c, let k, _, _):
-                weightValues.append(Double(counts[index] - c))
-                let positions = Double(shapes[index].count / c)
-                patches.append(positions * Double(input.dimensions[0] * k * k))
-            case .maxPool2d: pooled.append(output)
-            case .flatten: break
-            }
-            if layer.isWeightLayer {
-                weightLayer += 1
-                if weightLayer < weightLayers {
-                    hiddenOutputs.append(output)
-                    if case .conv2d = layer { imageMask = max(imageMask, output) }
-                }
+        // What the lowering allocates per sample, from its own stages: patches per convolution,
+        // argmax per pooling, masks per hidden weight layer (a convolution's also drawn in NCHW).
+        let stages = ResidentNetwork.stages(of: architecture, shapes: shapes)
+        let weightValues = try architecture.weights().map { Double($0.outputs * $0.inputs) }
+        let patches = ResidentNetwork.patchElements(stages).map(Double.init)
+        let lastWeights = stages.lastIndex { if case .weights = $0 { return true } else { return false } }
+        var pooled = 0.0, hidden = 0.0, imageMask = 0.0
+        for (s, stage) in stages.enumerated() {
+            switch stage {
+            case .maxPool: pooled += widths[s + 1]
+            case .weights(_, let geometry) where s != lastWeights:
+                hidden += widths[s + 1]
+                if geometry != nil { imageMask = max(imageMask, widths[s + 1]) }
+            case .weights, .flatten: break
             }
         }
         let parameters = Double(counts.reduce(0, +))
@@ -74,15 +65,14 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         let evaluationRows = min(max(testSamples, validationSamples), Trainer.evaluationRows(widest: widest))
         let capacity = Double(max(samples == 0 ? options.batchSize : min(options.batchSize, samples), evaluationRows))
         let units = widths.reduce(0, +)
-        let hidden = hiddenOutputs.reduce(0, +)
         // Activations, deltas and targets; under dropout masks and masked copies.
         var batchFloats = capacity * (units + (units - widths[0]) + widths[widths.count - 1])
             + (options.dropout > 0 ? capacity * (2 * hidden + imageMask) : 0)
         // Patches per convolution; one patch gradient, for the convolutions after the first (the
         // first weight layer passes no gradient down); the argmax of each pooling; and the input
         // as NHWC when an image of several channels is read by the first layer.
-        batchFloats += capacity * (patches.reduce(0, +) + (patches.dropFirst().max() ?? 0) + pooled.reduce(0, +))
-        if case .image(let c, _, _) = architecture.input, c > 1, architecture.layers.first != .flatten {
+        batchFloats += capacity * (patches.reduce(0, +) + Double(ResidentNetwork.patchGradientElements(stages)) + pooled)
+        if let geometry = ResidentNetwork.inputGeometry(stages), geometry.channels > 1 {
             batchFloats += capacity * widths[0]
         }
         let width = widths[0] + widths[widths.count - 1]

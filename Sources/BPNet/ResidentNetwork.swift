@@ -86,9 +86,12 @@ final class ResidentNetwork {
     }
 
     /// The stages of `network`'s architecture.
-    static func stages(of network: Network) -> [Stage] {
+    static func stages(of network: Network) -> [Stage] { stages(of: network.architecture, shapes: network.shapes) }
+
+    /// The stages of `architecture`, whose layers' output shapes are `shapes` (checked already).
+    static func stages(of architecture: Architecture, shapes: [Architecture.Shape]) -> [Stage] {
         var weightLayer = 0
-        return zip([network.architecture.input] + network.shapes, network.architecture.layers).enumerated().map { index, pair in
+        return zip([architecture.input] + shapes, architecture.layers).enumerated().map { index, pair in
             let (input, layer) = pair
             switch (layer, input) {
             case (.conv2d(_, let k, let s, let p), .image(let c, let h, let w)):
@@ -148,6 +151,11 @@ final class ResidentNetwork {
         self.network = network
         let stages = ResidentNetwork.stages(of: network), widths = network.sizes
         (self.stages, self.widths) = (stages, widths)
+        // Each weight layer's stage, in order: held, so that no step builds the list again.
+        weightStages = stages.indices.compactMap { s in
+            if case .weights(let l, _) = stages[s] { return (l, s) }
+            return nil
+        }
         functions = network.activations
         self.capacity = capacity
         weights = try network.layers.map { try backend.makeBuffer($0.weights) }
@@ -247,12 +255,7 @@ final class ResidentNetwork {
     }
 
     /// Each weight layer's stage, in order.
-    private var weightStages: [(layer: Int, stage: Int)] {
-        stages.indices.compactMap { s in
-            if case .weights(let l, _) = stages[s] { return (l, s) }
-            return nil
-        }
-    }
+    private let weightStages: [(layer: Int, stage: Int)]
 
     // The forward pass, stage by stage (shapes per sample; images NHWC):
     //   dense:   A: [rows, n_in], W_l: [n_out, n_in] -> f_l(A·W_lᵀ + b_l): [rows, n_out]
