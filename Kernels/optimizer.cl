@@ -99,21 +99,23 @@ kernel void optimizer_step(global float* p, global const float* g, global float*
         optimizer_update_group(p, g, s0, s1, first, n, rule, stateful, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
 }
 
-// A layer's weights and biases in one launch: the same step, except that biases take no L2 and
-// no decoupled decay. The first ⌈nw / OPTIMIZER_LANES⌉ work items take the weights, the rest the
-// biases, so that no group spans both. global: (⌈nw / OPTIMIZER_LANES⌉ + ⌈nb / OPTIMIZER_LANES⌉)
-kernel void optimizer_step_layer(global float* pw, global const float* gw, global float* sw0, global float* sw1,
-                                 const int nw, global float* pb, global const float* gb, global float* sb0,
-                                 global float* sb1, const int nb, const int rule, const int stateful, const float eta,
-                                 const float l2, const float mu, const float beta1, const float beta2,
+// Every tensor of a parameter arena in one launch. segments holds (start, end, decays) per tensor,
+// each start a multiple of OPTIMIZER_LANES: a work item updates OPTIMIZER_LANES elements of one
+// tensor, and a tensor's last, partial group one element at a time, exactly as optimizer_step on
+// that tensor alone would; elements between tensors are left alone. Tensors that do not decay
+// (biases) take no L2 and no decoupled decay. global: (⌈total / OPTIMIZER_LANES⌉)
+kernel void optimizer_step_arena(global float* p, global const float* g, global float* s0, global float* s1,
+                                 global const int* segments, const int tensors, const int rule, const int stateful,
+                                 const float eta, const float l2, const float mu, const float beta1, const float beta2,
                                  const float epsilon, const float decay, const float c1, const float c2) {
-    const int group = get_global_id(0);
-    const int weight_groups = (nw + OPTIMIZER_LANES - 1) / OPTIMIZER_LANES;
-    if (group < weight_groups) {
-        optimizer_update_group(pw, gw, sw0, sw1, group * OPTIMIZER_LANES, nw, rule, stateful, eta, l2, mu, beta1, beta2,
-                               epsilon, decay, c1, c2);
-    } else if ((group - weight_groups) * OPTIMIZER_LANES < nb) {
-        optimizer_update_group(pb, gb, sb0, sb1, (group - weight_groups) * OPTIMIZER_LANES, nb, rule, stateful, eta, 0.0f,
-                               mu, beta1, beta2, epsilon, 0.0f, c1, c2);
+    const int first = get_global_id(0) * OPTIMIZER_LANES;
+    for (int t = 0; t < tensors; ++t) {
+        const int start = segments[3 * t], end = segments[3 * t + 1];
+        if (first >= start && first < end) {
+            const int decays = segments[3 * t + 2];
+            optimizer_update_group(p + start, g + start, s0 + start, s1 + start, first - start, end - start, rule, stateful,
+                                   eta, decays ? l2 : 0.0f, mu, beta1, beta2, epsilon, decays ? decay : 0.0f, c1, c2);
+            return;
+        }
     }
 }

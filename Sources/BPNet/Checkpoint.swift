@@ -14,10 +14,10 @@ public struct TrainingCheckpoint: Sendable {
     public var batchesDone: Int
     /// Updates done: Adam's t, and the dropout generator's counter.
     public var step: Int
-    /// The optimizer's state per layer and slot (`Optimizer.stateBuffers`): the velocity, or
-    /// Adam's two moments. The fused SGD update always keeps its velocity slot.
-    public var weightState: [[[Float]]]
-    public var biasState: [[[Float]]]
+    /// The optimizer's state per parameter tensor (`Network.parameterTensors`, in arena order)
+    /// and slot (`Optimizer.stateBuffers`): the velocity, or Adam's two moments. The fused SGD
+    /// update always keeps its velocity slot.
+    public var optimizerState: [[[Float]]]
     /// The shuffle generator after the shuffle of the epoch in progress (or of the last one
     /// done), and that epoch's sample order: the next epoch shuffles this order again.
     public var shuffleState: UInt64
@@ -99,15 +99,15 @@ extension TrainingCheckpoint {
         guard batchMetrics.count == 2 * batchesDone else {
             return "training.batch_metrics holds \(batchMetrics.count) values, not \(2 * batchesDone)"
         }
-        let layers = network.layers
-        let slots = weightState.first?.count ?? 0
-        guard weightState.count == layers.count, biasState.count == layers.count, slots <= 2 else {
-            return "the optimizer state does not have one entry per layer"
+        let tensors = network.parameterTensors.map(\.tensor)
+        let slots = optimizerState.first?.count ?? 0
+        guard optimizerState.count == tensors.count, slots <= 2 else {
+            return "the optimizer state does not have one entry per parameter tensor"
         }
-        for (l, layer) in layers.enumerated() {
-            guard weightState[l].count == slots, biasState[l].count == slots,
-                weightState[l].allSatisfy({ $0.count == layer.weights.count }), biasState[l].allSatisfy({ $0.count == layer.biases.count })
-            else { return "the optimizer state of layer \(l) does not match its shape" }
+        for (tensor, state) in zip(tensors, optimizerState) {
+            guard state.count == slots, state.allSatisfy({ $0.count == tensor.count }) else {
+                return "the optimizer state of \(tensor.name) does not match its shape"
+            }
         }
         if let best, best.network.architecture != network.architecture {
             return "the best epoch's network has layers \(best.network.architecture), not \(network.architecture)"

@@ -3,8 +3,9 @@ import Foundation
 /// Checkpoints as one safetensors file that is also a model file: the model's tensors and
 /// metadata as `ModelFile` writes them, so `evaluate`, `predict` and `--init` load it as is, plus
 ///
-/// - `optimizer.layers.{l}.weight.{k}` and `optimizer.layers.{l}.bias.{k}`: state slot k (F32, of
-///   the parameter's shape: a convolution's weight state is `[Cout, Cin, K, K]` too);
+/// - `optimizer.{tensor}.{k}`: state slot k of each parameter tensor, such as
+///   `optimizer.layers.0.weight.1` (F32, of the tensor's shape: a convolution's weight state is
+///   `[Cout, Cin, K, K]` too);
 /// - `training.order`: the epoch's sample order (I32 `[n]`);
 /// - `training.batch_metrics`: the epoch's per-batch sums so far (F32 `[2·b]`, when b > 0);
 /// - `best.layers.*`: early stopping's best network, when there is one;
@@ -30,7 +31,7 @@ public enum CheckpointFile {
     public static func encode(_ checkpoint: TrainingCheckpoint) -> Data {
         let c = checkpoint
         var metadata = ModelFile.entries(c.network, metadata: .init(loss: c.options.loss))
-        let slots = c.weightState.first?.count ?? 0
+        let slots = c.optimizerState.first?.count ?? 0
         metadata += [
             ("checkpoint", version), ("epochs_done", "\(c.epochsDone)"), ("batches_done", "\(c.batchesDone)"),
             ("step", "\(c.step)"), ("epoch_seconds", "\(c.epochSeconds)"), ("shuffle_state", "\(c.shuffleState)"),
@@ -42,11 +43,9 @@ public enum CheckpointFile {
         metadata += c.options.entries.map { ("option.\($0.key)", $0.value) }
 
         var tensors = ModelFile.tensors(c.network)
-        let weightShapes = ModelFile.weightShapes(c.network)
-        for (l, layer) in c.network.layers.enumerated() {
+        for (t, (tensor, _)) in c.network.parameterTensors.enumerated() {
             for k in 0..<slots {
-                tensors.append(.init("optimizer.layers.\(l).weight.\(k)", shape: weightShapes[l], floats: c.weightState[l][k]))
-                tensors.append(.init("optimizer.layers.\(l).bias.\(k)", shape: [layer.outputs], floats: c.biasState[l][k]))
+                tensors.append(.init("optimizer.\(tensor.name).\(k)", shape: tensor.shape, floats: c.optimizerState[t][k]))
             }
         }
         tensors.append(.init("training.order", shape: [c.order.count], int32s: c.order))
@@ -84,26 +83,14 @@ public enum CheckpointFile {
         let step = try integer("step", as: Int.self)
         let slots = try integer("optimizer_slots", as: Int.self)
         guard slots <= 2 else { throw fail("checkpoint metadata optimizer_slots '\(slots)' is more than any optimizer keeps") }
-        var weightState: [[[Float]]] = []
-        var biasState: [[[Float]]] = []
-        let weightShapes = ModelFile.weightShapes(network)
-        for (l, layer) in network.layers.enumerated() {
-            var weightSlots: [[Float]] = []
-            var biasSlots: [[Float]] = []
-            for k in 0..<slots {
-                let weight = try reader.floats("optimizer.layers.\(l).weight.\(k)")
-                let bias = try reader.floats("optimizer.layers.\(l).bias.\(k)")
-                guard weight.shape == weightShapes[l], bias.shape == [layer.outputs] else {
-                    throw fail("optimizer state of layer \(l) has shapes \(weight.shape) and \(bias.shape), expected \(weightShapes[l]) and [\(layer.outputs)]")
-                }
-                guard weight.values.allSatisfy(\.isFinite), bias.values.allSatisfy(\.isFinite) else {
-                    throw fail("optimizer state of layer \(l) holds NaN or infinite values")
-                }
-                weightSlots.append(weight.values)
-                biasSlots.append(bias.values)
+        let optimizerState = try network.parameterTensors.map { tensor, _ in
+            try (0..<slots).map { k in
+                let name = "optimizer.\(tensor.name).\(k)"
+                let state = try reader.floats(name)
+                guard state.shape == tensor.shape else { throw fail("\(name) has shape \(state.shape), expected \(tensor.shape)") }
+                guard state.values.allSatisfy(\.isFinite) else { throw fail("\(name) holds NaN or infinite values") }
+                return state.values
             }
-            weightState.append(weightSlots)
-            biasState.append(biasSlots)
         }
         let dataFingerprint = DataFingerprint(
             samples: try integer("data_samples", as: Int.self, minimum: 1), validationSamples: try integer("data_validation_samples", as: Int.self),
@@ -153,7 +140,7 @@ public enum CheckpointFile {
         }
         let checkpoint = TrainingCheckpoint(
             network: network, options: options, epochsDone: epochsDone, batchesDone: batchesDone, step: step,
-            weightState: weightState, biasState: biasState, shuffleState: try integer("shuffle_state", as: UInt64.self),
+            optimizerState: optimizerState, shuffleState: try integer("shuffle_state", as: UInt64.self),
             order: order.values, batchMetrics: batchMetrics, epochSeconds: epochSeconds, history: history, best: best, data: dataFingerprint)
         if let problem = checkpoint.stateProblem() { throw fail(problem) }
         return checkpoint

@@ -39,11 +39,9 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         let floats = 4.0
         let shapes = try architecture.shapes()
         let widths = ([architecture.input] + shapes).map { Double($0.count) }
-        let counts = try architecture.parameterCounts()
         // What the lowering allocates per sample, from its own stages: patches per convolution,
         // argmax per pooling, masks per hidden weight layer (a convolution's also drawn in NCHW).
         let stages = ResidentNetwork.stages(of: architecture, shapes: shapes)
-        let weightValues = try architecture.weights().map { Double($0.outputs * $0.inputs) }
         let patches = ResidentNetwork.patchElements(stages).map(Double.init)
         let lastWeights = stages.lastIndex { if case .weights = $0 { return true } else { return false } }
         var pooled = 0.0, hidden = 0.0, imageMask = 0.0
@@ -56,7 +54,12 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
             case .weights, .flatten: break
             }
         }
-        let parameters = Double(counts.reduce(0, +))
+        // The arena: every parameter tensor in one buffer per kind (parameters, gradients, each
+        // state slot), each tensor starting on a 64-byte line as the CPU lays them out (a device
+        // with a coarser base alignment pads a little more).
+        let line = 16
+        let tensors = try architecture.parameterTensors()
+        let parameters = Double(tensors.reduce(0) { $0 + ($1.count + line - 1) / line * line })
         let path = UpdatePath(options, hook: hook, distributed: distributed)
         // State and gradients on the backend, and the exchange's host area (with its stop flag).
         let state = Double(path.parameterSizedBuffers) + (path.exchangesGradients ? 1 : 0)
@@ -76,12 +79,12 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
             batchFloats += capacity * widths[0]
         }
         let width = widths[0] + widths[widths.count - 1]
-        hostParameterBytes = 2 * parameters * floats
+        hostParameterBytes = 2 * Double(tensors.reduce(0) { $0 + $1.count }) * floats
         parameterBytes = parameters * floats
         workingBytes = (state * parameters + batchFloats) * floats
         dataBytes = Double(samples + testSamples + validationSamples) * width * floats
         largestBufferBytes = max(
-            weightValues.max() ?? 0, capacity * (widths.max() ?? 0), capacity * (patches.max() ?? 0), Double(samples) * widths[0])
+            parameters, capacity * (widths.max() ?? 0), capacity * (patches.max() ?? 0), Double(samples) * widths[0])
             * floats
     }
 

@@ -70,26 +70,9 @@ public enum ModelFile {
         ]
     }
 
-    /// `{prefix}layers.{k}.weight` and `{prefix}layers.{k}.bias` for every weight layer.
+    /// Every parameter tensor under its name (`layers.{k}.weight`, `layers.{k}.bias`) after `prefix`.
     static func tensors(_ network: Network, prefix: String = "") -> [Safetensors.Tensor] {
-        let shapes = weightShapes(network)
-        return network.layers.enumerated().flatMap { l, layer in
-            [
-                Safetensors.Tensor("\(prefix)layers.\(l).weight", shape: shapes[l], floats: layer.weights),
-                Safetensors.Tensor("\(prefix)layers.\(l).bias", shape: [layer.outputs], floats: layer.biases),
-            ]
-        }
-    }
-
-    /// Each weight layer's weight shape as files hold it: `[outputs, inputs]` for a dense layer,
-    /// `[Cout, Cin, K, K]` for a convolution (checkpoints store the optimizer's state alike).
-    static func weightShapes(_ network: Network) -> [[Int]] {
-        weightShapes(network.architecture) ?? network.layers.map { [$0.outputs, $0.inputs] }
-    }
-
-    /// The weight shapes `architecture` gives, or nil when its shapes are impossible.
-    static func weightShapes(_ architecture: Architecture) -> [[Int]]? {
-        (try? architecture.weights())?.map(\.dimensions)
+        network.parameterTensors.map { Safetensors.Tensor(prefix + $0.tensor.name, shape: $0.tensor.shape, floats: $0.values) }
     }
 
     /// `activationsIfUnrecorded` (such as `relu,softmax`, or one name for every layer) gives the
@@ -201,40 +184,35 @@ public enum ModelFile {
         _ reader: Safetensors.Reader, prefix: String, architecture: Architecture, activations list: String?, source: String
     ) throws -> Network {
         func fail(_ problem: String) -> BPNetError { reader.fail(problem) }
-        let shapes: [[Int]]
+        let tensors: [ParameterTensor]
         do {
-            _ = try architecture.shapes()
-            shapes = weightShapes(architecture)!
+            tensors = try architecture.parameterTensors()
         } catch let error as BPNetError {
             throw fail("\(source) '\(architecture)' are not a model: \(error.description)")
         }
         let weightLayers = architecture.layers.filter(\.isWeightLayer)
         let held = reader.tensorNames.filter { $0.hasPrefix("\(prefix)layers.") && $0.hasSuffix(".weight") }.count
-        guard held == shapes.count else {
+        guard held == weightLayers.count else {
             throw fail(
                 "holds \(counted(held, "weight tensor")) (\(prefix)layers.*.weight) but \(source) '\(architecture)' have "
-                    + counted(shapes.count, "weight layer"))
+                    + counted(weightLayers.count, "weight layer"))
         }
-        let functions = try list.map { try activations($0, layerCount: shapes.count, reader) }
-            ?? Array(repeating: .sigmoid, count: shapes.count)
-        var layers: [Layer] = []
-        for (l, shape) in shapes.enumerated() {
-            let weightName = "\(prefix)layers.\(l).weight", biasName = "\(prefix)layers.\(l).bias"
-            let weight = try reader.floats(weightName)
-            guard weight.shape == shape else {
-                throw fail("\(weightName) has shape \(weight.shape), but \(weightLayers[l]) of \(source) '\(architecture)' needs \(shape)")
+        let functions = try list.map { try activations($0, layerCount: weightLayers.count, reader) }
+            ?? Array(repeating: .sigmoid, count: weightLayers.count)
+        var values = [[ParameterTensor.Role: [Float]]](repeating: [:], count: weightLayers.count)
+        for tensor in tensors {
+            let name = prefix + tensor.name
+            let read = try reader.floats(name)
+            guard read.shape == tensor.shape else {
+                throw fail("\(name) has shape \(read.shape), but \(weightLayers[tensor.layer]) of \(source) '\(architecture)' needs \(tensor.shape)")
             }
-            let bias = try reader.floats(biasName)
-            guard bias.shape == [shape[0]] else {
-                throw fail("\(biasName) has shape \(bias.shape), but \(weightLayers[l]) of \(source) '\(architecture)' needs [\(shape[0])]")
-            }
-            guard weight.values.allSatisfy(\.isFinite), bias.values.allSatisfy(\.isFinite) else {
-                throw fail("layer \(l) holds NaN or infinite values")
-            }
-            layers.append(
-                try Layer(
-                    inputs: shape.dropFirst().reduce(1, *), outputs: shape[0], weights: weight.values, biases: bias.values,
-                    activation: functions[l]))
+            guard read.values.allSatisfy(\.isFinite) else { throw fail("layer \(tensor.layer) holds NaN or infinite values") }
+            values[tensor.layer][tensor.role] = read.values
+        }
+        let layers = try zip(try architecture.weights(), values).enumerated().map { l, pair in
+            try Layer(
+                inputs: pair.0.inputs, outputs: pair.0.outputs, weights: pair.1[.weight] ?? [], biases: pair.1[.bias] ?? [],
+                activation: functions[l])
         }
         do {
             return try Network(architecture: architecture, layers: layers)

@@ -11,8 +11,7 @@ final class ResidentNetwork {
     /// What training needs beyond the forward pass.
     struct Training {
         /// The fused SGD update (the gradient stays in registers) or gradient buffers and an
-        /// optimizer pass, and the state slots. With an exchange, every gradient lives in one
-        /// buffer (`gradientGroup`), for one transfer.
+        /// optimizer pass over the arena, and the state slots.
         var update: UpdatePath
         /// The probability of dropping a hidden weight layer's output; 0 for none.
         var dropout: Float
@@ -36,17 +35,10 @@ final class ResidentNetwork {
     /// The most rows (samples) one pass handles.
     let capacity: Int
 
-    private let weights: [any DeviceBuffer]
-    private let biases: [any DeviceBuffer]
-    /// The optimizer's state per parameter buffer (`Optimizer.stateBuffers`; the fused SGD
-    /// update always has its velocity, which its epilogue writes).
-    private let weightState: [[any DeviceBuffer]]
-    private let biasState: [[any DeviceBuffer]]
-    /// gW_l and gb_l, for the unfused path only.
-    let weightGradients: [any DeviceBuffer]
-    let biasGradients: [any DeviceBuffer]
-    /// gW_0, gb_0, gW_1, gb_1, … as parts of one buffer, when `contiguousGradients` asked for it.
-    let gradientGroup: BufferGroup?
+    /// The parameters, their gradients (on the unfused paths) and the optimizer's state slots
+    /// (`Optimizer.stateBuffers`; the fused SGD update always has its velocity, which its
+    /// epilogue writes), each one buffer in W0, b0, W1, b1 order.
+    let arena: ParameterArena
     /// activations[0] is the input batch `[capacity, n0]` (NCHW as the data holds it);
     /// activations[s + 1] is stage s's output `[capacity, n_{s+1}]`.
     let activations: [any DeviceBuffer]
@@ -80,8 +72,8 @@ final class ResidentNetwork {
 
     /// Optimizer state and epoch sums to start from instead of zeros, when resuming.
     struct SavedState {
-        var weightState: [[[Float]]]
-        var biasState: [[[Float]]]
+        /// Per parameter tensor, then per slot.
+        var optimizerState: [[[Float]]]
         var batchMetrics: [Float]
     }
 
@@ -158,30 +150,10 @@ final class ResidentNetwork {
         }
         functions = network.activations
         self.capacity = capacity
-        weights = try network.layers.map { try backend.makeBuffer($0.weights) }
-        biases = try network.layers.map { try backend.makeBuffer($0.biases) }
-        let stateCount = training?.update.stateSlots ?? 0
-        // A saved slot count that differs is refused by the trainer, except SGD without
-        // momentum, whose velocity slot (the fused update's scratch) starts from zeros either way.
-        func state(_ saved: [[[Float]]]?, _ l: Int, _ count: Int) throws -> [any DeviceBuffer] {
-            try (0..<stateCount).map { k in
-                if let values = saved?[l], values.count == stateCount { return try backend.makeBuffer(values[k]) }
-                return try backend.makeBuffer(count: count)
-            }
-        }
-        weightState = try network.layers.indices.map { try state(saved?.weightState, $0, network.layers[$0].weights.count) }
-        biasState = try network.layers.indices.map { try state(saved?.biasState, $0, network.layers[$0].biases.count) }
         let unfused = training.map { !$0.update.fused } ?? false
-        if unfused, training?.update.exchangesGradients == true {
-            let group = try backend.makeBufferGroup(counts: network.layers.flatMap { [$0.weights.count, $0.biases.count] })
-            weightGradients = stride(from: 0, to: group.parts.count, by: 2).map { group.parts[$0] }
-            biasGradients = stride(from: 1, to: group.parts.count, by: 2).map { group.parts[$0] }
-            gradientGroup = group
-        } else {
-            weightGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.weights.count : 0) }
-            biasGradients = try network.layers.map { try backend.makeBuffer(count: unfused ? $0.biases.count : 0) }
-            gradientGroup = nil
-        }
+        arena = try ParameterArena(
+            network, backend: backend, stateSlots: training?.update.stateSlots ?? 0, gradients: unfused,
+            restoring: saved?.optimizerState)
         activations = try widths.map { try backend.makeBuffer(count: capacity * $0) }
         let patches = ResidentNetwork.patchElements(stages)
         columns = try patches.map { try backend.makeBuffer(count: capacity * $0) }
@@ -275,12 +247,12 @@ final class ResidentNetwork {
             switch stage {
             case .weights(let l, nil):
                 try backend.linear(
-                    input: x, weights: weights[l], bias: biases[l], output: y, rows: rows, inputs: widths[s],
+                    input: x, weights: arena.weights(l), bias: arena.bias(l), output: y, rows: rows, inputs: widths[s],
                     outputs: widths[s + 1], activation: functions[l])
             case .weights(let l, let geometry?):
                 try backend.im2col(x, geometry: geometry, samples: rows, into: columns[s])
                 try backend.linear(
-                    input: columns[s], weights: weights[l], bias: biases[l], output: y, rows: rows * geometry.outputPositions,
+                    input: columns[s], weights: arena.weights(l), bias: arena.bias(l), output: y, rows: rows * geometry.outputPositions,
                     inputs: geometry.patchLength, outputs: network.layers[l].outputs, activation: functions[l])
             case .maxPool(let geometry):
                 try backend.maxPool(x, geometry: geometry, samples: rows, into: y, argmax: argmax[s])
@@ -330,19 +302,19 @@ final class ResidentNetwork {
         case .weights(let l, nil):
             if case .weights(let k, nil) = stages[below] {
                 try backend.hiddenDelta(
-                    deltaNext: deltas[s], weightsNext: weights[l], activation: activations[s], delta: deltas[below],
+                    deltaNext: deltas[s], weightsNext: arena.weights(l), activation: activations[s], delta: deltas[below],
                     rows: rows, units: widths[s], nextUnits: widths[s + 1], function: functions[k])
                 derivativeApplied = true
             } else {
                 try backend.gemm(
                     transposeA: false, transposeB: false, m: rows, n: widths[s], k: widths[s + 1], alpha: 1,
-                    a: deltas[s], b: weights[l], beta: 0, c: deltas[below])
+                    a: deltas[s], b: arena.weights(l), beta: 0, c: deltas[below])
             }
         case .weights(let l, let geometry?):
             let positions = rows * geometry.outputPositions
             try backend.gemm(
                 transposeA: false, transposeB: false, m: positions, n: geometry.patchLength, k: network.layers[l].outputs,
-                alpha: 1, a: deltas[s], b: weights[l], beta: 0, c: columnGradient)
+                alpha: 1, a: deltas[s], b: arena.weights(l), beta: 0, c: columnGradient)
             try backend.col2im(columnGradient, geometry: geometry, samples: rows, into: deltas[below])
         case .maxPool(let geometry):
             try backend.maxPoolBackward(deltas[s], argmax: argmax[s], geometry: geometry, samples: rows, into: deltas[below])
@@ -363,7 +335,8 @@ final class ResidentNetwork {
     func updateFused(rows: Int, learningRate: Float, l2: Float, momentum: Float, dropout: Bool) throws {
         for (l, s) in weightStages {
             try backend.updateLayer(
-                weights: weights[l], weightVelocity: weightState[l][0], bias: biases[l], biasVelocity: biasState[l][0],
+                weights: arena.weights(l), weightVelocity: arena.weightState(l)[0], bias: arena.bias(l),
+                biasVelocity: arena.biasState(l)[0],
                 delta: deltas[s], input: layerInput(of: s, dropout: dropout), rows: rows * positions(s), samples: rows,
                 outputs: network.layers[l].outputs, inputs: network.layers[l].inputs,
                 learningRate: learningRate, l2: l2, momentum: momentum)
@@ -375,33 +348,33 @@ final class ResidentNetwork {
     func gradients(rows: Int, dropout: Bool) throws {
         for (l, s) in weightStages {
             try backend.layerGradients(
-                delta: deltas[s], input: layerInput(of: s, dropout: dropout), weightGradient: weightGradients[l],
-                biasGradient: biasGradients[l], rows: rows * positions(s), samples: rows, outputs: network.layers[l].outputs,
+                delta: deltas[s], input: layerInput(of: s, dropout: dropout), weightGradient: arena.weightGradient(l),
+                biasGradient: arena.biasGradient(l), rows: rows * positions(s), samples: rows, outputs: network.layers[l].outputs,
                 inputs: network.layers[l].inputs)
         }
     }
 
-    /// Each layer's gradients and optimizer step in one call, for when nothing needs the gradients
-    /// between them (the buffers are scratch then): one launch per layer on a device for Adam.
+    /// Each layer's gradients and optimizer step, for when nothing needs the gradients between
+    /// them: in one call per layer where the backend fuses the step into the gradient product's
+    /// epilogue (Adam on a device), else every gradient and then one pass over the arena.
     func gradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep, rows: Int, dropout: Bool) throws {
+        guard backend.fusesGradientStep(weightStep: weightStep, biasStep: biasStep) else {
+            try gradients(rows: rows, dropout: dropout)
+            return try arena.step(weightStep: weightStep, biasStep: biasStep)
+        }
         for (l, s) in weightStages {
             try backend.gradientStepLayer(
-                weightStep: weightStep, weights: weights[l], weightState: weightState[l], biasStep: biasStep, bias: biases[l],
-                biasState: biasState[l], delta: deltas[s], input: layerInput(of: s, dropout: dropout),
-                weightGradient: weightGradients[l], biasGradient: biasGradients[l], rows: rows * positions(s), samples: rows,
+                weightStep: weightStep, weights: arena.weights(l), weightState: arena.weightState(l), biasStep: biasStep,
+                bias: arena.bias(l), biasState: arena.biasState(l), delta: deltas[s], input: layerInput(of: s, dropout: dropout),
+                weightGradient: arena.weightGradient(l), biasGradient: arena.biasGradient(l), rows: rows * positions(s), samples: rows,
                 outputs: network.layers[l].outputs, inputs: network.layers[l].inputs)
         }
     }
 
-    /// One optimizer pass per parameter buffer, from the gradients: `weightStep` for weights and
+    /// One optimizer pass over the whole arena, from the gradients: `weightStep` for weights and
     /// `biasStep` (no L2, no decoupled decay) for biases.
     func applyOptimizer(weightStep: OptimizerStep, biasStep: OptimizerStep) throws {
-        for (l, layer) in network.layers.enumerated() {
-            try backend.optimizerStepLayer(
-                weightStep: weightStep, weights: weights[l], weightGradient: weightGradients[l], weightState: weightState[l],
-                weightCount: layer.weights.count, biasStep: biasStep, bias: biases[l], biasGradient: biasGradients[l],
-                biasState: biasState[l], biasCount: layer.biases.count)
-        }
+        try arena.step(weightStep: weightStep, biasStep: biasStep)
     }
 
     /// Loss and correct count of the current output batch into `metrics[slot]`.
@@ -479,21 +452,11 @@ final class ResidentNetwork {
         return (loss, Int(correct), firstNonFinite)
     }
 
-    /// The optimizer state, per layer and slot, copied back to the host.
-    func downloadState() throws -> (weights: [[[Float]]], biases: [[[Float]]]) {
-        (try weightState.map { try $0.map { try backend.download($0) } }, try biasState.map { try $0.map { try backend.download($0) } })
-    }
+    /// The optimizer state, per parameter tensor and slot, copied back to the host.
+    func downloadState() throws -> [[[Float]]] { try arena.downloadState() }
 
     /// The parameters, copied back to the host.
-    func download() throws -> Network {
-        try Network(
-            architecture: network.architecture,
-            layers: network.layers.enumerated().map { l, layer in
-                try Layer(
-                    inputs: layer.inputs, outputs: layer.outputs,
-                    weights: backend.download(weights[l]), biases: backend.download(biases[l]), activation: functions[l])
-            })
-    }
+    func download() throws -> Network { try network.replacingParameters(arena.downloadParameters()) }
 }
 
 extension Network {

@@ -282,7 +282,7 @@ public struct Trainer: Sendable {
         let shardCapacity = (batch + ranks - 1) / ranks
         if let resume {
             let needed = path.stateSlots
-            let saved = resume.weightState.first?.count ?? 0
+            let saved = resume.optimizerState.first?.count ?? 0
             let stateless = options.optimizer == .sgd && options.momentum == 0
             guard saved == needed || stateless else {
                 throw BPNetError.invalidArgument(
@@ -297,10 +297,10 @@ public struct Trainer: Sendable {
                 // The epoch's sums so far are whole-batch sums: one process holds them, or the
                 // exchange would count them once per process.
                 restoring: resume.map {
-                    .init(weightState: $0.weightState, biasState: $0.biasState, batchMetrics: rank == 0 ? $0.batchMetrics : [])
+                    .init(optimizerState: $0.optimizerState, batchMetrics: rank == 0 ? $0.batchMetrics : [])
                 })
             let exchange = try communicator.map {
-                try GradientExchange(communicator: $0, backend: backend, group: resident.gradientGroup!)
+                try GradientExchange(communicator: $0, backend: backend, group: resident.arena.gradients!)
             }
             let train = try ResidentDataset(data, backend: backend)
             let testResident = try test.map { try ResidentDataset($0, backend: backend) }
@@ -360,7 +360,7 @@ public struct Trainer: Sendable {
                 // The loader refuses values that are not finite, so such a checkpoint is never written.
                 let finite = { (arrays: [[[Float]]]) in arrays.allSatisfy { $0.allSatisfy { $0.allSatisfy(\.isFinite) } } }
                 guard parameters.layers.allSatisfy({ $0.weights.allSatisfy(\.isFinite) && $0.biases.allSatisfy(\.isFinite) }),
-                    finite(state.weights), finite(state.biases)
+                    finite(state)
                 else {
                     throw BPNetError.diverged(
                         epoch: epochsDone + (batchesDone > 0 ? 1 : 0), batch: batchesDone > 0 ? batchesDone : batches, batches: batches,
@@ -369,7 +369,7 @@ public struct Trainer: Sendable {
                 try checkpoint(
                     TrainingCheckpoint(
                         network: parameters, options: options, epochsDone: epochsDone, batchesDone: batchesDone, step: step,
-                        weightState: state.weights, biasState: state.biases, shuffleState: generator.state, order: permutation,
+                        optimizerState: state, shuffleState: generator.state, order: permutation,
                         batchMetrics: sums, epochSeconds: batchesDone > 0 ? monotonicSeconds() - epochStart : 0, history: reports,
                         best: best, data: fingerprint))
             }
@@ -434,7 +434,7 @@ public struct Trainer: Sendable {
                             stopAgreed = try exchange.exchange(
                                 localRows: rows, globalRows: globalRows, stop: cancellation?.isCancelled == true)
                         }
-                        try betweenGradientAndUpdate?(resident.weightGradients + resident.biasGradients, backend)
+                        try betweenGradientAndUpdate?(resident.arena.gradients!.parts, backend)
                         try resident.applyOptimizer(weightStep: weightStep, biasStep: biasStep)
                     }
                 }

@@ -101,8 +101,8 @@ import Testing
         let encoded = CheckpointFile.encode(checkpoint)
         #expect(try ModelFile.decode(encoded, file: "c").network == checkpoint.network)
         let decoded = try CheckpointFile.decode(encoded, file: "c")
-        #expect(decoded.weightState == checkpoint.weightState && decoded.biasState == checkpoint.biasState)
-        #expect(decoded.weightState.allSatisfy { $0.count == 2 })
+        #expect(decoded.optimizerState == checkpoint.optimizerState)
+        #expect(decoded.optimizerState.count == 4 && decoded.optimizerState.allSatisfy { $0.count == 2 })
         #expect(decoded.order == checkpoint.order && decoded.shuffleState == checkpoint.shuffleState)
         #expect(decoded.history == checkpoint.history && decoded.options == checkpoint.options)
         #expect(throws: BPNetError.model(

@@ -102,7 +102,7 @@ import Testing
         trainer.betweenGradientAndUpdate = { buffers, _ in seen.counts = buffers.map(\.count) }
         try trainer.train(&unfused, on: data, backend: CPUBackend())
         #expect(relativeError(unfused.flatParameters, fused.flatParameters) < 1e-5)
-        #expect(seen.counts == [54, 27, 9, 3], "gW per layer, then gb per layer")
+        #expect(seen.counts == [54, 9, 27, 3], "the arena's gradients: gW0, gb0, gW1, gb1")
     }
 
     /// A ReLU/softmax/Adam network with dropout learns a separable problem on the CPU.

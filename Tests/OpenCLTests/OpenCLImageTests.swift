@@ -174,10 +174,12 @@ extension OpenCLParityTests {
             let ws = [try backend.makeBuffer(count: outputs * inputs), try backend.makeBuffer(count: outputs * inputs)]
             let bs = [try backend.makeBuffer(count: outputs), try backend.makeBuffer(count: outputs)]
             if let gradient {
-                try backend.optimizerStepLayer(
-                    weightStep: adam, weights: w, weightGradient: try backend.makeBuffer(Array(gradient.prefix(outputs * inputs))),
-                    weightState: ws, weightCount: outputs * inputs, biasStep: adam.withoutWeightTerms, bias: b,
-                    biasGradient: try backend.makeBuffer(Array(gradient.suffix(outputs))), biasState: bs, biasCount: outputs)
+                try backend.optimizerStep(
+                    adam, parameters: w, gradient: try backend.makeBuffer(Array(gradient.prefix(outputs * inputs))), state: ws,
+                    count: outputs * inputs)
+                try backend.optimizerStep(
+                    adam.withoutWeightTerms, parameters: b, gradient: try backend.makeBuffer(Array(gradient.suffix(outputs))), state: bs,
+                    count: outputs)
             } else {
                 try backend.gradientStepLayer(
                     weightStep: adam, weights: w, weightState: ws, biasStep: adam.withoutWeightTerms, bias: b, biasState: bs,

@@ -97,13 +97,14 @@ public protocol Backend: AnyObject, Sendable {
         _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int
     ) throws
 
-    /// `optimizerStep` on a layer's weights with `weightStep` and on its biases with `biasStep`.
-    /// A backend may do both in one pass when the steps differ only in L2 and decoupled decay,
-    /// which biases never take.
-    func optimizerStepLayer(
-        weightStep: OptimizerStep, weights: any DeviceBuffer, weightGradient: any DeviceBuffer, weightState: [any DeviceBuffer],
-        weightCount: Int, biasStep: OptimizerStep, bias: any DeviceBuffer, biasGradient: any DeviceBuffer,
-        biasState: [any DeviceBuffer], biasCount: Int) throws
+    /// One optimizer step over a parameter arena: `parameters`, `gradients` and each group of
+    /// `state` hold the same tensors at the same offsets, which `segments` lists. The tensors that
+    /// decay take `weightStep`, the others `biasStep`. A backend may step the whole arena in one
+    /// pass when the two steps differ only in L2 and decoupled decay, as the trainer's always do;
+    /// each tensor's values must be those of `optimizerStep` on it alone.
+    func optimizerStep(
+        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
+        segments: ArenaSegments) throws
 
     /// The fused SGD update, for when nothing needs the gradient in a buffer.
     /// delta: [rows, outputs], input: [rows, inputs], weights, velocity: [outputs, inputs]
@@ -120,13 +121,18 @@ public protocol Backend: AnyObject, Sendable {
         bias: any DeviceBuffer, velocity: any DeviceBuffer, delta: any DeviceBuffer,
         rows: Int, samples: Int, outputs: Int, learningRate: Float, momentum: Float) throws
 
-    /// `layerGradients` and then `optimizerStepLayer`, for when nothing needs the gradients in
-    /// buffers between them; the gradient buffers are scratch. A backend may apply the step in
-    /// the gradient product's epilogue, with the gradients in registers.
+    /// `layerGradients` and then `optimizerStep` on the weights and on the bias, for when nothing
+    /// needs the gradients in buffers between them; the gradient buffers are scratch. A backend
+    /// may apply the step in the gradient product's epilogue, with the gradients in registers.
     func gradientStepLayer(
         weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
         weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int) throws
+
+    /// Whether `gradientStepLayer` applies these steps in the gradient product's epilogue. Where
+    /// it does not, the trainer computes every layer's gradients and then steps the whole arena
+    /// in one pass, rather than one pass per layer.
+    func fusesGradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep) -> Bool
 
     /// `updateWeights` and `updateBias` of one layer; a backend may do both in one pass.
     func updateLayer(
@@ -219,6 +225,16 @@ public struct BufferGroup {
         (self.whole, self.parts, self.offsets) = (whole, parts, offsets)
     }
 
+    /// Every part's values (`values[i]` for part i, none longer than it) in one write of
+    /// `whole`, with zeros between the parts: one transfer, and a simulator such as Oclgrind,
+    /// which takes any host write as the whole of what its buffer holds, sees every part written.
+    public func upload(_ values: [[Float]], on backend: any Backend) throws {
+        precondition(values.count == parts.count && zip(values, parts).allSatisfy { $0.count <= $1.count }, "one array per part")
+        var all = [Float](repeating: 0, count: whole.count)
+        for (offset, part) in zip(offsets, values) { all.replaceSubrange(offset..<(offset + part.count), with: part) }
+        try backend.upload(all, to: whole)
+    }
+
     /// Offsets for `counts` with each part starting at a multiple of `alignment` elements, and
     /// the total they span.
     public static func layout(_ counts: [Int], alignment: Int) -> (offsets: [Int], total: Int) {
@@ -230,6 +246,44 @@ public struct BufferGroup {
             end = start + count
         }
         return (offsets, end)
+    }
+}
+
+/// Where each tensor of a parameter arena lies in its buffers (`BufferGroup` offsets), for the
+/// optimizer's pass over the whole arena.
+public struct ArenaSegments {
+    public struct Segment: Equatable, Sendable {
+        public var offset: Int
+        public var count: Int
+        /// Whether the weight step applies (L2 and decoupled decay); else the bias step.
+        public var decays: Bool
+    }
+
+    public var segments: [Segment]
+    /// The segments as int32 triples (offset, end, decays) on the backend, for one launch (a device
+    /// steps an arena past 32-bit offsets a tensor at a time).
+    public var table: any DeviceBuffer
+
+    /// Uploads the table once, so that no step allocates or transfers it.
+    public init(_ segments: [Segment], backend: any Backend) throws {
+        self.segments = segments
+        table = try backend.makeIndexBuffer(count: max(3 * segments.count, 1))
+        let triples: [Int32] = segments.flatMap { [Int32(clamping: $0.offset), Int32(clamping: $0.offset + $0.count), $0.decays ? 1 : 0] }
+        try triples.withUnsafeBufferPointer { try backend.uploadIndices($0, to: table) }
+    }
+}
+
+extension Backend {
+    /// `optimizerStep` on each tensor's part of an arena, in order.
+    public func stepEachTensor(
+        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
+        segments: ArenaSegments
+    ) throws {
+        for (t, segment) in segments.segments.enumerated() {
+            try optimizerStep(
+                segment.decays ? weightStep : biasStep, parameters: parameters.parts[t], gradient: gradients.parts[t],
+                state: state.map { $0.parts[t] }, count: segment.count)
+        }
     }
 }
 
@@ -273,14 +327,15 @@ extension Backend where Self: GeneralForms {
         try outputDelta(loss, output: output, activation: activation, target: target, delta: delta, count: rows * columns)
     }
 
-    /// Two passes: the general form.
-    public func optimizerStepLayer(
-        weightStep: OptimizerStep, weights: any DeviceBuffer, weightGradient: any DeviceBuffer, weightState: [any DeviceBuffer],
-        weightCount: Int, biasStep: OptimizerStep, bias: any DeviceBuffer, biasGradient: any DeviceBuffer,
-        biasState: [any DeviceBuffer], biasCount: Int
+    /// The general form computes the gradients and then steps.
+    public func fusesGradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep) -> Bool { false }
+
+    /// One pass per tensor: the general form.
+    public func optimizerStep(
+        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
+        segments: ArenaSegments
     ) throws {
-        try optimizerStep(weightStep, parameters: weights, gradient: weightGradient, state: weightState, count: weightCount)
-        try optimizerStep(biasStep, parameters: bias, gradient: biasGradient, state: biasState, count: biasCount)
+        try stepEachTensor(weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state, segments: segments)
     }
 
     /// The two products: the general form.
@@ -360,10 +415,8 @@ extension Backend {
         try layerGradients(
             delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient, rows: rows, samples: samples, outputs: outputs,
             inputs: inputs)
-        try optimizerStepLayer(
-            weightStep: weightStep, weights: weights, weightGradient: weightGradient, weightState: weightState,
-            weightCount: outputs * inputs, biasStep: biasStep, bias: bias, biasGradient: biasGradient, biasState: biasState,
-            biasCount: outputs)
+        try optimizerStep(weightStep, parameters: weights, gradient: weightGradient, state: weightState, count: outputs * inputs)
+        try optimizerStep(biasStep, parameters: bias, gradient: biasGradient, state: biasState, count: outputs)
     }
 
     /// The forward step as a GEMM, then bias and activation: the default, and the path a fusing
@@ -388,8 +441,13 @@ extension Backend {
     /// Convenience for tests and tools: a new buffer holding `values`.
     public func makeBuffer(_ values: [Float]) throws -> any DeviceBuffer {
         let buffer = try makeBuffer(count: values.count)
-        try values.withUnsafeBufferPointer { try upload($0, to: buffer, offset: 0) }
+        try upload(values, to: buffer)
         return buffer
+    }
+
+    /// `values` into the start of `buffer`.
+    public func upload(_ values: [Float], to buffer: any DeviceBuffer) throws {
+        try values.withUnsafeBufferPointer { try upload($0, to: buffer, offset: 0) }
     }
 
     /// Convenience for tests and tools: the whole buffer as an array.

@@ -195,16 +195,16 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
                 into: metrics, slot: slot)
         }
     }
-    public func optimizerStepLayer(
-        weightStep: OptimizerStep, weights: any DeviceBuffer, weightGradient: any DeviceBuffer, weightState: [any DeviceBuffer],
-        weightCount: Int, biasStep: OptimizerStep, bias: any DeviceBuffer, biasGradient: any DeviceBuffer,
-        biasState: [any DeviceBuffer], biasCount: Int
+    public func fusesGradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep) -> Bool {
+        inner.fusesGradientStep(weightStep: weightStep, biasStep: biasStep)
+    }
+    public func optimizerStep(
+        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
+        segments: ArenaSegments
     ) throws {
         try timed("optimizer step") {
-            try inner.optimizerStepLayer(
-                weightStep: weightStep, weights: weights, weightGradient: weightGradient, weightState: weightState,
-                weightCount: weightCount, biasStep: biasStep, bias: bias, biasGradient: biasGradient, biasState: biasState,
-                biasCount: biasCount)
+            try inner.optimizerStep(
+                weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state, segments: segments)
         }
     }
     public func gatherBatch(

@@ -153,37 +153,44 @@ extension Verification {
                 })
             }
         }
-        // A layer's weights and biases in one pass (the device's fused launch): the same bits as
-        // the two passes, and the CPU's values.
+        // An arena's one pass (the device's single launch over W0, b0, W1, b1 at odd sizes, some
+        // shorter than a lane group): the same bits as a pass per tensor, and the CPU's values.
         for (optimizer, momentum, l2, decay) in rules {
-            checks.append(check("optimizer layer \(optimizer.name) μ=\(momentum) 17×5 + 17", tolerance: operationTolerance) {
-                func run(_ backend: any Backend, fused: Bool) throws -> [Float] {
-                    let w = try backend.makeBuffer(uniform(85, seed: 51)), b = try backend.makeBuffer(uniform(17, seed: 52))
+            checks.append(check("optimizer arena \(optimizer.name) μ=\(momentum) 17×5, 17, 3×11, 3", tolerance: operationTolerance) {
+                let counts = [85, 17, 33, 3]
+                func run(_ backend: any Backend, onePass: Bool) throws -> [Float] {
                     let slots = optimizer.stateBuffers(momentum: momentum)
-                    let ws = try (0..<slots).map { try backend.makeBuffer(uniform(85, seed: 53 + UInt64($0), in: 0...0.01)) }
-                    let bs = try (0..<slots).map { try backend.makeBuffer(uniform(17, seed: 55 + UInt64($0), in: 0...0.01)) }
-                    for t in 1...3 {
-                        let gw = try backend.makeBuffer(uniform(85, seed: 60 + UInt64(t))), gb = try backend.makeBuffer(uniform(17, seed: 70 + UInt64(t)))
+                    let parameters = try backend.makeBufferGroup(counts: counts), gradients = try backend.makeBufferGroup(counts: counts)
+                    let state = try (0..<slots).map { _ in try backend.makeBufferGroup(counts: counts) }
+                    try parameters.upload(counts.enumerated().map { uniform($1, seed: 51 + UInt64($0)) }, on: backend)
+                    for (k, group) in state.enumerated() {
+                        try group.upload(counts.enumerated().map { uniform($1, seed: 55 + UInt64(4 * $0 + k), in: 0...0.01) }, on: backend)
+                    }
+                    let segments = try ArenaSegments(
+                        counts.enumerated().map { .init(offset: parameters.offsets[$0], count: $1, decays: $0 % 2 == 0) }, backend: backend)
+                    for step in 1...3 {
+                        try gradients.upload(counts.enumerated().map { uniform($1, seed: 60 + UInt64(10 * step + $0)) }, on: backend)
                         let weightStep = OptimizerStep(
                             optimizer: optimizer, learningRate: optimizer.defaultLearningRate / 10, momentum: momentum, l2: l2,
-                            decoupledDecay: decay, step: t)
+                            decoupledDecay: decay, step: step)
                         let biasStep = weightStep.withoutWeightTerms
-                        if fused {
-                            try backend.optimizerStepLayer(
-                                weightStep: weightStep, weights: w, weightGradient: gw, weightState: ws, weightCount: 85, biasStep: biasStep,
-                                bias: b, biasGradient: gb, biasState: bs, biasCount: 17)
+                        if onePass {
+                            try backend.optimizerStep(
+                                weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state,
+                                segments: segments)
                         } else {
-                            try backend.optimizerStep(weightStep, parameters: w, gradient: gw, state: ws, count: 85)
-                            try backend.optimizerStep(biasStep, parameters: b, gradient: gb, state: bs, count: 17)
+                            try backend.stepEachTensor(
+                                weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state,
+                                segments: segments)
                         }
                     }
-                    var values = try backend.download(w) + backend.download(b)
-                    for buffer in ws + bs { values += try backend.download(buffer) }
+                    var values: [Float] = []
+                    for buffer in parameters.parts + state.flatMap(\.parts) { values += try backend.download(buffer) }
                     return values
                 }
-                let fused = try run(device, fused: true)
-                guard fused == (try run(device, fused: false)) else { return (.infinity, "the layer's one pass differs from its two") }
-                return (relativeError(fused, try run(cpu, fused: false)), nil)
+                let onePass = try run(device, onePass: true)
+                guard onePass == (try run(device, onePass: false)) else { return (.infinity, "the arena's one pass differs from a pass per tensor") }
+                return (relativeError(onePass, try run(cpu, onePass: false)), nil)
             })
         }
         // A layer's gradients and step in one call (on the device, Adam in the gradient product's

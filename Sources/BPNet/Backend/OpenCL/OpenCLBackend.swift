@@ -64,7 +64,7 @@ final class OpenCLContext: @unchecked Sendable {
         case gemmRowVectorNN, gemmRowVectorTN, gemmDotNT
         case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, metricsAndOutputDelta
         case gatherRows, gatherBatch
-        case updateBias, biasGradient, optimizerStep, optimizerStepLayer, dropoutMask, multiply
+        case updateBias, biasGradient, optimizerStep, optimizerStepArena, dropoutMask, multiply
         case im2col, col2im, maxPool, maxPoolBackward, transposeSamples
 
         /// The kernel's name in Kernels/*.cl.
@@ -89,7 +89,7 @@ final class OpenCLContext: @unchecked Sendable {
             case .updateBias: return "update_bias"
             case .biasGradient: return "bias_gradient"
             case .optimizerStep: return "optimizer_step"
-            case .optimizerStepLayer: return "optimizer_step_layer"
+            case .optimizerStepArena: return "optimizer_step_arena"
             case .dropoutMask: return "dropout_mask"
             case .multiply: return "multiply"
             case .im2col: return "im2col"
@@ -415,7 +415,11 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         try clCheck(
             clGetDeviceInfo(runtime.device.id, cl_device_info(CL_DEVICE_MEM_BASE_ADDR_ALIGN), MemoryLayout<cl_uint>.size, &alignBits, nil),
             "clGetDeviceInfo(CL_DEVICE_MEM_BASE_ADDR_ALIGN)")
-        let (offsets, total) = BufferGroup.layout(counts, alignment: max(1, Int(alignBits) / 32))
+        // Parts start on the device's base alignment, rounded up to a whole optimizer lane group,
+        // so that the arena's one-launch step groups each tensor's elements as a launch per part does.
+        let lanes = KernelConstants.optimizerLanes
+        let alignment = (max(1, Int(alignBits) / 32) + lanes - 1) / lanes * lanes
+        let (offsets, total) = BufferGroup.layout(counts, alignment: alignment)
         let whole = try OpenCLBuffer(zeros: total, context: runtime.context)
         return BufferGroup(
             whole: whole, parts: try zip(offsets, counts).map { try OpenCLBuffer(subBufferOf: whole, offset: $0, count: $1) },
@@ -649,30 +653,31 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
             adam.epsilon, step.decoupledDecay, adam.correction1, adam.correction2)
     }
 
-    /// One launch per layer when the bias step is the weight step without L2 and decay, as the
-    /// trainer's always is.
-    public func optimizerStepLayer(
-        weightStep: OptimizerStep, weights: any DeviceBuffer, weightGradient: any DeviceBuffer, weightState: [any DeviceBuffer],
-        weightCount: Int, biasStep: OptimizerStep, bias: any DeviceBuffer, biasGradient: any DeviceBuffer,
-        biasState: [any DeviceBuffer], biasCount: Int
+    /// One launch over the whole arena when the bias step is the weight step without L2 and
+    /// decay, as the trainer's always is, and every tensor starts on a lane group (as
+    /// `makeBufferGroup` lays them out), so that each group's arithmetic is that of one launch per
+    /// tensor.
+    public func optimizerStep(
+        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
+        segments: ArenaSegments
     ) throws {
-        // One launch indexes weights and biases together with an int.
-        guard weightStep.withoutWeightTerms == biasStep, weightState.count == biasState.count, weightCount + biasCount <= Int(Int32.max) else {
-            try optimizerStep(weightStep, parameters: weights, gradient: weightGradient, state: weightState, count: weightCount)
-            return try optimizerStep(biasStep, parameters: bias, gradient: biasGradient, state: biasState, count: biasCount)
+        let lanes = KernelConstants.optimizerLanes
+        let total = segments.segments.last.map { $0.offset + $0.count } ?? 0
+        guard weightStep.withoutWeightTerms == biasStep, segments.segments.allSatisfy({ $0.offset % lanes == 0 }),
+            total <= Int(Int32.max) - lanes
+        else {
+            return try stepEachTensor(
+                weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state, segments: segments)
         }
         let adam = weightStep.adam
         // Unused state arguments still need a valid buffer: the parameters stand in.
-        let w0 = weightState.first ?? weights, w1 = weightState.count > 1 ? weightState[1] : weights
-        let b0 = biasState.first ?? bias, b1 = biasState.count > 1 ? biasState[1] : bias
+        let first = state.first?.whole ?? parameters.whole, second = state.count > 1 ? state[1].whole : parameters.whole
         try launch(
-            .optimizerStepLayer,
-            global: (groups(weightCount, KernelConstants.optimizerLanes) + groups(biasCount, KernelConstants.optimizerLanes), 1),
-            local: elementLocal,
-            memory(weights), memory(weightGradient), memory(w0), memory(w1), Int32(weightCount),
-            memory(bias), memory(biasGradient), memory(b0), memory(b1), Int32(biasCount),
-            weightStep.optimizer.code, Int32(weightState.isEmpty ? 0 : 1), weightStep.learningRate, weightStep.l2, weightStep.momentum,
-            adam.beta1, adam.beta2, adam.epsilon, weightStep.decoupledDecay, adam.correction1, adam.correction2)
+            .optimizerStepArena, global: (groups(total, lanes), 1), local: elementLocal,
+            memory(parameters.whole), memory(gradients.whole), memory(first), memory(second), memory(segments.table),
+            Int32(segments.segments.count), weightStep.optimizer.code, Int32(state.isEmpty ? 0 : 1), weightStep.learningRate,
+            weightStep.l2, weightStep.momentum, adam.beta1, adam.beta2, adam.epsilon, weightStep.decoupledDecay, adam.correction1,
+            adam.correction2)
     }
 
     /// Every family keeps the SGD update in the GEMM epilogue: the naive kernel too, so that the
@@ -714,17 +719,20 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     /// Adam and AdamW in one launch per layer: the weight-gradient product applies the step to the
     /// weights in its epilogue and to the biases in its extra column block, with the gradients in
     /// registers. Other rules take the general form.
+    /// Adam and AdamW run in the gradient product's epilogue (`EPILOGUE_ADAM`).
+    public func fusesGradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep) -> Bool {
+        switch weightStep.optimizer {
+        case .adam, .adamw: return weightStep.withoutWeightTerms == biasStep
+        case .sgd, .nesterov: return false
+        }
+    }
+
     public func gradientStepLayer(
         weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
         weightGradient: any DeviceBuffer, biasGradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {
-        let isAdam: Bool
-        switch weightStep.optimizer {
-        case .adam, .adamw: isAdam = true
-        case .sgd, .nesterov: isAdam = false
-        }
-        guard isAdam, weightStep.withoutWeightTerms == biasStep, weightState.count == 2, biasState.count == 2 else {
+        guard fusesGradientStep(weightStep: weightStep, biasStep: biasStep), weightState.count == 2, biasState.count == 2 else {
             return try gradientsThenStepLayer(
                 weightStep: weightStep, weights: weights, weightState: weightState, biasStep: biasStep, bias: bias,
                 biasState: biasState, delta: delta, input: input, weightGradient: weightGradient, biasGradient: biasGradient,

@@ -1,0 +1,79 @@
+/// A network's parameters, gradients and optimizer state on a backend, as llm.c holds
+/// `params_memory`, `grads_memory` and its moments: one buffer per kind, each holding every
+/// parameter tensor (`ParameterTensor`) at the same offset, in W0, b0, W1, b1 order.
+///
+/// Operations see each tensor as its own buffer (`BufferGroup.parts`). Where no GEMM epilogue
+/// fuses the optimizer, it steps the whole arena in one pass (`Backend.optimizerStep(weightStep:…)`);
+/// the distributed exchange sends the whole gradient buffer in one transfer; checkpoints read
+/// the state back one buffer per slot.
+final class ParameterArena {
+    let tensors: [ParameterTensor]
+    let parameters: BufferGroup
+    /// Nil on the fused SGD path, whose gradients stay in registers.
+    let gradients: BufferGroup?
+    /// One group per optimizer state slot (`UpdatePath.stateSlots`).
+    let state: [BufferGroup]
+    let segments: ArenaSegments
+    private let backend: any Backend
+    /// Each weight layer's weight and bias tensors, as indices into `tensors`.
+    private let layerTensors: [(weight: Int, bias: Int)]
+
+    /// The arena of `network`'s parameters, with `stateSlots` optimizer state slots, zero or
+    /// `saved` (per tensor, then per slot, as checkpoints hold it), and gradient buffers when
+    /// `gradients` asks for them.
+    init(_ network: Network, backend: any Backend, stateSlots: Int, gradients: Bool, restoring saved: [[[Float]]]? = nil) throws {
+        let named = network.parameterTensors
+        tensors = named.map(\.tensor)
+        let counts = tensors.map(\.count)
+        self.backend = backend
+        parameters = try backend.makeBufferGroup(counts: counts)
+        try parameters.upload(named.map(\.values), on: backend)
+        self.gradients = gradients ? try backend.makeBufferGroup(counts: counts) : nil
+        state = try (0..<stateSlots).map { _ in try backend.makeBufferGroup(counts: counts) }
+        // A saved slot count that differs is refused by the trainer, except SGD without momentum,
+        // whose velocity slot (the fused update's scratch) starts from zeros either way.
+        if let saved, saved.count == tensors.count, saved.allSatisfy({ $0.count == stateSlots }) {
+            for (k, group) in state.enumerated() { try group.upload(saved.map { $0[k] }, on: backend) }
+        }
+        segments = try ArenaSegments(
+            zip(parameters.offsets, tensors).map { .init(offset: $0, count: $1.count, decays: $1.decays) }, backend: backend)
+        var pairs = [(weight: Int, bias: Int)](repeating: (0, 0), count: (tensors.map(\.layer).max() ?? -1) + 1)
+        for (t, tensor) in tensors.enumerated() {
+            switch tensor.role {
+            case .weight: pairs[tensor.layer].weight = t
+            case .bias: pairs[tensor.layer].bias = t
+            }
+        }
+        layerTensors = pairs
+    }
+
+    func weights(_ layer: Int) -> any DeviceBuffer { parameters.parts[layerTensors[layer].weight] }
+    func bias(_ layer: Int) -> any DeviceBuffer { parameters.parts[layerTensors[layer].bias] }
+    func weightState(_ layer: Int) -> [any DeviceBuffer] { state.map { $0.parts[layerTensors[layer].weight] } }
+    func biasState(_ layer: Int) -> [any DeviceBuffer] { state.map { $0.parts[layerTensors[layer].bias] } }
+    /// The gradient buffers, which only the unfused paths have.
+    func weightGradient(_ layer: Int) -> any DeviceBuffer { gradients!.parts[layerTensors[layer].weight] }
+    func biasGradient(_ layer: Int) -> any DeviceBuffer { gradients!.parts[layerTensors[layer].bias] }
+
+    /// One optimizer step over every tensor, from the gradients: `weightStep` for the tensors that
+    /// decay, `biasStep` (no L2, no decoupled decay) for the others.
+    func step(weightStep: OptimizerStep, biasStep: OptimizerStep) throws {
+        try backend.optimizerStep(
+            weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients!, state: state, segments: segments)
+    }
+
+    /// Each tensor's values in `group`, read back in one transfer.
+    private func split(_ group: BufferGroup) throws -> [[Float]] {
+        let whole = try backend.download(group.whole)
+        return zip(group.offsets, tensors).map { Array(whole[$0..<($0 + $1.count)]) }
+    }
+
+    /// The parameters, per tensor.
+    func downloadParameters() throws -> [[Float]] { try split(parameters) }
+
+    /// The optimizer state per tensor, then per slot, as checkpoints hold it.
+    func downloadState() throws -> [[[Float]]] {
+        let slots = try state.map { try split($0) }
+        return tensors.indices.map { t in slots.map { $0[t] } }
+    }
+}
