@@ -167,52 +167,11 @@ public struct Network: Equatable, Sendable {
     /// for inspection and small jobs.
     public func callAsFunction(_ x: [Float]) -> [Float] {
         var values = x
-        var shape = architecture.input
         var weightLayer = 0
-        for (layer, output) in zip(architecture.layers, shapes) {
-            switch (layer, shape, output) {
-            case (.dense, _, _):
-                values = layers[weightLayer](values)
-                weightLayer += 1
-            case (.conv2d(_, let k, let s, let p), .image(let cin, let h, let w), .image(let cout, let oh, let ow)):
-                let parameters = layers[weightLayer]
-                weightLayer += 1
-                var z = [Float](repeating: 0, count: output.count)
-                for o in 0..<cout {
-                    for y in 0..<oh {
-                        for x in 0..<ow {
-                            var sum = parameters.biases[o]
-                            for c in 0..<cin {
-                                for ky in 0..<k {
-                                    for kx in 0..<k {
-                                        let (iy, ix) = (y * s - p + ky, x * s - p + kx)
-                                        guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
-                                        sum += parameters.weights[((o * cin + c) * k + ky) * k + kx] * values[(c * h + iy) * w + ix]
-                                    }
-                                }
-                            }
-                            z[(o * oh + y) * ow + x] = sum
-                        }
-                    }
-                }
-                values = z.map { parameters.activation($0) }
-            case (.maxPool2d(let k, let stride), .image(_, let h, let w), .image(let c, let oh, let ow)):
-                let s = stride ?? k
-                values = (0..<(c * oh * ow)).map { index in
-                    let (channel, y, x) = (index / (oh * ow), index / ow % oh, index % ow)
-                    var best = -Float.infinity
-                    for ky in 0..<k {
-                        for kx in 0..<k {
-                            let value = values[(channel * h + y * s + ky) * w + x * s + kx]
-                            if value > best || value.isNaN { best = value }
-                        }
-                    }
-                    return best
-                }
-            case (.flatten, _, _), (.conv2d, _, _), (.maxPool2d, _, _):
-                break  // flatten keeps NCHW order; the shapes were checked when the network was built
-            }
-            shape = output
+        for (layer, (input, output)) in zip(architecture.layers, zip([architecture.input] + shapes, shapes)) {
+            let definition = layer.definition
+            values = definition.forward(values, input: input, output: output, parameters: definition.hasParameters ? layers[weightLayer] : nil)
+            if definition.hasParameters { weightLayer += 1 }
         }
         return values
     }

@@ -83,22 +83,11 @@ final class ResidentNetwork {
     /// The stages of `architecture`, whose layers' output shapes are `shapes` (checked already).
     static func stages(of architecture: Architecture, shapes: [Architecture.Shape]) -> [Stage] {
         var weightLayer = 0
-        return zip([architecture.input] + shapes, architecture.layers).enumerated().map { index, pair in
-            let (input, layer) = pair
-            switch (layer, input) {
-            case (.conv2d(_, let k, let s, let p), .image(let c, let h, let w)):
-                defer { weightLayer += 1 }
-                return .weights(layer: weightLayer, geometry: WindowGeometry(channels: c, height: h, width: w, kernel: k, stride: s, padding: p))
-            case (.maxPool2d(let k, let s), .image(let c, let h, let w)):
-                return .maxPool(WindowGeometry(channels: c, height: h, width: w, kernel: k, stride: s ?? k))
-            case (.flatten, .image(let c, let h, let w)):
-                // The input batch is NCHW already: flattening it copies it, as a transpose of a row.
-                return index == 0
-                    ? .flatten(pixels: 1, channels: c * h * w) : .flatten(pixels: h * w, channels: c)
-            default:  // dense; the architecture's shapes were checked when the network was built
-                defer { weightLayer += 1 }
-                return .weights(layer: weightLayer, geometry: nil)
-            }
+        return zip(zip([architecture.input] + shapes, shapes), architecture.layers).enumerated().map { index, pair in
+            let ((input, output), layer) = pair
+            let definition = layer.definition
+            defer { if definition.hasParameters { weightLayer += 1 } }
+            return definition.stage(input: input, output: output, weightLayer: weightLayer, isFirst: index == 0)
         }
     }
 

@@ -32,60 +32,6 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         public var description: String { dimensions.map(String.init).joined(separator: "×") }
     }
 
-    public enum Layer: Equatable, Sendable, CustomStringConvertible {
-        /// A fully connected layer: `outputs` units over a flat input.
-        case dense(outputs: Int)
-        /// A cross-correlation with `channels` square kernels of `kernel`×`kernel`, symmetric zero
-        /// padding, as `torch.nn.Conv2d` (weight [channels, Cin, K, K], a bias per channel).
-        case conv2d(channels: Int, kernel: Int, stride: Int = 1, padding: Int = 0)
-        /// Max pooling over `size`×`size` windows every `stride` (floor mode, no padding).
-        case maxPool2d(size: Int, stride: Int? = nil)
-        /// An image as a flat vector in NCHW order (channel, row, column), as `torch.flatten`.
-        case flatten
-
-        /// The kind, as summaries name it: `dense`, `conv2d`, `maxpool2d` or `flatten`.
-        public var kind: String {
-            switch self {
-            case .dense: return "dense"
-            case .conv2d: return "conv2d"
-            case .maxPool2d: return "maxpool2d"
-            case .flatten: return "flatten"
-            }
-        }
-
-        /// Whether the layer has weights, and so an activation of its own.
-        public var isWeightLayer: Bool {
-            switch self {
-            case .dense, .conv2d: return true
-            case .maxPool2d, .flatten: return false
-            }
-        }
-
-        /// Equal when they compute the same: a pooling stride left out is the window's size, so
-        /// `maxpool:2` and `maxpool:2:2` (as `description` writes it, and a model file keeps it)
-        /// are one layer.
-        public static func == (a: Layer, b: Layer) -> Bool {
-            switch (a, b) {
-            case (.dense(let x), .dense(let y)): return x == y
-            case (.conv2d(let c1, let k1, let s1, let p1), .conv2d(let c2, let k2, let s2, let p2)):
-                return (c1, k1, s1, p1) == (c2, k2, s2, p2)
-            case (.maxPool2d(let k1, let s1), .maxPool2d(let k2, let s2)): return k1 == k2 && (s1 ?? k1) == (s2 ?? k2)
-            case (.flatten, .flatten): return true
-            default: return false
-            }
-        }
-
-        /// The layer as `--layers` writes it.
-        public var description: String {
-            switch self {
-            case .dense(let n): return "\(n)"
-            case .conv2d(let c, let k, let s, let p): return "conv:\(c):\(k):\(s):\(p)"
-            case .maxPool2d(let k, let s): return "maxpool:\(k):\(s ?? k)"
-            case .flatten: return "flatten"
-            }
-        }
-    }
-
     public var input: Shape
     public var layers: [Layer]
 
@@ -118,45 +64,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         var current = input
         for (index, layer) in layers.enumerated() {
             func fail(_ problem: String) -> BPNetError { .invalidArgument("layer \(index + 1) (\(layer)): \(problem)") }
-            switch (layer, current) {
-            case (.dense(let outputs), .flat(let inputs)):
-                guard outputs > 0 else { throw fail("needs a positive number of units") }
-                let (weights, overflow) = inputs.multipliedReportingOverflow(by: outputs)
-                guard !overflow, weights <= Network.maxElements else {
-                    throw fail("a \(inputs)→\(outputs) weight matrix holds more than \(Network.maxElements) values")
-                }
-                current = .flat(outputs)
-            case (.dense, .image):
-                throw fail("a dense layer takes a flat input, but its input is \(current): put flatten before it")
-            case (.conv2d(let channels, let kernel, let stride, let padding), .image(let inputChannels, let h, let w)):
-                guard channels > 0, kernel > 0, stride > 0, padding >= 0 else {
-                    throw fail("channels, kernel and stride must be positive and padding at least 0")
-                }
-                try Self.checkWindow(h, w, kernel: kernel, stride: stride, padding: padding, fail)
-                guard let outH = Self.outputSize(h, kernel, stride, padding), let outW = Self.outputSize(w, kernel, stride, padding) else {
-                    throw fail("a \(kernel)×\(kernel) kernel is larger than its \(h)×\(w) input with padding \(padding)")
-                }
-                // Sizes may come from a model file: every product is checked, never trapped on.
-                let (square, overflow1) = kernel.multipliedReportingOverflow(by: kernel)
-                let (perChannel, overflow2) = square.multipliedReportingOverflow(by: inputChannels)
-                let (weights, overflow3) = channels.multipliedReportingOverflow(by: perChannel)
-                guard !overflow1, !overflow2, !overflow3, weights <= Network.maxElements else { throw fail("its weight holds more than \(Network.maxElements) values") }
-                current = .image(channels: channels, height: outH, width: outW)
-            case (.maxPool2d(let size, let stride), .image(let c, let h, let w)):
-                let step = stride ?? size
-                guard size > 0, step > 0 else { throw fail("size and stride must be positive") }
-                try Self.checkWindow(h, w, kernel: size, stride: step, padding: 0, fail)
-                guard let outH = Self.outputSize(h, size, step, 0), let outW = Self.outputSize(w, size, step, 0) else {
-                    throw fail("a \(size)×\(size) window is larger than its \(h)×\(w) input")
-                }
-                current = .image(channels: c, height: outH, width: outW)
-            case (.conv2d, .flat), (.maxPool2d, .flat):
-                throw fail("takes an image, but its input is flat (\(current)): give the input as CxHxW, such as 1x28x28")
-            case (.flatten, .image):
-                current = .flat(current.count)
-            case (.flatten, .flat):
-                throw fail("its input is already flat (\(current))")
-            }
+            current = try layer.definition.outputShape(current, fail)
             try Self.check(current, what: "layer \(index + 1) (\(layer))'s output")
             shapes.append(current)
         }
@@ -181,24 +89,15 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         public var count: Int { outputs * inputs + outputs }
     }
 
-    /// Every weight layer's parameters, in order. The one place that says what parameters a
-    /// layer kind has: initialisation, model files, the summary and the benchmarks take them
-    /// from here.
+    /// Every weight layer's parameters, in order, as each layer's definition gives them:
+    /// initialisation, model files, the summary and the benchmarks take them from here.
     public func weights() throws -> [Weights] {
         let outputs = try shapes()
         return zip([input] + outputs, zip(layers, outputs)).enumerated().compactMap { index, pair in
             let (inputShape, (layer, output)) = pair
-            switch layer {
-            case .dense(let n):
-                return Weights(layer: index, dimensions: [n, inputShape.count], outputs: n, inputs: inputShape.count, fanOut: n, positions: 1)
-            case .conv2d(let c, let k, _, _):
-                let channels = inputShape.dimensions[0]
-                return Weights(
-                    layer: index, dimensions: [c, channels, k, k], outputs: c, inputs: channels * k * k, fanOut: c * k * k,
-                    positions: output.count / c)
-            case .maxPool2d, .flatten:
-                return nil
-            }
+            guard var weights = layer.definition.weights(input: inputShape, output: output) else { return nil }
+            weights.layer = index
+            return weights
         }
     }
 
@@ -236,29 +135,7 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         default: throw fail("the input '\(first)' is neither a number nor CxHxW, such as 1x28x28")
         }
         layers = try parts.dropFirst().enumerated().map { index, part in
-            let fields = part.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            let numbers = fields.dropFirst().map { Int($0) }
-            func numbered(_ range: ClosedRange<Int>, _ form: String) throws -> [Int] {
-                guard range.contains(numbers.count), numbers.allSatisfy({ $0 != nil }) else {
-                    throw fail("layer \(index + 1) '\(part)' is not \(form)")
-                }
-                return numbers.map { $0! }
-            }
-            switch fields[0] {
-            case "conv":
-                let n = try numbered(2...4, "conv:C:K[:S[:P]]")
-                return .conv2d(channels: n[0], kernel: n[1], stride: n.count > 2 ? n[2] : 1, padding: n.count > 3 ? n[3] : 0)
-            case "maxpool":
-                let n = try numbered(1...2, "maxpool:K[:S]")
-                return .maxPool2d(size: n[0], stride: n.count > 1 ? n[1] : nil)
-            case "flatten" where fields.count == 1:
-                return .flatten
-            default:
-                guard fields.count == 1, let outputs = Int(part) else {
-                    throw fail("layer \(index + 1) '\(part)' is not a size, conv:C:K[:S[:P]], maxpool:K[:S] or flatten")
-                }
-                return .dense(outputs: outputs)
-            }
+            try Layer.parse(part) { fail("layer \(index + 1) '\(part)' \($0)") }
         }
     }
 
