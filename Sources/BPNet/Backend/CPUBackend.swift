@@ -313,20 +313,49 @@ public final class CPUBackend: Backend, GeneralForms {
         .sigmoid: Int32(BPNET_DERIVATIVE_SIGMOID), .tanh: Int32(BPNET_DERIVATIVE_TANH), .relu: Int32(BPNET_DERIVATIVE_RELU),
     ]
 
+    /// Runs `body(first, count)` over `samples` in one contiguous share per BLAS thread, at once.
+    /// The image loops treat each sample alone, so every split gives the same bits; without it
+    /// they would run on one core while the products use them all.
+    private func inSampleShares(_ samples: Int, _ body: (_ first: Int, _ count: Int) -> Void) {
+        let shares = min(max(CPUBackend.blasThreads, 1), samples)
+        guard shares > 1 else { return body(0, samples) }
+        // The shares write disjoint samples of buffers that live until this returns.
+        struct Shared: @unchecked Sendable { let body: (Int, Int) -> Void }
+        withoutActuallyEscaping(body) { body in
+            let shared = Shared(body: body)
+            DispatchQueue.concurrentPerform(iterations: shares) { share in
+                let first = samples * share / shares
+                shared.body(first, samples * (share + 1) / shares - first)
+            }
+        }
+    }
+
     public func im2col(_ input: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into columns: any DeviceBuffer) throws {
-        bpnet_im2col(cpu(input).floats, cpu(columns).floats, samples, g.channels, g.height, g.width, g.kernel, g.stride, g.padding)
+        let x = cpu(input).floats, patches = cpu(columns).floats
+        let (pixels, patchRows) = (g.height * g.width * g.channels, g.outputPositions * g.patchLength)
+        inSampleShares(samples) { first, count in
+            bpnet_im2col(x + first * pixels, patches + first * patchRows, count, g.channels, g.height, g.width, g.kernel, g.stride, g.padding)
+        }
     }
 
     public func col2im(_ columns: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into image: any DeviceBuffer) throws {
-        bpnet_col2im(cpu(columns).floats, cpu(image).floats, samples, g.channels, g.height, g.width, g.kernel, g.stride, g.padding)
+        let patches = cpu(columns).floats, y = cpu(image).floats
+        let (pixels, patchRows) = (g.height * g.width * g.channels, g.outputPositions * g.patchLength)
+        inSampleShares(samples) { first, count in
+            bpnet_col2im(patches + first * patchRows, y + first * pixels, count, g.channels, g.height, g.width, g.kernel, g.stride, g.padding)
+        }
     }
 
     public func maxPool(
         _ input: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into output: any DeviceBuffer, argmax: any DeviceBuffer
     ) throws {
         try CPUBackend.checkPooling("maxPool", g)
-        bpnet_max_pool(
-            cpu(input).floats, cpu(output).floats, cpu(argmax).ints, samples, g.channels, g.height, g.width, g.kernel, g.stride)
+        let x = cpu(input).floats, y = cpu(output).floats, at = cpu(argmax).ints
+        let (pixels, pooled) = (g.height * g.width * g.channels, g.outputPositions * g.channels)
+        inSampleShares(samples) { first, count in
+            bpnet_max_pool(
+                x + first * pixels, y + first * pooled, at + first * pooled, count, g.channels, g.height, g.width, g.kernel, g.stride)
+        }
     }
 
     public func maxPoolBackward(
@@ -334,9 +363,12 @@ public final class CPUBackend: Backend, GeneralForms {
         into inputGradient: any DeviceBuffer
     ) throws {
         try CPUBackend.checkPooling("maxPoolBackward", g)
-        bpnet_max_pool_backward(
-            cpu(outputGradient).floats, cpu(argmax).ints, cpu(inputGradient).floats, samples, g.channels, g.height, g.width,
-            g.kernel, g.stride)
+        let gy = cpu(outputGradient).floats, at = cpu(argmax).ints, gx = cpu(inputGradient).floats
+        let (pixels, pooled) = (g.height * g.width * g.channels, g.outputPositions * g.channels)
+        inSampleShares(samples) { first, count in
+            bpnet_max_pool_backward(
+                gy + first * pooled, at + first * pooled, gx + first * pixels, count, g.channels, g.height, g.width, g.kernel, g.stride)
+        }
     }
 
     static func checkPooling(_ operation: String, _ g: WindowGeometry) throws {
@@ -346,7 +378,10 @@ public final class CPUBackend: Backend, GeneralForms {
     }
 
     public func transposeSamples(_ x: any DeviceBuffer, samples: Int, rows: Int, columns: Int, into y: any DeviceBuffer) throws {
-        bpnet_transpose_samples(cpu(x).floats, cpu(y).floats, samples, rows, columns)
+        let from = cpu(x).floats, to = cpu(y).floats
+        inSampleShares(samples) { first, count in
+            bpnet_transpose_samples(from + first * rows * columns, to + first * rows * columns, count, rows, columns)
+        }
     }
 
     public func multiplyDerivative(_ delta: any DeviceBuffer, activation: any DeviceBuffer, count: Int, function: Activation) throws {
