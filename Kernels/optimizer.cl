@@ -1,4 +1,4 @@
-// Parameter updates, each one pass over one parameter buffer. The fused SGD weight update is the
+// Parameter updates: a pass over one parameter buffer, or over the whole parameter arena. The fused SGD weight update is the
 // GEMM epilogue EPILOGUE_SGD (gemm.cl): there the gradient Δᵀ·A never goes through memory.
 
 // delta: [rows, outputs], bias, velocity: [outputs]

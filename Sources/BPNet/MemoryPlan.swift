@@ -12,7 +12,7 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
     public var workingBytes: Double
     /// The training and test sets on the backend.
     public var dataBytes: Double
-    /// The largest single buffer (a weight matrix, a batch of activations or a data set).
+    /// The largest single buffer (the parameter arena, a batch of activations or a data set).
     public var largestBufferBytes: Double
 
     /// What `Trainer.train` allocates for the dense network of `sizes` with `options` (see the
@@ -55,11 +55,10 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
             }
         }
         // The arena: every parameter tensor in one buffer per kind (parameters, gradients, each
-        // state slot), each tensor starting on a 64-byte line as the CPU lays them out (a device
-        // with a coarser base alignment pads a little more).
-        let line = 16
+        // state slot), padded as the CPU lays it out (a device with a coarser base alignment pads
+        // a little more).
         let tensors = try architecture.parameterTensors()
-        let parameters = Double(tensors.reduce(0) { $0 + ($1.count + line - 1) / line * line })
+        let parameters = Double(MemoryPlan.arenaElements(tensors))
         let path = UpdatePath(options, hook: hook, distributed: distributed)
         // State and gradients on the backend, and the exchange's host area (with its stop flag).
         let state = Double(path.parameterSizedBuffers) + (path.exchangesGradients ? 1 : 0)
@@ -101,14 +100,21 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
                 return total
             }
             + Double(network.inputSize)  // the input as NHWC, at most
-        let bytes = (Double(network.parameterCount) + Double(rows) * perSample) * 4
-        let largest = Double(rows) * Double(network.widestRow) * 4
+        let arena = Double(MemoryPlan.arenaElements(network.parameterTensors.map(\.tensor)))
+        let bytes = (arena + Double(rows) * perSample) * 4
+        let largest = max(Double(rows) * Double(network.widestRow), arena) * 4
         let name = String(backend.description.prefix { $0 != " " })
         if bytes > limits.totalBytes || largest > limits.largestBufferBytes {
             throw BPNetError.invalidArgument(
                 "this network needs \(MemoryPlan.format(bytes)) on \(name) for \(counted(rows, "sample")) at once, "
                     + "which has \(MemoryPlan.format(limits.totalBytes)) (its largest buffer \(MemoryPlan.format(limits.largestBufferBytes)))")
         }
+    }
+
+    /// One arena buffer's elements: each tensor padded to the CPU's part alignment.
+    static func arenaElements(_ tensors: [ParameterTensor]) -> Int {
+        let line = CPUBackend.partAlignment
+        return tensors.reduce(0) { $0 + ($1.count + line - 1) / line * line }
     }
 
     /// What the backend holds.

@@ -78,10 +78,7 @@ public struct Network: Equatable, Sendable {
     ) throws {
         let shapes = try architecture.shapes()
         let weightLayers = architecture.layers.filter(\.isWeightLayer).count
-        guard case .dense = architecture.layers.last else {
-            throw BPNetError.invalidArgument(
-                "the last layer must be dense, so that the output is one value per class or target: end with flatten and a size")
-        }
+        try architecture.checkOutputLayer()
         let activations = activations ?? Array(repeating: .sigmoid, count: weightLayers)
         guard activations.count == weightLayers else {
             throw BPNetError.invalidArgument(
@@ -136,9 +133,7 @@ public struct Network: Equatable, Sendable {
             throw BPNetError.invalidArgument(
                 "weight layer \(index + 1) is \(layer.inputs)→\(layer.outputs), but the architecture needs \(inputs)→\(outputs)")
         }
-        guard case .dense = architecture.layers.last else {
-            throw BPNetError.invalidArgument("the last layer must be dense: end with flatten and a size")
-        }
+        try architecture.checkOutputLayer()
         try Activation.validate(layers.map(\.activation))
         (self.architecture, self.shapes, self.layers) = (architecture, shapes, layers)
     }

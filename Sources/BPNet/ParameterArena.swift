@@ -13,10 +13,13 @@ final class ParameterArena {
     let gradients: BufferGroup?
     /// One group per optimizer state slot (`UpdatePath.stateSlots`).
     let state: [BufferGroup]
-    let segments: ArenaSegments
+    /// The arena as the optimizer's pass takes it, when there are gradients.
+    private let stepBuffers: ArenaBuffers?
     private let backend: any Backend
-    /// Each weight layer's weight and bias tensors, as indices into `tensors`.
+    /// Each weight layer's tensors, as indices into `tensors`, and their state parts by slot:
+    /// built once, so that no step builds an array.
     private let layerTensors: [(weight: Int, bias: Int)]
+    private let layerState: [(weight: [any DeviceBuffer], bias: [any DeviceBuffer])]
 
     /// The arena of `network`'s parameters, with `stateSlots` optimizer state slots, zero or
     /// `saved` (per tensor, then per slot, as checkpoints hold it), and gradient buffers when
@@ -28,15 +31,19 @@ final class ParameterArena {
         self.backend = backend
         parameters = try backend.makeBufferGroup(counts: counts)
         try parameters.upload(named.map(\.values), on: backend)
-        self.gradients = gradients ? try backend.makeBufferGroup(counts: counts) : nil
-        state = try (0..<stateSlots).map { _ in try backend.makeBufferGroup(counts: counts) }
+        let gradients = gradients ? try backend.makeBufferGroup(counts: counts) : nil
+        self.gradients = gradients
+        let state = try (0..<stateSlots).map { _ in try backend.makeBufferGroup(counts: counts) }
+        self.state = state
         // A saved slot count that differs is refused by the trainer, except SGD without momentum,
         // whose velocity slot (the fused update's scratch) starts from zeros either way.
         if let saved, saved.count == tensors.count, saved.allSatisfy({ $0.count == stateSlots }) {
             for (k, group) in state.enumerated() { try group.upload(saved.map { $0[k] }, on: backend) }
         }
-        segments = try ArenaSegments(
-            zip(parameters.offsets, tensors).map { .init(offset: $0, count: $1.count, decays: $1.decays) }, backend: backend)
+        let parameters = parameters, decays = tensors.map(\.decays)
+        stepBuffers = try gradients.map {
+            try ArenaBuffers(parameters: parameters, gradients: $0, state: state, decays: decays, backend: backend)
+        }
         var pairs = [(weight: Int, bias: Int)](repeating: (0, 0), count: (tensors.map(\.layer).max() ?? -1) + 1)
         for (t, tensor) in tensors.enumerated() {
             switch tensor.role {
@@ -45,12 +52,13 @@ final class ParameterArena {
             }
         }
         layerTensors = pairs
+        layerState = pairs.map { pair in (state.map { $0.parts[pair.weight] }, state.map { $0.parts[pair.bias] }) }
     }
 
     func weights(_ layer: Int) -> any DeviceBuffer { parameters.parts[layerTensors[layer].weight] }
     func bias(_ layer: Int) -> any DeviceBuffer { parameters.parts[layerTensors[layer].bias] }
-    func weightState(_ layer: Int) -> [any DeviceBuffer] { state.map { $0.parts[layerTensors[layer].weight] } }
-    func biasState(_ layer: Int) -> [any DeviceBuffer] { state.map { $0.parts[layerTensors[layer].bias] } }
+    func weightState(_ layer: Int) -> [any DeviceBuffer] { layerState[layer].weight }
+    func biasState(_ layer: Int) -> [any DeviceBuffer] { layerState[layer].bias }
     /// The gradient buffers, which only the unfused paths have.
     func weightGradient(_ layer: Int) -> any DeviceBuffer { gradients!.parts[layerTensors[layer].weight] }
     func biasGradient(_ layer: Int) -> any DeviceBuffer { gradients!.parts[layerTensors[layer].bias] }
@@ -58,8 +66,7 @@ final class ParameterArena {
     /// One optimizer step over every tensor, from the gradients: `weightStep` for the tensors that
     /// decay, `biasStep` (no L2, no decoupled decay) for the others.
     func step(weightStep: OptimizerStep, biasStep: OptimizerStep) throws {
-        try backend.optimizerStep(
-            weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients!, state: state, segments: segments)
+        try backend.optimizerStep(weightStep: weightStep, biasStep: biasStep, arena: stepBuffers!)
     }
 
     /// Each tensor's values in `group`, read back in one transfer.

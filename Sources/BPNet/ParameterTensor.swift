@@ -37,12 +37,14 @@ extension Architecture {
 extension Network {
     /// Every parameter tensor, in arena order, with its values.
     public var parameterTensors: [(tensor: ParameterTensor, values: [Float])] {
-        // A network's architecture was checked when it was built; a dense one without a valid
-        // architecture keeps its matrices' shapes.
-        let shapes = (try? architecture.weights())?.map(\.dimensions) ?? layers.map { [$0.outputs, $0.inputs] }
-        return zip(layers, shapes).enumerated().flatMap { k, pair in
-            let (layer, shape) = pair
-            return zip(ParameterTensor.pair(layer: k, weightShape: shape), [layer.weights, layer.biases]).map { ($0, $1) }
+        // Every initializer checks the architecture, so its tensors are there.
+        let tensors = (try? architecture.parameterTensors()) ?? []
+        return tensors.map { tensor in
+            let layer = layers[tensor.layer]
+            switch tensor.role {
+            case .weight: return (tensor, layer.weights)
+            case .bias: return (tensor, layer.biases)
+            }
         }
     }
 

@@ -109,10 +109,7 @@ func parseLayers(_ text: String) throws -> Architecture {
     do {
         let architecture = try Architecture(parsing: text)
         _ = try architecture.shapes()
-        guard case .dense = architecture.layers.last else {
-            throw ValidationError(
-                "--layers '\(text)': the last layer must be dense, one output per class or target: end with flatten and a size, such as ,flatten,10")
-        }
+        try architecture.checkOutputLayer()
         return architecture
     } catch let error as BPNetError {
         let message = error.description

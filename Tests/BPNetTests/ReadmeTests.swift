@@ -398,8 +398,24 @@ import Testing
     /// The recipe's figures come from both backends measured in one session, on a named machine.
     @Test func recipeTableNamesItsMachine() throws {
         let recipes = try Self.section("Recipes", of: try Self.readme())
-        let rows = recipes.split(separator: "\n").filter { $0.hasPrefix("| ") }.map { $0.split(separator: "|").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }
-        #expect(rows.dropFirst() == ["CPU (OpenBLAS)", "OpenCL (PoCL)"], "\(rows)")
+        // Each recipe's table: a header, then a row per backend with three seeds, their mean
+        // (which must be the seeds' mean) and the median epoch.
+        let tables = recipes.components(separatedBy: "| backend |").dropFirst()
+        #expect(tables.count == 2, "an MLP and a CNN")
+        for table in tables {
+            let rows = table.split(separator: "\n").filter { $0.hasPrefix("| ") }.map {
+                $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            #expect(rows.map { $0.first ?? "" } == ["CPU (OpenBLAS)", "OpenCL (PoCL)"], "\(rows)")
+            for row in rows {
+                let percents = row.dropFirst().prefix(4).map { Double($0.replacingOccurrences(of: "*", with: "").replacingOccurrences(of: " %", with: "")) }
+                let seeds = percents.prefix(3).compactMap { $0 }
+                #expect(seeds.count == 3 && percents.count == 4, "\(row)")
+                if let mean = percents.last ?? nil, seeds.count == 3 {
+                    #expect(abs(mean - seeds.reduce(0, +) / 3) < 0.006, "\(row): the mean of the seeds")
+                }
+            }
+        }
         #expect(recipes.contains("AMD EPYC") && recipes.contains("one after the other in one session"))
     }
 }

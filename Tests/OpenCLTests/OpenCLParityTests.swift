@@ -279,8 +279,15 @@ struct OpenCLParityTests {
         var adamNetwork = try Network(sizes: [17, 5, 3], seed: 1)
         try Trainer(TrainingOptions(epochs: 1, batchSize: 10, optimizer: .adam())).train(&adamNetwork, on: data, backend: profiled)
         let adamCalls = Dictionary(uniqueKeysWithValues: try profiled.kernelTimes().entries.map { ($0.operation, $0.calls) })
-        #expect(adamCalls["optimizer_step_layer"] == nil && adamCalls["optimizer_step"] == nil, "\(adamCalls)")
+        #expect(adamCalls["optimizer_step_arena"] == nil && adamCalls["optimizer_step"] == nil, "\(adamCalls)")
         #expect(adamCalls.values.reduce(0, +) == 7 * 5, "7 launches per step for 2 layers: \(adamCalls)")
+        // Nesterov, which no epilogue fuses: every layer's gradients, then one pass over the whole
+        // arena per step.
+        var nesterovNetwork = try Network(sizes: [17, 5, 3], seed: 1)
+        try Trainer(TrainingOptions(epochs: 1, batchSize: 10, optimizer: .nesterov, momentum: 0.9))
+            .train(&nesterovNetwork, on: data, backend: profiled)
+        let nesterovCalls = Dictionary(uniqueKeysWithValues: try profiled.kernelTimes().entries.map { ($0.operation, $0.calls) })
+        #expect(nesterovCalls["optimizer_step_arena"] == 5 && nesterovCalls["optimizer_step"] == nil, "\(nesterovCalls)")
         // Each kernel's device time lies within the run's wall time (an end before its start would
         // wrap to centuries), and the kernels took some time at all.
         #expect(times.allSatisfy { $0.seconds < wall } && times.contains { $0.seconds > 0 }, "\(times) in \(wall) s")

@@ -37,7 +37,7 @@ public protocol Backend: AnyObject, Sendable {
 
     /// One buffer of zeros holding every part, each starting at a device-aligned offset, and a
     /// buffer per part that operations use as usual: downloading or uploading `whole` moves every
-    /// part in one transfer (a distributed step's gradients).
+    /// part in one transfer (the parameter arena's buffers).
     func makeBufferGroup(counts: [Int]) throws -> BufferGroup
     /// Host memory for transfers of `count` floats, page-locked where the device has such a thing,
     /// so that reads and writes run at the link's full speed; zeros at first.
@@ -97,14 +97,11 @@ public protocol Backend: AnyObject, Sendable {
         _ step: OptimizerStep, parameters: any DeviceBuffer, gradient: any DeviceBuffer, state: [any DeviceBuffer], count: Int
     ) throws
 
-    /// One optimizer step over a parameter arena: `parameters`, `gradients` and each group of
-    /// `state` hold the same tensors at the same offsets, which `segments` lists. The tensors that
-    /// decay take `weightStep`, the others `biasStep`. A backend may step the whole arena in one
-    /// pass when the two steps differ only in L2 and decoupled decay, as the trainer's always do;
-    /// each tensor's values must be those of `optimizerStep` on it alone.
-    func optimizerStep(
-        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
-        segments: ArenaSegments) throws
+    /// One optimizer step over a parameter arena, from its gradients: the tensors that decay take
+    /// `weightStep`, the others `biasStep`. A backend may step the whole arena in one pass when
+    /// the two steps differ only in L2 and decoupled decay, as the trainer's always do; each
+    /// tensor's values must be those of `optimizerStep` on it alone.
+    func optimizerStep(weightStep: OptimizerStep, biasStep: OptimizerStep, arena: ArenaBuffers) throws
 
     /// The fused SGD update, for when nothing needs the gradient in a buffer.
     /// delta: [rows, outputs], input: [rows, inputs], weights, velocity: [outputs, inputs]
@@ -249,9 +246,10 @@ public struct BufferGroup {
     }
 }
 
-/// Where each tensor of a parameter arena lies in its buffers (`BufferGroup` offsets), for the
-/// optimizer's pass over the whole arena.
-public struct ArenaSegments {
+/// A parameter arena as the optimizer's pass takes it: the parameters, their gradients and each
+/// state slot, groups of one layout (`Backend.makeBufferGroup`), and where each tensor lies.
+/// Everything a step needs is built here once, so that no step allocates or transfers it.
+public struct ArenaBuffers {
     public struct Segment: Equatable, Sendable {
         public var offset: Int
         public var count: Int
@@ -259,14 +257,28 @@ public struct ArenaSegments {
         public var decays: Bool
     }
 
-    public var segments: [Segment]
+    public let parameters: BufferGroup
+    public let gradients: BufferGroup
+    public let state: [BufferGroup]
+    public let segments: [Segment]
+    /// Each tensor's state parts, slot by slot.
+    public let stateParts: [[any DeviceBuffer]]
     /// The segments as int32 triples (offset, end, decays) on the backend, for one launch (a device
     /// steps an arena past 32-bit offsets a tensor at a time).
-    public var table: any DeviceBuffer
+    public let table: any DeviceBuffer
+    /// The elements the segments span, gaps included.
+    public var span: Int { segments.last.map { $0.offset + $0.count } ?? 0 }
 
-    /// Uploads the table once, so that no step allocates or transfers it.
-    public init(_ segments: [Segment], backend: any Backend) throws {
-        self.segments = segments
+    /// `decays[t]` says whether tensor t takes the weight step. Every group must have the
+    /// parameters' layout.
+    public init(parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup], decays: [Bool], backend: any Backend) throws {
+        precondition(
+            decays.count == parameters.parts.count
+                && ([gradients] + state).allSatisfy { $0.offsets == parameters.offsets && $0.parts.map(\.count) == parameters.parts.map(\.count) },
+            "an arena's groups share one layout")
+        (self.parameters, self.gradients, self.state) = (parameters, gradients, state)
+        segments = zip(zip(parameters.offsets, parameters.parts), decays).map { .init(offset: $0.0, count: $0.1.count, decays: $1) }
+        stateParts = parameters.parts.indices.map { t in state.map { $0.parts[t] } }
         table = try backend.makeIndexBuffer(count: max(3 * segments.count, 1))
         let triples: [Int32] = segments.flatMap { [Int32(clamping: $0.offset), Int32(clamping: $0.offset + $0.count), $0.decays ? 1 : 0] }
         try triples.withUnsafeBufferPointer { try backend.uploadIndices($0, to: table) }
@@ -275,14 +287,11 @@ public struct ArenaSegments {
 
 extension Backend {
     /// `optimizerStep` on each tensor's part of an arena, in order.
-    public func stepEachTensor(
-        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
-        segments: ArenaSegments
-    ) throws {
-        for (t, segment) in segments.segments.enumerated() {
+    public func stepEachTensor(weightStep: OptimizerStep, biasStep: OptimizerStep, arena: ArenaBuffers) throws {
+        for (t, segment) in arena.segments.enumerated() {
             try optimizerStep(
-                segment.decays ? weightStep : biasStep, parameters: parameters.parts[t], gradient: gradients.parts[t],
-                state: state.map { $0.parts[t] }, count: segment.count)
+                segment.decays ? weightStep : biasStep, parameters: arena.parameters.parts[t], gradient: arena.gradients.parts[t],
+                state: arena.stateParts[t], count: segment.count)
         }
     }
 }
@@ -331,11 +340,8 @@ extension Backend where Self: GeneralForms {
     public func fusesGradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep) -> Bool { false }
 
     /// One pass per tensor: the general form.
-    public func optimizerStep(
-        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
-        segments: ArenaSegments
-    ) throws {
-        try stepEachTensor(weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state, segments: segments)
+    public func optimizerStep(weightStep: OptimizerStep, biasStep: OptimizerStep, arena: ArenaBuffers) throws {
+        try stepEachTensor(weightStep: weightStep, biasStep: biasStep, arena: arena)
     }
 
     /// The two products: the general form.

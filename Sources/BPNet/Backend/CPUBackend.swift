@@ -126,9 +126,11 @@ public final class CPUBackend: Backend, GeneralForms {
 
     public func synchronize() throws {}
 
-    /// Parts start on 64-byte boundaries, as every buffer does, for the vector loops.
+    /// Parts start on 64-byte boundaries (16 floats), as every buffer does, for the vector loops.
+    static let partAlignment = 16
+
     public func makeBufferGroup(counts: [Int]) throws -> BufferGroup {
-        let (offsets, total) = BufferGroup.layout(counts, alignment: 16)
+        let (offsets, total) = BufferGroup.layout(counts, alignment: CPUBackend.partAlignment)
         let whole = CPUBuffer(count: total, stride: MemoryLayout<Float>.stride)
         return BufferGroup(
             whole: whole, parts: zip(offsets, counts).map { CPUBuffer(viewOf: whole, offset: $0, count: $1) }, offsets: offsets)

@@ -198,14 +198,8 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public func fusesGradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep) -> Bool {
         inner.fusesGradientStep(weightStep: weightStep, biasStep: biasStep)
     }
-    public func optimizerStep(
-        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
-        segments: ArenaSegments
-    ) throws {
-        try timed("optimizer step") {
-            try inner.optimizerStep(
-                weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state, segments: segments)
-        }
+    public func optimizerStep(weightStep: OptimizerStep, biasStep: OptimizerStep, arena: ArenaBuffers) throws {
+        try timed("optimizer step") { try inner.optimizerStep(weightStep: weightStep, biasStep: biasStep, arena: arena) }
     }
     public func gatherBatch(
         inputs: any DeviceBuffer, inputLength: Int, targets: any DeviceBuffer, targetLength: Int, indices: any DeviceBuffer,

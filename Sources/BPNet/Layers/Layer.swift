@@ -48,7 +48,7 @@ extension Architecture {
                 return kind.layer(numbers.map { $0! })
             }
             guard fields.count == 1, let size = Int(entry) else {
-                let forms = kinds.map { $0.tokenName == nil ? "a size" : $0.form }
+                let forms = kinds.map { $0.form }
                 throw fail("is not " + forms.dropLast().joined(separator: ", ") + " or " + forms.last!)
             }
             return Dense.layer([size])

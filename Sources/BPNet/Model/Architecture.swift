@@ -120,6 +120,14 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         return sizes
     }
 
+    /// Throws unless the last layer is dense: the output is one value per class or target.
+    public func checkOutputLayer() throws {
+        guard case .dense = layers.last else {
+            throw BPNetError.invalidArgument(
+                "the last layer must be dense, so that the output is one value per class or target: end with flatten and a size, such as ,flatten,10")
+        }
+    }
+
     /// `--layers` text: the input (`CxHxW` or a number), then one entry per layer.
     public init(parsing text: String) throws {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }

@@ -166,8 +166,8 @@ extension Verification {
                     for (k, group) in state.enumerated() {
                         try group.upload(counts.enumerated().map { uniform($1, seed: 55 + UInt64(4 * $0 + k), in: 0...0.01) }, on: backend)
                     }
-                    let segments = try ArenaSegments(
-                        counts.enumerated().map { .init(offset: parameters.offsets[$0], count: $1, decays: $0 % 2 == 0) }, backend: backend)
+                    let arena = try ArenaBuffers(
+                        parameters: parameters, gradients: gradients, state: state, decays: counts.indices.map { $0 % 2 == 0 }, backend: backend)
                     for step in 1...3 {
                         try gradients.upload(counts.enumerated().map { uniform($1, seed: 60 + UInt64(10 * step + $0)) }, on: backend)
                         let weightStep = OptimizerStep(
@@ -175,13 +175,9 @@ extension Verification {
                             decoupledDecay: decay, step: step)
                         let biasStep = weightStep.withoutWeightTerms
                         if onePass {
-                            try backend.optimizerStep(
-                                weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state,
-                                segments: segments)
+                            try backend.optimizerStep(weightStep: weightStep, biasStep: biasStep, arena: arena)
                         } else {
-                            try backend.stepEachTensor(
-                                weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state,
-                                segments: segments)
+                            try backend.stepEachTensor(weightStep: weightStep, biasStep: biasStep, arena: arena)
                         }
                     }
                     var values: [Float] = []

@@ -418,7 +418,10 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         // Parts start on the device's base alignment, rounded up to a whole optimizer lane group,
         // so that the arena's one-launch step groups each tensor's elements as a launch per part does.
         let lanes = KernelConstants.optimizerLanes
-        let alignment = (max(1, Int(alignBits) / 32) + lanes - 1) / lanes * lanes
+        let base = max(1, Int(alignBits) / 32)
+        var (a, b) = (base, lanes)
+        while b != 0 { (a, b) = (b, a % b) }
+        let alignment = base / a * lanes  // the least common multiple
         let (offsets, total) = BufferGroup.layout(counts, alignment: alignment)
         let whole = try OpenCLBuffer(zeros: total, context: runtime.context)
         return BufferGroup(
@@ -657,25 +660,22 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     /// decay, as the trainer's always is, and every tensor starts on a lane group (as
     /// `makeBufferGroup` lays them out), so that each group's arithmetic is that of one launch per
     /// tensor.
-    public func optimizerStep(
-        weightStep: OptimizerStep, biasStep: OptimizerStep, parameters: BufferGroup, gradients: BufferGroup, state: [BufferGroup],
-        segments: ArenaSegments
-    ) throws {
+    public func optimizerStep(weightStep: OptimizerStep, biasStep: OptimizerStep, arena: ArenaBuffers) throws {
         let lanes = KernelConstants.optimizerLanes
-        let total = segments.segments.last.map { $0.offset + $0.count } ?? 0
-        guard weightStep.withoutWeightTerms == biasStep, segments.segments.allSatisfy({ $0.offset % lanes == 0 }),
-            total <= Int(Int32.max) - lanes
+        let total = arena.span
+        guard weightStep.withoutWeightTerms == biasStep, arena.segments.allSatisfy({ $0.offset % lanes == 0 }),
+            total <= arena.parameters.whole.count, total <= Int(Int32.max) - lanes
         else {
-            return try stepEachTensor(
-                weightStep: weightStep, biasStep: biasStep, parameters: parameters, gradients: gradients, state: state, segments: segments)
+            return try stepEachTensor(weightStep: weightStep, biasStep: biasStep, arena: arena)
         }
         let adam = weightStep.adam
         // Unused state arguments still need a valid buffer: the parameters stand in.
-        let first = state.first?.whole ?? parameters.whole, second = state.count > 1 ? state[1].whole : parameters.whole
+        let parameters = arena.parameters.whole
+        let first = arena.state.first?.whole ?? parameters, second = arena.state.count > 1 ? arena.state[1].whole : parameters
         try launch(
             .optimizerStepArena, global: (groups(total, lanes), 1), local: elementLocal,
-            memory(parameters.whole), memory(gradients.whole), memory(first), memory(second), memory(segments.table),
-            Int32(segments.segments.count), weightStep.optimizer.code, Int32(state.isEmpty ? 0 : 1), weightStep.learningRate,
+            memory(parameters), memory(arena.gradients.whole), memory(first), memory(second), memory(arena.table),
+            Int32(arena.segments.count), weightStep.optimizer.code, Int32(arena.state.isEmpty ? 0 : 1), weightStep.learningRate,
             weightStep.l2, weightStep.momentum, adam.beta1, adam.beta2, adam.epsilon, weightStep.decoupledDecay, adam.correction1,
             adam.correction2)
     }
@@ -716,9 +716,6 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
             bias: BiasOutput(kind: .sgd, bias: bias, aux: biasVelocity, scale: learningRate / Float(samples), momentum: momentum))
     }
 
-    /// Adam and AdamW in one launch per layer: the weight-gradient product applies the step to the
-    /// weights in its epilogue and to the biases in its extra column block, with the gradients in
-    /// registers. Other rules take the general form.
     /// Adam and AdamW run in the gradient product's epilogue (`EPILOGUE_ADAM`).
     public func fusesGradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep) -> Bool {
         switch weightStep.optimizer {
@@ -727,6 +724,9 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         }
     }
 
+    /// Adam and AdamW in one launch per layer: the weight-gradient product applies the step to the
+    /// weights in its epilogue and to the biases in its extra column block, with the gradients in
+    /// registers. Other rules take the general form.
     public func gradientStepLayer(
         weightStep: OptimizerStep, weights: any DeviceBuffer, weightState: [any DeviceBuffer], biasStep: OptimizerStep,
         bias: any DeviceBuffer, biasState: [any DeviceBuffer], delta: any DeviceBuffer, input: any DeviceBuffer,
