@@ -32,7 +32,7 @@ CLBLAST = os.path.join(ROOT, ".build/bench/clblast_sgemm")
 VENV_PYTHON = os.path.join(ROOT, ".build/bench/venv/bin/python3")
 # Each config: BPNet's --layers, the batch size, the learning rate and any further options (none:
 # sigmoid layers, the quadratic cost and SGD, as numpy_sgd.py and torch_sgd.py train).
-RECIPE_CNN = "1x28x28,conv:16:5:1:2,maxpool:2,conv:32:5:1:2,maxpool:2,flatten,128,10"
+RECIPE_CNN = "1x28x28,conv:32:3:1:1,maxpool:2,conv:64:3:1:1,maxpool:2,flatten,128,10"
 CONFIGS = {
     "A": ("784,100,10", 10, 3.0, []),
     "B": ("784,100,10", 128, 3.0, []),

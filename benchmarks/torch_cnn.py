@@ -7,7 +7,7 @@ It takes BPNet's options and builds the same network from them: `--layers` as `b
 weight layer (relu or sigmoid; softmax last, with --loss log-likelihood, which is cross-entropy on
 the logits), --optimizer adam or sgd. Inputs are reshaped to N×C×H×W; the samples are shuffled every
 epoch; each batch's loss and correct count are summed over the epoch, as BPNet's epoch does.
-Usage: torch_cnn.py --layers 1x28x28,conv:16:5:1:2,maxpool:2,conv:32:5:1:2,maxpool:2,flatten,128,10
+Usage: torch_cnn.py --layers 1x28x28,conv:32:3:1:1,maxpool:2,conv:64:3:1:1,maxpool:2,flatten,128,10
        --activations relu,relu,relu,softmax --loss log-likelihood --optimizer adam --learning-rate 0.001
        --batch-size 64 --epochs 2 [--limit N] [--threads N] [--profile]
 Prints one JSON object per epoch with its seconds. --threads defaults to the threads BPNet's OpenBLAS
@@ -21,7 +21,7 @@ from fashion import training_set
 
 def options():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layers", default="1x28x28,conv:16:5:1:2,maxpool:2,conv:32:5:1:2,maxpool:2,flatten,128,10")
+    p.add_argument("--layers", default="1x28x28,conv:32:3:1:1,maxpool:2,conv:64:3:1:1,maxpool:2,flatten,128,10")
     p.add_argument("--activations", default="relu,relu,relu,softmax")
     p.add_argument("--loss", default="log-likelihood", choices=["log-likelihood"])
     p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])

@@ -63,6 +63,25 @@ import Testing
         #expect(path.fused == (options.optimizer == .sgd && !hook && !distributed), "\(name)")
     }
 
+    /// A model that is small on disk but whose convolution's patches need far more memory than the
+    /// machine has (a 64×64 kernel over a 64×64 input padded by 2,000: 4,001² positions of 4,096
+    /// values for one sample) is refused by prediction and evaluation, with the numbers, before
+    /// anything is allocated.
+    @Test func inferenceThatCannotFitIsRefused() throws {
+        let network = try Network(
+            architecture: try Architecture(parsing: "1x64x64,conv:1:64:1:2000,maxpool:4001,flatten,2"), activations: [.relu, .sigmoid], seed: 1)
+        let inputs = [Float](repeating: 0.5, count: 64 * 64)
+        let data = try Dataset(inputs: inputs, targets: [1, 0], inputSize: 64 * 64, outputSize: 2)
+        for run in [{ _ = try network.predict(inputs, backend: CPUBackend()) }, { _ = try network.evaluate(on: data, backend: CPUBackend()) }] {
+            do {
+                try run()
+                Issue.record("an inference needing about 260 GB was not refused")
+            } catch let error as BPNetError {
+                #expect(error.description.hasPrefix("this network needs") && error.description.contains("for 1 sample at once"), "\(error)")
+            }
+        }
+    }
+
     /// On the CPU, and on OpenCL where a device is (CI has one).
     @Test func hugeNetworkIsRefusedOnTheCPU() throws { try expectRefusal(device: "cpu") }
 

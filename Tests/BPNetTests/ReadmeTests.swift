@@ -396,6 +396,17 @@ import Testing
     }
 
     /// The recipe's figures come from both backends measured in one session, on a named machine.
+    /// The README's CNN recipe is the network that `bench` config E and the PyTorch side of
+    /// `bench-compare` run, so the speed figures are the recipe's.
+    @Test func recipeCNNIsTheBenchmarkedNetwork() throws {
+        let recipes = try Self.section("Recipes", of: try Self.readme())
+        let command = try #require(recipes.components(separatedBy: "--layers 1x28x28,").dropFirst().first)
+        let layers = "1x28x28," + command.prefix { !$0.isWhitespace }
+        for file in ["Sources/bpnet/Bench.swift", "benchmarks/compare.py", "benchmarks/torch_cnn.py"] {
+            #expect(try Self.read(file).contains("\"\(layers)\""), "\(file) runs another network than the recipe's \(layers)")
+        }
+    }
+
     @Test func recipeTableNamesItsMachine() throws {
         let recipes = try Self.section("Recipes", of: try Self.readme())
         // Each recipe's table: a header, then a row per backend with three seeds, their mean
