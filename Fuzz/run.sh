@@ -20,7 +20,7 @@ SWIFTC=${SWIFTC:-swiftc}
 # import a C backend module (OpenCL, BLAS, the CPU kernels) are never added.
 find_file() { find Sources/BPNet -name "$1.swift" | head -1; }
 SOURCES=()
-for name in Errors AtomicFile FileReading IDX CSV Dataset ModelFile; do
+for name in Errors AtomicFile FileReading IDX CSV Dataset ModelFile Layer; do
     file=$(find_file "$name")
     [ -n "$file" ] || { echo "no $name.swift under Sources/BPNet"; exit 1; }
     SOURCES+=("$file")

@@ -17,14 +17,7 @@ final class ResidentNetwork {
         var dropout: Float
     }
 
-    /// One layer of the architecture, as the backend runs it.
-    enum Stage {
-        /// A weight layer: dense (geometry nil) or a convolution over `geometry`.
-        case weights(layer: Int, geometry: WindowGeometry?)
-        case maxPool(WindowGeometry)
-        /// An NHWC image of `pixels` pixels and `channels` channels, as a flat NCHW vector.
-        case flatten(pixels: Int, channels: Int)
-    }
+    typealias Stage = LayerStage
 
     let backend: any Backend
     let network: Network

@@ -50,7 +50,7 @@ struct Conv2D: LayerDefinition {
 
     // X: [rows, H, W, C] -> patches [rows·OH·OW, C·K·K] (im2col) -> f(patches·Wᵀ + b): [rows, OH, OW, Cout];
     // backward: δ·W into the patches' gradient, then col2im.
-    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> ResidentNetwork.Stage {
+    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> LayerStage {
         let d = input.dimensions
         return .weights(
             layer: weightLayer,

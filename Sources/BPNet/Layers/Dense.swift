@@ -28,7 +28,7 @@ struct Dense: LayerDefinition {
     }
 
     // A: [rows, inputs] -> f(A·Wᵀ + b): [rows, outputs], the `linear` step.
-    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> ResidentNetwork.Stage {
+    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> LayerStage {
         .weights(layer: weightLayer, geometry: nil)
     }
 

@@ -27,9 +27,9 @@ protocol LayerDefinition: Sendable {
     /// The weight as PyTorch holds it, and the matrix it is to the layer's GEMM, when
     /// `hasParameters` (`layer` is left for the caller).
     func weights(input: Architecture.Shape, output: Architecture.Shape) -> Architecture.Weights?
-    /// The stage the backend runs for it (`ResidentNetwork`); `weightLayer` counts the weight
+    /// The stage the backend runs for it (`LayerStage`); `weightLayer` counts the weight
     /// layers before it, and `isFirst` says that its input is the data's NCHW batch.
-    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> ResidentNetwork.Stage
+    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> LayerStage
     /// One sample's forward pass on the host, NCHW, from the definition; `parameters` is its
     /// weight layer's when `hasParameters`.
     func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: Layer?) -> [Float]

@@ -26,7 +26,7 @@ struct MaxPool2D: LayerDefinition {
     }
 
     // X: [rows, H, W, C] -> [rows, OH, OW, C] and the argmax; backward: to each window's maximum.
-    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> ResidentNetwork.Stage {
+    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> LayerStage {
         let d = input.dimensions
         return .maxPool(WindowGeometry(channels: d[0], height: d[1], width: d[2], kernel: size, stride: stride))
     }
