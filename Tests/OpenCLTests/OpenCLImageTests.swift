@@ -16,13 +16,17 @@ extension OpenCLParityTests {
     }
 
     /// Odd shapes, paddings, strides and partial batches: the copies, comparisons and gathered sums
-    /// are the CPU's bit for bit; the derivative is within 1e-6.
-    @Test func imageOperationsAreTheCPUsBits() throws {
-        let device = try Self.device()
+    /// are the CPU's bit for bit; the derivative is within 1e-6. Whatever run of channels a work
+    /// item takes (the device's, one, or runs of 5 and 64 that split 67 channels unevenly).
+    @Test(arguments: [nil, 1, 5, 64])
+    func imageOperationsAreTheCPUsBits(channelSpan: Int?) throws {
+        let defaultDevice = try Self.device()
+        let device = channelSpan.map { defaultDevice.withChannelSpan($0) } ?? defaultDevice
         let cases = Verification.imageCases(.quick) + [
             Verification.ImageCase(geometry: WindowGeometry(channels: 5, height: 11, width: 9, kernel: 5, stride: 2, padding: 1), samples: 3),
             Verification.ImageCase(geometry: WindowGeometry(channels: 2, height: 13, width: 3, kernel: 3, stride: 3, padding: 2), samples: 2),
             Verification.ImageCase(geometry: WindowGeometry(channels: 3, height: 4, width: 6, kernel: 2, stride: 2, padding: 0), samples: 5),
+            Verification.ImageCase(geometry: WindowGeometry(channels: 67, height: 7, width: 5, kernel: 3, stride: 2, padding: 1), samples: 3),
         ]
         for (index, imageCase) in cases.enumerated() {
             let expected = try Verification.imageOutputs(cpu, imageCase, seed: UInt64(index))

@@ -40,8 +40,9 @@ extension Verification {
                     }
                 }
             }
-            // A convolution and a pooling of MNIST's size: 32 channels of 28×28, a batch of 2.
-            return cases + [make(32, 28, 28, 3, 1, 1, 2), make(32, 28, 28, 2, 2, 0, 2)]
+            // A convolution and a pooling of MNIST's size: 32 channels of 28×28, a batch of 2; and
+            // 67 channels, more than one run of a CPU device's work items (OpenCLTuning.channelSpan).
+            return cases + [make(32, 28, 28, 3, 1, 1, 2), make(32, 28, 28, 2, 2, 0, 2), make(67, 9, 7, 3, 2, 1, 3)]
         }
     }
 

@@ -1,5 +1,5 @@
-/// The image operations on the device (Kernels/image.cl): one work item per output element,
-/// the backward passes as gathers in the CPU's summation order, so results are the CPU
+/// The image operations on the device (Kernels/image.cl): each work item computes a run of
+/// one position's channels (a whole pixel on a CPU device, one element on a GPU), and the backward passes as gathers in the CPU's summation order, so results are the CPU
 /// backend's bit for bit (CPUKernels/image.c is the specification).
 extension OpenCLBackend {
     /// The kernels index with 32-bit ints: every buffer an operation touches must hold at most
@@ -25,6 +25,15 @@ extension OpenCLBackend {
         }
     }
 
+    /// The NHWC kernels' range, (⌈channels / span⌉, positions), and its work group: the channel
+    /// runs, up to the element work-group size, then as many positions as fill it.
+    private func channelRange(channels: Int, positions: Int) -> (global: (Int, Int), local: (Int, Int)) {
+        let span = channelSpan
+        let runs = (channels + span - 1) / span
+        let across = min(max(runs, 1), elementLocal.0)
+        return ((runs, positions), (across, max(1, elementLocal.0 / across)))
+    }
+
     /// The geometry's sizes as the kernels take them, after the element counts passed `checkSizes`.
     private func sizes(_ g: WindowGeometry) -> (Int32, Int32, Int32, Int32, Int32) {
         (Int32(g.channels), Int32(g.height), Int32(g.width), Int32(g.kernel), Int32(g.stride))
@@ -37,11 +46,12 @@ extension OpenCLBackend {
             "im2col", [("the input", samples * g.height * g.width * g.channels, input), ("the columns", count, columns)])
         guard count > 0 else { return }
         let (c, h, w, k, s) = sizes(g)
-        // One work item per (row, channel), each writing its K·K entries.
-        let items = samples * g.outputPositions * g.channels
+        // One work item per (channel, row), each writing its K·K entries.
+        let rows = samples * g.outputPositions
+        let range = channelRange(channels: g.channels, positions: rows)
         try launch(
-            .im2col, global: (items, 1), local: elementLocal, memory(input), memory(columns), Int32(items), c, h, w, k, s,
-            Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth))
+            .im2col, global: range.global, local: range.local, memory(input), memory(columns), Int32(rows), c, h, w, k, s,
+            Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth), Int32(channelSpan))
     }
 
     public func col2im(_ columns: any DeviceBuffer, geometry g: WindowGeometry, samples: Int, into image: any DeviceBuffer) throws {
@@ -51,9 +61,12 @@ extension OpenCLBackend {
             "col2im", [("the columns", samples * g.outputPositions * g.patchLength, columns), ("the image", count, image)])
         guard count > 0 else { return }
         let (c, h, w, k, s) = sizes(g)
+        let pixels = samples * g.height * g.width
+        let range = channelRange(channels: g.channels, positions: pixels)
         try launch(
-            .col2im, global: (count, 1), local: elementLocal, memory(columns), memory(image), Int32(count), c, h, w, k, s,
-            Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth))
+            .col2im, global: range.global, local: range.local, memory(columns), memory(image), Int32(pixels),
+            c, h, w, k, s,
+            Int32(g.padding), Int32(g.outputHeight), Int32(g.outputWidth), Int32(channelSpan))
     }
 
     public func maxPool(
@@ -66,9 +79,11 @@ extension OpenCLBackend {
             [("the input", samples * g.height * g.width * g.channels, input), ("the output", count, output), ("argmax", count, argmax)])
         guard count > 0 else { return }
         let (c, h, w, k, s) = sizes(g)
+        let positions = samples * g.outputPositions
+        let range = channelRange(channels: g.channels, positions: positions)
         try launch(
-            .maxPool, global: (count, 1), local: elementLocal, memory(input), memory(output), memory(argmax), Int32(count),
-            c, h, w, k, s, Int32(g.outputHeight), Int32(g.outputWidth))
+            .maxPool, global: range.global, local: range.local, memory(input), memory(output), memory(argmax),
+            Int32(positions), c, h, w, k, s, Int32(g.outputHeight), Int32(g.outputWidth), Int32(channelSpan))
     }
 
     public func maxPoolBackward(
@@ -83,9 +98,11 @@ extension OpenCLBackend {
             [("the output gradient", outputs, outputGradient), ("argmax", outputs, argmax), ("the input gradient", count, inputGradient)])
         guard count > 0 else { return }
         let (c, h, w, k, s) = sizes(g)
+        let pixels = samples * g.height * g.width
+        let range = channelRange(channels: g.channels, positions: pixels)
         try launch(
-            .maxPoolBackward, global: (count, 1), local: elementLocal, memory(outputGradient), memory(argmax), memory(inputGradient),
-            Int32(count), c, h, w, k, s, Int32(g.outputHeight), Int32(g.outputWidth))
+            .maxPoolBackward, global: range.global, local: range.local, memory(outputGradient), memory(argmax),
+            memory(inputGradient), Int32(pixels), c, h, w, k, s, Int32(g.outputHeight), Int32(g.outputWidth), Int32(channelSpan))
     }
 
     public func transposeSamples(_ x: any DeviceBuffer, samples: Int, rows: Int, columns: Int, into y: any DeviceBuffer) throws {

@@ -297,15 +297,26 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     public var device: OpenCLDeviceInfo { runtime.device }
     /// The launches of a profiled backend, each with its event, until `kernelTimes()` reads them.
     private let profile: KernelProfile?
+    /// Channels per work item of the NHWC image kernels: the device's (`OpenCLTuning.channelSpan`)
+    /// unless a test asks for another; any span gives the same bits.
+    let channelSpan: Int
 
-    init(runtime: OpenCLContext, family: GEMMFamily?, profiled: Bool = false) {
+    init(runtime: OpenCLContext, family: GEMMFamily?, profiled: Bool = false, channelSpan: Int? = nil) {
         self.runtime = runtime
         chosenFamily = family
         profile = profiled ? KernelProfile() : nil
+        self.channelSpan = max(1, channelSpan ?? runtime.tuning.channelSpan)
     }
 
     /// The same device and kernels, recording an event per launch for `kernelTimes()`.
-    public func profiled() -> OpenCLBackend { OpenCLBackend(runtime: runtime, family: chosenFamily, profiled: true) }
+    public func profiled() -> OpenCLBackend {
+        OpenCLBackend(runtime: runtime, family: chosenFamily, profiled: true, channelSpan: channelSpan)
+    }
+
+    /// The same device and kernels, with the image kernels taking `span` channels per work item.
+    func withChannelSpan(_ span: Int) -> OpenCLBackend {
+        OpenCLBackend(runtime: runtime, family: chosenFamily, profiled: profile != nil, channelSpan: span)
+    }
 
     /// Device time per kernel since the last call, from the launches' profiling events
     /// (CL_PROFILING_COMMAND_START to _END), in order of first launch. Waits for the queue.
