@@ -558,6 +558,17 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
                 M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
                 memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code,
                 biasMemory, biasAux, biasKind, biasScale, biasMomentum, aux2, biasAux2, adamScalars, biasSamples)
+        case (.vector, true, false) where n < tuning.vectorLanes, (.vector, false, true) where k < tuning.vectorLanes:
+            // Where the vector kernel's vectors would be empty, the register-blocked kernel runs:
+            // a gradient narrower than one vector (a first convolution's Cin·K·K columns), where the
+            // row-vector kernel's scalar path gives each work item GEMM_VM whole rows of C, too few
+            // items to fill the device; and a forward product with K under one vector, all of it the
+            // dot kernel's scalar tail. On PoCL 3.1 (Zen 4), at config E's first convolution (its
+            // Cin·K·K is 9): the gradient 32×9×50176 at 11–13.5 GFLOP/s against 3.0–8.3 — and the
+            // forward 50176×32×9 at 6.2 against 3.1.
+            kernel = transposeA ? .gemmBlockedTN : .gemmBlockedNT
+            global = (blocks(n, tuning.blockedTN) + extraBlock, blocks(m, tuning.blockedTM))
+            local = tuning.blockedLocal
         case (.vector, _, false):
             kernel = transposeA ? .gemmRowVectorTN : .gemmRowVectorNN
             global = (blocks(n, tuning.vectorLanes * tuning.rowVectorColumns) + extraBlock, blocks(m, tuning.rowVectorRows))
