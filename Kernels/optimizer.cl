@@ -30,6 +30,9 @@ kernel void bias_gradient(global const float* delta, global float* gradient, con
 //   sgd       v = μv − η(g + l2·p); p += v          (without state: p −= η(g + l2·p))
 //   nesterov  v = μv − η(g + l2·p); p += μv − η(g + l2·p)
 //   adam(w)   p −= decay·p; m, s moments; p −= η·(m/c1)/(√(s/c2) + ε)   (ADAM_STEP, adam.cl)
+//   rmsprop   g' = g + l2·p; v = αv + (1 − α)g'² in s0; u = g'/(√v + ε); then p −= η·u, or with
+//             momentum (a second slot) b = μb + u in s1 and p −= η·b. α comes as beta2.
+// slots is the number of state buffers the rule keeps (Optimizer.stateBuffers).
 // T is float or floatO, one element or OPTIMIZER_LANES of them: a work item updates
 // OPTIMIZER_LANES consecutive elements in vector types, which map onto SIMD registers on a CPU
 // device (PoCL ran the scalar rule one work item at a time, with sqrt and the divisions scalar),
@@ -47,11 +50,11 @@ kernel void bias_gradient(global const float* delta, global float* gradient, con
 
 #define DEFINE_OPTIMIZER_UPDATE(NAME, T)                                                          \
 inline void NAME(global float* p, global const float* g, global float* s0, global float* s1, const int i, \
-                 const int rule, const int stateful, const float eta, const float l2, const float mu,    \
+                 const int rule, const int slots, const float eta, const float l2, const float mu,    \
                  const float beta1, const float beta2, const float epsilon, const float decay,          \
                  const float c1, const float c2) {                                                     \
     const T pi = load_##T(i, p), gi = load_##T(i, g);                                                \
-    if (rule == OPTIMIZER_SGD && !stateful) {                                                         \
+    if (rule == OPTIMIZER_SGD && slots == 0) {                                                        \
         store_##T(pi - eta * (gi + l2 * pi), i, p);                                                   \
     } else if (rule == OPTIMIZER_SGD) {                                                               \
         const T v = mu * load_##T(i, s0) - eta * (gi + l2 * pi);                                      \
@@ -69,6 +72,18 @@ inline void NAME(global float* p, global const float* g, global float* s0, globa
         store_##T(m_new, i, s0);                                                                      \
         store_##T(s_new, i, s1);                                                                      \
         store_##T(p_new, i, p);                                                                       \
+    } else if (rule == OPTIMIZER_RMSPROP) {                                                           \
+        const T gradient = gi + l2 * pi;                                                              \
+        const T square = beta2 * load_##T(i, s0) + (1.0f - beta2) * gradient * gradient;             \
+        store_##T(square, i, s0);                                                                     \
+        const T change = gradient / (sqrt(square) + epsilon);                                         \
+        if (slots > 1) {                                                                              \
+            const T buffer = mu * load_##T(i, s1) + change;                                           \
+            store_##T(buffer, i, s1);                                                                 \
+            store_##T(pi - eta * buffer, i, p);                                                       \
+        } else {                                                                                      \
+            store_##T(pi - eta * change, i, p);                                                       \
+        }                                                                                             \
     }                                                                                                 \
     /* Any other code is no rule: nothing is written, so that a missing case shows in verify. */    \
 }
@@ -78,25 +93,25 @@ DEFINE_OPTIMIZER_UPDATE(optimizer_update_vector, floatO)
 
 // Elements first … first + OPTIMIZER_LANES − 1 of p: [n], whole vectors where they fit.
 inline void optimizer_update_group(global float* p, global const float* g, global float* s0, global float* s1,
-                                   const int first, const int n, const int rule, const int stateful, const float eta,
+                                   const int first, const int n, const int rule, const int slots, const float eta,
                                    const float l2, const float mu, const float beta1, const float beta2,
                                    const float epsilon, const float decay, const float c1, const float c2) {
     if (first + OPTIMIZER_LANES <= n) {
-        optimizer_update_vector(p, g, s0, s1, first, rule, stateful, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
+        optimizer_update_vector(p, g, s0, s1, first, rule, slots, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
     } else {
         for (int i = first; i < n; ++i)
-            optimizer_update(p, g, s0, s1, i, rule, stateful, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
+            optimizer_update(p, g, s0, s1, i, rule, slots, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
     }
 }
 
 // global: (⌈n / OPTIMIZER_LANES⌉)
 kernel void optimizer_step(global float* p, global const float* g, global float* s0, global float* s1,
-                           const int n, const int rule, const int stateful, const float eta, const float l2,
+                           const int n, const int rule, const int slots, const float eta, const float l2,
                            const float mu, const float beta1, const float beta2, const float epsilon,
                            const float decay, const float c1, const float c2) {
     const int first = get_global_id(0) * OPTIMIZER_LANES;
     if (first < n)
-        optimizer_update_group(p, g, s0, s1, first, n, rule, stateful, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
+        optimizer_update_group(p, g, s0, s1, first, n, rule, slots, eta, l2, mu, beta1, beta2, epsilon, decay, c1, c2);
 }
 
 // Every tensor of a parameter arena in one launch. segments holds (start, end, decays) per tensor,
@@ -105,7 +120,7 @@ kernel void optimizer_step(global float* p, global const float* g, global float*
 // that tensor alone would; elements between tensors are left alone. Tensors that do not decay
 // (biases) take no L2 and no decoupled decay. global: (⌈total / OPTIMIZER_LANES⌉)
 kernel void optimizer_step_arena(global float* p, global const float* g, global float* s0, global float* s1,
-                                 global const int* segments, const int tensors, const int rule, const int stateful,
+                                 global const int* segments, const int tensors, const int rule, const int slots,
                                  const float eta, const float l2, const float mu, const float beta1, const float beta2,
                                  const float epsilon, const float decay, const float c1, const float c2) {
     const int first = get_global_id(0) * OPTIMIZER_LANES;
@@ -113,7 +128,7 @@ kernel void optimizer_step_arena(global float* p, global const float* g, global 
         const int start = segments[3 * t], end = segments[3 * t + 1];
         if (first >= start && first < end) {
             const int decays = segments[3 * t + 2];
-            optimizer_update_group(p + start, g + start, s0 + start, s1 + start, first - start, end - start, rule, stateful,
+            optimizer_update_group(p + start, g + start, s0 + start, s1 + start, first - start, end - start, rule, slots,
                                    eta, decays ? l2 : 0.0f, mu, beta1, beta2, epsilon, decays ? decay : 0.0f, c1, c2);
             return;
         }

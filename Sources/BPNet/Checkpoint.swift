@@ -154,6 +154,8 @@ extension TrainingOptions {
             list += [("beta1", "\(beta1)"), ("beta2", "\(beta2)"), ("epsilon", "\(epsilon)")]
         case .adamw(let beta1, let beta2, let epsilon, let decay):
             list += [("beta1", "\(beta1)"), ("beta2", "\(beta2)"), ("epsilon", "\(epsilon)"), ("weight-decay", "\(decay)")]
+        case .rmsprop(let alpha, let epsilon):
+            list += [("alpha", "\(alpha)"), ("epsilon", "\(epsilon)")]
         }
         return list
     }
@@ -170,11 +172,13 @@ extension TrainingOptions {
         }
         let name = try value("optimizer")
         guard let kind = Optimizer.Kind(rawValue: name) else { throw BPNetError.invalidArgument("option optimizer '\(name)' is unknown") }
-        // Adam's hyperparameters are read only for Adam's rules, AdamW's decay only for AdamW.
+        // Each rule's hyperparameters are read only for it: Adam's β for Adam's rules, AdamW's
+        // decay for AdamW, RMSprop's α for RMSprop, ε for both families.
         let adam = kind == .adam || kind == .adamw
         let optimizer = Optimizer(
             kind, beta1: adam ? try number("beta1") : nil, beta2: adam ? try number("beta2") : nil,
-            epsilon: adam ? try number("epsilon") : nil, weightDecay: kind == .adamw ? try number("weight-decay") : nil)
+            epsilon: adam || kind == .rmsprop ? try number("epsilon") : nil, weightDecay: kind == .adamw ? try number("weight-decay") : nil,
+            alpha: kind == .rmsprop ? try number("alpha") : nil)
         guard let loss = Loss(rawValue: try value("loss")) else { throw BPNetError.invalidArgument("option loss '\(try value("loss"))' is unknown") }
         let earlyStop = try value("early-stop")
         guard let shuffle = Bool(try value("shuffle")) else { throw BPNetError.invalidArgument("option shuffle is not true or false") }

@@ -54,3 +54,22 @@ void bpnet_adam_step(float *restrict p, const float *restrict g, float *restrict
         p[i] = w - eta * (first / c1) / (__builtin_elementwise_sqrt(second / c2) + epsilon);
     }
 }
+
+// g' = g + l2·p; v = αv + (1 − α)g'²; u = g'/(√v + ε); p −= η·u, or b = μb + u and p −= η·b.
+VECTOR_CLONES
+void bpnet_rmsprop_step(float *restrict p, const float *restrict g, float *restrict v, float *restrict b, long count,
+                        float eta, float l2, float alpha, float epsilon, float mu) {
+    for (long i = 0; i < count; ++i) {
+        const float gradient = g[i] + l2 * p[i];
+        const float square = alpha * v[i] + (1.0f - alpha) * gradient * gradient;
+        v[i] = square;
+        const float change = gradient / (__builtin_elementwise_sqrt(square) + epsilon);
+        if (b) {
+            const float buffer = mu * b[i] + change;
+            b[i] = buffer;
+            p[i] -= eta * buffer;
+        } else {
+            p[i] -= eta * change;
+        }
+    }
+}

@@ -12,9 +12,10 @@ struct Train: ParsableCommand {
             nesterov: v = μ·v − η·g, W += μ·v − η·g.
             adam: m = β₁m + (1−β₁)g, s = β₂s + (1−β₂)g², W −= η·m̂/(√ŝ + ε).
             adamw: W −= η·wd·W first, then adam with g = gW: no λ term, so --l2 is refused with adamw.
+            rmsprop: v = αv + (1−α)g², u = g/(√v + ε), W −= η·u; with μ, b = μb + u, W −= η·b.
 
-            η is --learning-rate, λ is --l2, μ is --momentum (sgd and nesterov) and wd is --weight-decay \
-            (adamw). An option that the chosen optimizer does not use is an error. The README gives every rule.
+            η is --learning-rate, λ is --l2, μ is --momentum (sgd, nesterov and rmsprop), wd is --weight-decay \
+            (adamw) and α is --alpha (rmsprop). An option that the chosen optimizer does not use is an error. The README gives every rule.
             """)
 
     @Option(help: "fashion-mnist, a folder of IDX files, or a CSV file.")
@@ -53,7 +54,7 @@ struct Train: ParsableCommand {
             + Activation.allCases.map(\.rawValue).joined(separator: ", ") + " (softmax: output only). Default: those of --init, else sigmoid."))
     var activations: String?
 
-    @Option(help: "sgd, nesterov, adam or adamw.")
+    @Option(help: "sgd, nesterov, adam, adamw or rmsprop.")
     var optimizer = "sgd"
 
     @Option(parsing: .unconditional, help: "β₁ of adam and adamw. Default: \(Optimizer.defaultBeta1).")
@@ -62,8 +63,11 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "β₂ of adam and adamw. Default: \(Optimizer.defaultBeta2).")
     var beta2: Float?
 
-    @Option(parsing: .unconditional, help: "ε of adam and adamw. Default: \(Optimizer.defaultEpsilon).")
+    @Option(parsing: .unconditional, help: "ε of adam, adamw and rmsprop. Default: \(Optimizer.defaultEpsilon).")
     var epsilon: Float?
+
+    @Option(parsing: .unconditional, help: "α, rmsprop's smoothing constant of the mean square. Default: \(Optimizer.defaultAlpha).")
+    var alpha: Float?
 
     @Option(parsing: .unconditional, help: "wd, adamw's decoupled weight decay (weights only). Default: \(Optimizer.defaultWeightDecay).")
     var weightDecay: Float?
@@ -83,10 +87,10 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Stop after K epochs without a better validation accuracy; --save then keeps the best epoch's model.")
     var earlyStop: Int?
 
-    @Option(parsing: .unconditional, help: "λ, the L2 strength of sgd, nesterov and adam (the weight term is λ/n·W). Default: 0.")
+    @Option(parsing: .unconditional, help: "λ, the L2 strength of sgd, nesterov, adam and rmsprop (the weight term is λ/n·W). Default: 0.")
     var l2: Float?
 
-    @Option(parsing: .unconditional, help: "μ, the momentum of sgd and nesterov, in [0, 1). Default: 0.")
+    @Option(parsing: .unconditional, help: "μ, the momentum of sgd, nesterov and rmsprop, in [0, 1). Default: 0.")
     var momentum: Float?
 
     @Option(parsing: .unconditional, help: "Seed of the initial weights, the shuffle, the dropout masks and the --validation split.")
@@ -134,7 +138,7 @@ struct Train: ParsableCommand {
                 throw ValidationError("unknown optimizer '\(optimizer)' (expected " + Optimizer.names.joined(separator: ", ") + ")")
             }
             // A hyperparameter the rule does not take was refused in validate().
-            return Optimizer(kind, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay)
+            return Optimizer(kind, beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay, alpha: alpha)
         }
     }
 
@@ -150,12 +154,13 @@ struct Train: ParsableCommand {
     /// Every optimizer option given, with the optimizers that use it and what to use instead.
     var optimizerOptionsGiven: [(option: String, usedBy: Set<String>, instead: String)] {
         [
-            (l2 == nil ? nil : ("--l2", ["sgd", "nesterov", "adam"], "adamw decouples its weight decay (use --weight-decay)")),
-            (momentum == nil ? nil : ("--momentum", ["sgd", "nesterov"], "Adam's running mean of the gradient is --beta1")),
+            (l2 == nil ? nil : ("--l2", ["sgd", "nesterov", "adam", "rmsprop"], "adamw decouples its weight decay (use --weight-decay)")),
+            (momentum == nil ? nil : ("--momentum", ["sgd", "nesterov", "rmsprop"], "Adam's running mean of the gradient is --beta1")),
             (weightDecay == nil ? nil : ("--weight-decay", ["adamw"], "it is adamw's decoupled decay (use --l2 for an L2 term, or --optimizer adamw)")),
             (beta1 == nil ? nil : ("--beta1", ["adam", "adamw"], "it is Adam's (use --momentum, or --optimizer adam or adamw)")),
-            (beta2 == nil ? nil : ("--beta2", ["adam", "adamw"], "it is Adam's (use --optimizer adam or adamw)")),
-            (epsilon == nil ? nil : ("--epsilon", ["adam", "adamw"], "it is Adam's (use --optimizer adam or adamw)")),
+            (beta2 == nil ? nil : ("--beta2", ["adam", "adamw"], "it is Adam's (rmsprop's is --alpha)")),
+            (epsilon == nil ? nil : ("--epsilon", ["adam", "adamw", "rmsprop"], "it is Adam's and RMSprop's (use --optimizer adam, adamw or rmsprop)")),
+            (alpha == nil ? nil : ("--alpha", ["rmsprop"], "it is RMSprop's (Adam's is --beta2)")),
         ].compactMap { $0 }
     }
 

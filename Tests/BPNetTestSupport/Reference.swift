@@ -257,6 +257,18 @@ public struct ReferenceNetwork {
             let mHat = state[0][k] / (1 - pow(beta1, Double(step)))
             let sHat = state[1][k] / (1 - pow(beta2, Double(step)))
             p -= eta * mHat / (sHat.squareRoot() + epsilon)
+        case .rmsprop(let a, let eps):
+            // torch.optim.RMSprop, not centered: state 0 is square_avg, state 1 momentum_buffer.
+            let (alpha, epsilon) = (Double(a), Double(eps))
+            let g = gradient + l2 * p
+            state[0][k] = alpha * state[0][k] + (1 - alpha) * g * g
+            let change = g / (state[0][k].squareRoot() + epsilon)
+            if mu > 0 {
+                state[1][k] = mu * state[1][k] + change
+                p -= eta * state[1][k]
+            } else {
+                p -= eta * change
+            }
         }
     }
 

@@ -43,6 +43,10 @@ public enum ResumeChecks {
             options: TrainingOptions(epochs: 3, batchSize: 7, learningRate: 0.01, optimizer: .adamw(weightDecay: 0.1), seed: 7,
                                      shuffle: false)),
         Case(
+            name: "rmsprop, μ 0.9, λ 0.5, α 0.95", sizes: [5, 8, 3], activations: [.relu, .softmax],
+            options: TrainingOptions(epochs: 3, batchSize: 7, learningRate: 0.003, optimizer: .rmsprop(alpha: 0.95, epsilon: 1e-7),
+                                     loss: .logLikelihood, l2: 0.5, momentum: 0.9, seed: 10)),
+        Case(
             name: "early stopping", sizes: [5, 7, 3],
             options: TrainingOptions(epochs: 6, batchSize: 10, learningRate: 0.2, momentum: 0.5, earlyStop: 2, seed: 8),
             validation: 11),

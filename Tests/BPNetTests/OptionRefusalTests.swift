@@ -44,8 +44,18 @@ import Testing
                 try expectError(train + ["--optimizer", optimizer, option, "0.5"], "\(option) does nothing with --optimizer \(optimizer): it is Adam's")
             }
         }
+        for optimizer in ["sgd", "nesterov", "adam", "adamw"] {
+            try expectError(train + ["--optimizer", optimizer, "--alpha", "0.9"], "--alpha does nothing with --optimizer \(optimizer): it is RMSprop's")
+        }
+        for option in ["--beta1", "--beta2"] {
+            try expectError(train + ["--optimizer", "rmsprop", option, "0.5"], "\(option) does nothing with --optimizer rmsprop: it is Adam's")
+        }
+        try expectError(train + ["--optimizer", "rmsprop", "--weight-decay", "0.1"], "--weight-decay does nothing with --optimizer rmsprop")
         // Each of them is taken where it does something.
-        for (optimizer, option) in [("sgd", "--l2"), ("nesterov", "--momentum"), ("adam", "--beta1"), ("adamw", "--weight-decay"), ("adam", "--l2")] {
+        for (optimizer, option) in [
+            ("sgd", "--l2"), ("nesterov", "--momentum"), ("adam", "--beta1"), ("adamw", "--weight-decay"), ("adam", "--l2"),
+            ("rmsprop", "--alpha"), ("rmsprop", "--momentum"), ("rmsprop", "--epsilon"), ("rmsprop", "--l2"),
+        ] {
             let run = try CLI.run(train + ["--optimizer", optimizer, option, "0.5"])
             #expect(run.status == 0, "\(optimizer) \(option): \(run.stderr)")
         }

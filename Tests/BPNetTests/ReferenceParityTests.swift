@@ -41,6 +41,12 @@ import Testing
         Case(sizes: [5, 13, 3], activations: [.relu, .softmax], samples: 19, options: TrainingOptions(
             epochs: 3, batchSize: 4, optimizer: .adam(beta1: 0.8, beta2: 0.99, epsilon: 1e-6), loss: .logLikelihood,
             dropout: 0.5, seed: 7)),
+        // RMSprop without momentum (one state slot) and with it and L2 (two), odd sizes, partial batches.
+        Case(sizes: [5, 17, 3], activations: [.relu, .softmax], samples: 23, options: TrainingOptions(
+            epochs: 3, batchSize: 5, optimizer: .rmsprop(), loss: .logLikelihood, seed: 4)),
+        Case(sizes: [7, 9, 5, 3], activations: [.tanh, .relu, .softmax], samples: 19, options: TrainingOptions(
+            epochs: 3, batchSize: 4, learningRate: 0.003, optimizer: .rmsprop(alpha: 0.9, epsilon: 1e-6), loss: .logLikelihood,
+            l2: 0.5, momentum: 0.9, schedule: .cosine, seed: 6)),
     ]
 
     @Test(arguments: cases)

@@ -242,6 +242,9 @@ public final class CPUBackend: Backend, GeneralForms {
             bpnet_adam_step(
                 p, g, cpu(state[0]).floats, cpu(state[1]).floats, count, eta, l2, beta1, beta2, epsilon,
                 step.decoupledDecay, correction1, correction2)
+        case .rmsprop(let alpha, let epsilon):
+            bpnet_rmsprop_step(
+                p, g, cpu(state[0]).floats, state.count > 1 ? cpu(state[1]).floats : nil, count, eta, l2, alpha, epsilon, mu)
         }
     }
 

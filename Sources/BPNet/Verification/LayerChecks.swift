@@ -121,10 +121,16 @@ extension Verification {
     /// Every optimizer's pass, three steps (so Adam's bias correction is checked past t = 1), from
     /// the same parameters, gradients and state, against the CPU backend.
     public static func optimizerChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
-        let rules: [(Optimizer, momentum: Float, l2: Float, decay: Float)] = [
-            (.sgd, 0, 0.01, 0), (.sgd, 0.9, 0.01, 0), (.nesterov, 0.9, 0.01, 0), (.adam(), 0, 0.01, 0),
-            (.adamw(), 0, 0, 0.001 * 0.01),
-        ]
+        // Every rule, from `allCases`: the switch has no default, so a new rule must name its cases.
+        let rules = Optimizer.Kind.allCases.flatMap { kind -> [(Optimizer, momentum: Float, l2: Float, decay: Float)] in
+            switch kind {
+            case .sgd: return [(.sgd, 0, 0.01, 0), (.sgd, 0.9, 0.01, 0)]
+            case .nesterov: return [(.nesterov, 0.9, 0.01, 0)]
+            case .adam: return [(.adam(), 0, 0.01, 0)]
+            case .adamw: return [(.adamw(), 0, 0, 0.001 * 0.01)]
+            case .rmsprop: return [(.rmsprop(), 0, 0.01, 0), (.rmsprop(alpha: 0.9, epsilon: 1e-6), 0.9, 0.01, 0)]
+            }
+        }
         let counts = depth == .quick ? [1, 17, 100] : [1, 17, 100, 78_400]
         var checks: [VerificationCheck] = []
         for (optimizer, momentum, l2, decay) in rules {

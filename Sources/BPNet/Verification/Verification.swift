@@ -214,6 +214,11 @@ public enum Verification {
             TrainingRun(
                 sizes: [inputs, hidden, classes], activations: [.relu, .identity],
                 options: TrainingOptions(epochs: epochs, batchSize: 16, learningRate: 0.05, momentum: 0.5, dropout: 0.5)),
+            TrainingRun(
+                sizes: [inputs, hidden, classes], activations: [.relu, .softmax], initializer: .he,
+                options: TrainingOptions(
+                    epochs: epochs, batchSize: 12, learningRate: 0.003, optimizer: .rmsprop(), loss: .logLikelihood, l2: 0.5,
+                    momentum: 0.9, seed: 4)),
         ]
     }
 

@@ -21,6 +21,10 @@ void bpnet_momentum_step(float *p, const float *g, float *v, long count, float e
 void bpnet_nesterov_step(float *p, const float *g, float *v, long count, float eta, float l2, float mu);
 void bpnet_adam_step(float *p, const float *g, float *m, float *s, long count, float eta, float l2, float beta1,
                      float beta2, float epsilon, float decay, float c1, float c2);
+// PyTorch's RMSprop: g' = g + l2·p; v = αv + (1 − α)g'²; u = g'/(√v + ε); p −= η·u, or with a
+// momentum buffer b (not NULL), b = μb + u and p −= η·b.
+void bpnet_rmsprop_step(float *p, const float *g, float *v, float *b, long count, float eta, float l2, float alpha,
+                        float epsilon, float mu);
 
 
 

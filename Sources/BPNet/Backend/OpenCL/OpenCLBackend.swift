@@ -674,7 +674,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         try launch(
             .optimizerStep, global: (groups(count, KernelConstants.optimizerLanes), 1), local: elementLocal,
             memory(parameters), memory(gradient), memory(first), memory(second), Int32(count), ruleCode,
-            Int32(state.isEmpty ? 0 : 1), step.learningRate, step.l2, step.momentum, adam.beta1, adam.beta2,
+            Int32(state.count), step.learningRate, step.l2, step.momentum, adam.beta1, adam.beta2,
             adam.epsilon, step.decoupledDecay, adam.correction1, adam.correction2)
     }
 
@@ -697,7 +697,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         try launch(
             .optimizerStepArena, global: (groups(total, lanes), 1), local: elementLocal,
             memory(parameters), memory(arena.gradients.whole), memory(first), memory(second), memory(arena.table),
-            Int32(arena.segments.count), weightStep.optimizer.code, Int32(arena.state.isEmpty ? 0 : 1), weightStep.learningRate,
+            Int32(arena.segments.count), weightStep.optimizer.code, Int32(arena.state.count), weightStep.learningRate,
             weightStep.l2, weightStep.momentum, adam.beta1, adam.beta2, adam.epsilon, weightStep.decoupledDecay, adam.correction1,
             adam.correction2)
     }
@@ -742,7 +742,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     public func fusesGradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep) -> Bool {
         switch weightStep.optimizer {
         case .adam, .adamw: return weightStep.withoutWeightTerms == biasStep
-        case .sgd, .nesterov: return false
+        case .sgd, .nesterov, .rmsprop: return false
         }
     }
 
