@@ -134,3 +134,24 @@ kernel void optimizer_step_arena(global float* p, global const float* g, global 
         }
     }
 }
+
+// Clipping by global norm (torch.nn.utils.clip_grad_norm_): x: [n] *= min(1, max_norm/(‖x‖ + 1e-6)).
+// One work group of METRICS_WG items: item l sums the squares of elements l, l + METRICS_WG, …
+// in order, the group adds the items' sums in a fixed tree order, and every item then scales its
+// elements. One launch, the same bits every run, and no value goes through the host.
+// global = local = (METRICS_WG)
+kernel void clip_to_global_norm(global float* x, const int n, const float max_norm) {
+    local float sums[METRICS_WG];
+    const int lid = get_local_id(0);
+    float sum = 0.0f;
+    for (int i = lid; i < n; i += METRICS_WG) sum += x[i] * x[i];
+    sums[lid] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int stride = METRICS_WG / 2; stride > 0; stride /= 2) {
+        if (lid < stride) sums[lid] += sums[lid + stride];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float coefficient = max_norm / (sqrt(sums[0]) + 1e-6f);
+    if (coefficient >= 1.0f) return;  // PyTorch multiplies by min(1, c): by 1 it changes nothing
+    for (int i = lid; i < n; i += METRICS_WG) x[i] *= coefficient;
+}

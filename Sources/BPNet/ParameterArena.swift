@@ -69,6 +69,13 @@ final class ParameterArena {
         try backend.optimizerStep(weightStep: weightStep, biasStep: biasStep, arena: stepBuffers!)
     }
 
+    /// Clipping by global norm: every gradient times min(1, maxNorm/(‖g‖ + 1e-6)), ‖g‖ the norm of
+    /// all of them, in one pass over the gradient buffer on the backend (the gaps between tensors
+    /// hold zeros, which add nothing to the norm).
+    func clipGradients(toNorm maxNorm: Float) throws {
+        try backend.clipToGlobalNorm(gradients!.whole, count: stepBuffers!.span, maxNorm: maxNorm)
+    }
+
     /// Each tensor's values in `group`, read back in one transfer.
     private func split(_ group: BufferGroup) throws -> [[Float]] {
         let whole = try backend.download(group.whole)

@@ -7,7 +7,7 @@ public struct TrainingOptions: Sendable, Equatable {
     public var loss = Loss.quadratic
     /// λ, the L2 strength; the weight term of g is (λ/n)·W with n the training-set size.
     public var l2: Float = 0
-    /// μ, for SGD and Nesterov; 0 is plain SGD.
+    /// μ, for SGD, Nesterov and RMSprop; 0 is plain SGD.
     public var momentum: Float = 0
     /// Drives the per-epoch shuffle and the dropout masks.
     public var seed: UInt64 = 0
@@ -20,13 +20,19 @@ public struct TrainingOptions: Sendable, Equatable {
     /// Stop after this many epochs without a better validation accuracy, and keep the best
     /// epoch's network; nil trains every epoch. Needs a validation set.
     public var earlyStop: Int? = nil
+    /// Gradient clipping by global norm, as `torch.nn.utils.clip_grad_norm_`: before each step,
+    /// every gradient (the batch's, summed over the ranks of a distributed run, without the L2
+    /// term) is scaled by min(1, c/(‖g‖ + 1e-6)), ‖g‖ the norm of all of them together. nil
+    /// clips nothing and keeps the fused update paths.
+    public var clipNorm: Float? = nil
 
     public init(
         epochs: Int = 30, batchSize: Int = 10, learningRate: Float? = nil, optimizer: Optimizer = .sgd,
         loss: Loss = .quadratic, l2: Float = 0, momentum: Float = 0, schedule: Schedule = .constant,
-        dropout: Float = 0, earlyStop: Int? = nil, seed: UInt64 = 0, shuffle: Bool = true
+        dropout: Float = 0, earlyStop: Int? = nil, clipNorm: Float? = nil, seed: UInt64 = 0, shuffle: Bool = true
     ) {
         self.earlyStop = earlyStop
+        self.clipNorm = clipNorm
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate ?? optimizer.defaultLearningRate
@@ -48,6 +54,7 @@ public struct TrainingOptions: Sendable, Equatable {
         if optimizer.usesL2, l2 != 0 { parts.append("λ \(l2)") }
         if !optimizer.hyperparameters.isEmpty { parts.append(optimizer.hyperparameters) }
         if dropout > 0 { parts.append("dropout \(dropout)") }
+        if let clipNorm { parts.append("clip-norm \(clipNorm)") }
         parts.append("\(loss.rawValue) loss")
         return parts.joined(separator: ", ")
     }
@@ -82,6 +89,9 @@ public struct TrainingOptions: Sendable, Equatable {
             throw BPNetError.invalidArgument("momentum does nothing with \(optimizer.name): its running mean of the gradient is β₁")
         }
         if let earlyStop, earlyStop <= 0 { throw BPNetError.invalidArgument("early stopping needs a positive patience, got \(earlyStop)") }
+        if let clipNorm, !(clipNorm.isFinite && clipNorm > 0) {
+            throw BPNetError.invalidArgument("the clipping norm must be positive and finite, got \(clipNorm)")
+        }
     }
 }
 
@@ -89,8 +99,8 @@ public struct TrainingOptions: Sendable, Equatable {
 /// `MemoryPlan` counts by it, so the two cannot disagree.
 public struct UpdatePath: Sendable, Equatable {
     /// The fused SGD update, whose gradient stays in registers: taken when nothing needs the
-    /// gradients in buffers, neither a hook (`Trainer.betweenGradientAndUpdate`) nor an exchange
-    /// between processes.
+    /// gradients in buffers, neither a hook (`Trainer.betweenGradientAndUpdate`), an exchange
+    /// between processes nor clipping.
     public var fused: Bool
     /// Optimizer state buffers per parameter buffer: the optimizer's own (`Optimizer.stateBuffers`),
     /// except that the fused update always keeps its velocity, which its epilogue writes.
@@ -99,7 +109,7 @@ public struct UpdatePath: Sendable, Equatable {
     public var exchangesGradients: Bool
 
     public init(_ options: TrainingOptions, hook: Bool, distributed: Bool) {
-        fused = options.optimizer == .sgd && !hook && !distributed
+        fused = options.optimizer == .sgd && !hook && !distributed && options.clipNorm == nil
         stateSlots = fused ? 1 : options.optimizer.stateBuffers(momentum: options.momentum)
         exchangesGradients = distributed
     }
@@ -425,7 +435,7 @@ public struct Trainer: Sendable {
                         weightStep.decoupledDecay = eta * decay
                     }
                     let biasStep = weightStep.withoutWeightTerms
-                    if exchange == nil && betweenGradientAndUpdate == nil {
+                    if exchange == nil && betweenGradientAndUpdate == nil && options.clipNorm == nil {
                         // Nothing needs the gradients: the backend may keep them in registers.
                         try resident.gradientStep(weightStep: weightStep, biasStep: biasStep, rows: rows, dropout: dropout)
                     } else {
@@ -435,6 +445,7 @@ public struct Trainer: Sendable {
                                 localRows: rows, globalRows: globalRows, stop: cancellation?.isCancelled == true)
                         }
                         try betweenGradientAndUpdate?(resident.arena.gradients!.parts, backend)
+                        if let clipNorm = options.clipNorm { try resident.arena.clipGradients(toNorm: clipNorm) }
                         try resident.applyOptimizer(weightStep: weightStep, biasStep: biasStep)
                     }
                 }

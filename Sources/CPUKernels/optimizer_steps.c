@@ -73,3 +73,19 @@ void bpnet_rmsprop_step(float *restrict p, const float *restrict g, float *restr
         }
     }
 }
+
+// Clipping by global norm (torch.nn.utils.clip_grad_norm_ over every gradient at once). The 16
+// lanes are independent sums, so the loop vectorizes without reassociating any of them.
+VECTOR_CLONES
+void bpnet_clip_to_global_norm(float *restrict x, long count, float max_norm) {
+    float lanes[16] = {0};
+    const long whole = count - count % 16;
+    for (long i = 0; i < whole; i += 16)
+        for (int k = 0; k < 16; ++k) lanes[k] += x[i + k] * x[i + k];
+    for (long i = whole; i < count; ++i) lanes[i - whole] += x[i] * x[i];
+    float sum = 0.0f;
+    for (int k = 0; k < 16; ++k) sum += lanes[k];
+    const float coefficient = max_norm / (__builtin_elementwise_sqrt(sum) + 1e-6f);
+    if (coefficient >= 1.0f) return;  // PyTorch multiplies by min(1, c): by 1 it changes nothing
+    for (long i = 0; i < count; ++i) x[i] *= coefficient;
+}

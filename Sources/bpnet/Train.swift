@@ -93,6 +93,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "μ, the momentum of sgd, nesterov and rmsprop, in [0, 1). Default: 0.")
     var momentum: Float?
 
+    @Option(parsing: .unconditional, help: "Clip the gradients by their global norm c before each step, as PyTorch's clip_grad_norm_: g ·= min(1, c/(‖g‖ + 1e-6)).")
+    var clipNorm: Float?
+
     @Option(parsing: .unconditional, help: "Seed of the initial weights, the shuffle, the dropout masks and the --validation split.")
     var seed: UInt64 = 0
 
@@ -148,7 +151,7 @@ struct Train: ParsableCommand {
         TrainingOptions(
             epochs: epochs, batchSize: batchSize, learningRate: learningRate, optimizer: try chosenOptimizer,
             loss: loss ?? storedLoss ?? .quadratic, l2: l2 ?? 0, momentum: momentum ?? 0, schedule: try Schedule(parsing: schedule),
-            dropout: dropout, earlyStop: earlyStop, seed: seed, shuffle: !noShuffle)
+            dropout: dropout, earlyStop: earlyStop, clipNorm: clipNorm, seed: seed, shuffle: !noShuffle)
     }
 
     /// Every optimizer option given, with the optimizers that use it and what to use instead.

@@ -222,6 +222,14 @@ public struct ReferenceNetwork {
                 for k in 0..<sumB[l].count { sumB[l][k] += g.biases[l][k] }
             }
         }
+        // Clipping by global norm, as torch.nn.utils.clip_grad_norm_: every gradient times
+        // min(1, c/(‖g‖ + 1e-6)), ‖g‖ over the weights' and the biases' gradients together.
+        if let clipNorm = options.clipNorm {
+            let squares = (sumW + sumB).reduce(0.0) { total, sums in sums.reduce(total) { $0 + ($1 / m) * ($1 / m) } }
+            let coefficient = min(1, Double(clipNorm) / (squares.squareRoot() + 1e-6))
+            sumW = sumW.map { $0.map { $0 * coefficient } }
+            sumB = sumB.map { $0.map { $0 * coefficient } }
+        }
         let lambda = Double(options.l2) / Double(n), mu = Double(options.momentum)
         for l in 0..<weights.count {
             for k in 0..<weights[l].count {

@@ -22,6 +22,28 @@ import Testing
         #expect(try backend.download(batch) == expected)
     }
 
+    /// Clipping by global norm: (3, 4) to norm 1 is (0.6, 0.8); a limit above the norm keeps
+    /// every bit; odd sizes, past the 16 lanes' whole groups, scale to the norm asked for, and
+    /// elements past `count` are left alone.
+    @Test func clipToGlobalNormScalesToTheLimitAndNoFurther() throws {
+        let pair = try backend.makeBuffer([3, 4])
+        try backend.clipToGlobalNorm(pair, count: 2, maxNorm: 1)
+        let clipped = try backend.download(pair)
+        #expect(relativeError(clipped, [0.6, 0.8] as [Double]) <= 1e-6)
+        for count in [1, 17, 33, 1_031] {
+            let values = TestData.uniform(count + 1, seed: UInt64(count))
+            let norm = values.prefix(count).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let x = try backend.makeBuffer(values)
+            try backend.clipToGlobalNorm(x, count: count, maxNorm: Float(norm * 1.01))
+            #expect(try backend.download(x) == values, "×\(count): a norm under the limit changed the values")
+            try backend.clipToGlobalNorm(x, count: count, maxNorm: Float(norm / 4))
+            let result = try backend.download(x)
+            let resultNorm = result.prefix(count).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            #expect(abs(resultNorm - norm / 4) <= 1e-5 * norm, "×\(count): norm \(resultNorm), not \(norm / 4)")
+            #expect(result[count] == values[count], "×\(count): the element past count changed")
+        }
+    }
+
     @Test func biasSigmoidMatchesFloat64WithinTolerance() throws {
         for (rows, columns) in [(1, 1), (3, 17), (100, 784), (7, 33)] {
             let values = TestData.uniform(rows * columns, seed: 3, in: -90...90)

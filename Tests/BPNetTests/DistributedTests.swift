@@ -133,14 +133,16 @@ struct DistributedTests {
         return (network, reports)
     }
 
-    /// Adam; and SGD with momentum, λ and dropout, whose masks each shard draws from its own
-    /// first row, as one process would.
+    /// Adam; SGD with momentum, λ and dropout, whose masks each shard draws from its own first
+    /// row, as one process would; and Nesterov with clipping by global norm at a norm the
+    /// gradients pass, which must clip the summed gradient, not each shard's.
     static let variants = [
         options,
         TrainingOptions(epochs: 3, batchSize: 10, learningRate: 0.5, l2: 0.3, momentum: 0.6, dropout: 0.3, seed: 2),
+        TrainingOptions(epochs: 3, batchSize: 10, learningRate: 0.5, optimizer: .nesterov, momentum: 0.9, clipNorm: 0.05, seed: 2),
     ]
 
-    @Test(arguments: [1, 2, 3, 4], [0, 1])
+    @Test(arguments: [1, 2, 3, 4], [0, 1, 2])
     func threadRanksMatchOneProcess(ranks: Int, variant: Int) throws {
         let options = Self.variants[variant]
         let (expected, expectedReports) = try Self.single(options)

@@ -147,7 +147,9 @@ import Testing
         for (arguments, message) in [
             (["train", "--loss", "log-likelihood"], "the log-likelihood loss needs a softmax output layer, not sigmoid"),
             (["train", "--activations", "relu,softmax", "--loss", "quadratic"], "a softmax output layer needs the log-likelihood loss, not quadratic"),
-            (["train", "--optimizer", "rmsprop"], "unknown optimizer 'rmsprop' (expected sgd, nesterov, adam, adamw)"),
+            (["train", "--optimizer", "lamb"], "unknown optimizer 'lamb' (expected sgd, nesterov, adam, adamw, rmsprop)"),
+            (["train", "--optimizer", "rmsprop", "--alpha", "1"], "alpha must be in [0, 1), got 1.0"),
+            (["train", "--clip-norm", "0"], "the clipping norm must be positive and finite, got 0.0"),
             (["train", "--schedule", "linear"], "unknown schedule 'linear' (expected constant, step:K:γ or cosine)"),
             (["train", "--dropout", "1"], "dropout must be in [0, 1), got 1.0"),
             (["train", "--activations", "swish"], "unknown activation 'swish'"),

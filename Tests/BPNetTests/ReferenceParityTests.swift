@@ -15,7 +15,7 @@ import Testing
         var testDescription: String {
             "\(sizes) \(activations?.map(\.rawValue).joined(separator: ",") ?? "sigmoid") n=\(samples) batch=\(options.batchSize) "
                 + "\(options.loss.rawValue) \(options.optimizer.name) λ=\(options.l2) μ=\(options.momentum) "
-                + "\(options.schedule) dropout=\(options.dropout)"
+                + "\(options.schedule) dropout=\(options.dropout)" + (options.clipNorm.map { " clip-norm=\($0)" } ?? "")
         }
     }
 
@@ -47,7 +47,31 @@ import Testing
         Case(sizes: [7, 9, 5, 3], activations: [.tanh, .relu, .softmax], samples: 19, options: TrainingOptions(
             epochs: 3, batchSize: 4, learningRate: 0.003, optimizer: .rmsprop(alpha: 0.9, epsilon: 1e-6), loss: .logLikelihood,
             l2: 0.5, momentum: 0.9, schedule: .cosine, seed: 6)),
+        // Clipping by global norm at a norm the gradients pass (so it scales), with each path that
+        // otherwise fuses: SGD with momentum and Adam; and with L2, which it leaves out.
+        Case(sizes: [5, 17, 3], samples: 23, options: TrainingOptions(
+            epochs: 3, batchSize: 5, learningRate: 3, l2: 1, momentum: 0.5, clipNorm: 0.05, seed: 8)),
+        Case(sizes: [7, 9, 3], activations: [.relu, .softmax], samples: 19, options: TrainingOptions(
+            epochs: 3, batchSize: 4, learningRate: 0.01, optimizer: .adam(), loss: .logLikelihood, clipNorm: 0.1, seed: 9)),
     ]
+
+    /// The clipping cases above clip: without `clipNorm` the same run ends elsewhere.
+    @Test func clippingCasesClip() throws {
+        for c in Self.cases where c.options.clipNorm != nil {
+            var unclipped = c.options
+            unclipped.clipNorm = nil
+            let data = c.options.loss == .logLikelihood
+                ? try TestData.classification(count: c.samples, inputs: c.sizes[0], classes: c.sizes.last!, seed: 11)
+                : try TestData.regression(count: c.samples, inputs: c.sizes[0], outputs: c.sizes.last!, seed: 11)
+            var networks: [Network] = []
+            for options in [c.options, unclipped] {
+                var network = try Network(sizes: c.sizes, activations: c.activations, seed: 5)
+                try Trainer(options).train(&network, on: data, backend: CPUBackend())
+                networks.append(network)
+            }
+            #expect(networks[0] != networks[1], "clip-norm \(c.options.clipNorm!) changed nothing")
+        }
+    }
 
     @Test(arguments: cases)
     func cpuMatchesReference(_ c: Case) throws {

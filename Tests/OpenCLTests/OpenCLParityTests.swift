@@ -74,6 +74,14 @@ struct OpenCLParityTests {
         #expect(checks.allSatisfy { $0.tolerance == 0 }, "masks compare exactly")
     }
 
+    /// Clipping by global norm on the device and the CPU, against float64: scaled to the limit,
+    /// or left bit for bit alone below it.
+    @Test func clipToGlobalNormMatchesFloat64() throws {
+        let checks = Verification.clipChecks(try Self.device(), cpu: cpu, depth: .full)
+        #expect(checks.count == 8)
+        expectAllPass(checks)
+    }
+
     @Test func elementwiseKernelsMatchCPU() throws {
         expectAllPass(Verification.elementwiseChecks(try Self.device(), cpu: cpu, depth: .full))
     }

@@ -103,6 +103,11 @@ public protocol Backend: AnyObject, Sendable {
     /// tensor's values must be those of `optimizerStep` on it alone.
     func optimizerStep(weightStep: OptimizerStep, biasStep: OptimizerStep, arena: ArenaBuffers) throws
 
+    /// Clipping by global norm, as `torch.nn.utils.clip_grad_norm_`: x: [count] *= min(1, maxNorm/(‖x‖ + 1e-6)),
+    /// with ‖x‖ = √(Σ x²) summed in an order fixed by `count` alone, so that a run gives the same
+    /// bits every time, and computed where x is: no value goes to the host.
+    func clipToGlobalNorm(_ x: any DeviceBuffer, count: Int, maxNorm: Float) throws
+
     /// The fused SGD update, for when nothing needs the gradient in a buffer.
     /// delta: [rows, outputs], input: [rows, inputs], weights, velocity: [outputs, inputs]
     /// -> velocity = μ·velocity − η·((1/samples)·deltaᵀ·input + l2·weights); weights += velocity.

@@ -248,6 +248,11 @@ public final class CPUBackend: Backend, GeneralForms {
         }
     }
 
+    public func clipToGlobalNorm(_ x: any DeviceBuffer, count: Int, maxNorm: Float) throws {
+        precondition(count <= x.count, "clipping past the end of a buffer")
+        bpnet_clip_to_global_norm(cpu(x).floats, count, maxNorm)
+    }
+
     public func dropoutMask(
         _ mask: any DeviceBuffer, count: Int, rate: Float, scale: Float, seed: UInt64, step: UInt64, layer: Int, firstElement: Int
     ) throws {

@@ -201,6 +201,9 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public func optimizerStep(weightStep: OptimizerStep, biasStep: OptimizerStep, arena: ArenaBuffers) throws {
         try timed("optimizer step") { try inner.optimizerStep(weightStep: weightStep, biasStep: biasStep, arena: arena) }
     }
+    public func clipToGlobalNorm(_ x: any DeviceBuffer, count: Int, maxNorm: Float) throws {
+        try timed("clip to global norm") { try inner.clipToGlobalNorm(x, count: count, maxNorm: maxNorm) }
+    }
     public func gatherBatch(
         inputs: any DeviceBuffer, inputLength: Int, targets: any DeviceBuffer, targetLength: Int, indices: any DeviceBuffer,
         offset: Int, rows: Int, intoInputs: any DeviceBuffer, intoTargets: any DeviceBuffer

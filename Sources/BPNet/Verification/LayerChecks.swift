@@ -239,6 +239,33 @@ extension Verification {
         return checks
     }
 
+    /// Clipping by global norm, against float64 from the definition, on both backends: a norm it
+    /// scales down (c = ‖g‖/3) and one it leaves alone (c = 3‖g‖), which must keep every bit.
+    public static func clipChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
+        var checks: [VerificationCheck] = []
+        for count in depth == .quick ? [1, 17, 1_031] : [1, 17, 1_031, 78_400] {
+            for shrinks in [true, false] {
+                checks.append(check("clip to global norm ×\(count)\(shrinks ? "" : ", above the norm")", tolerance: operationTolerance) {
+                    let g = uniform(count, seed: 97, in: -1...1)
+                    let norm = g.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                    let maxNorm = Float(shrinks ? norm / 3 : norm * 3)
+                    let coefficient = min(1, Double(maxNorm) / (norm + 1e-6))
+                    let expected = g.map { Double($0) * coefficient }
+                    var errors: [String: Double] = [:]
+                    for (name, backend) in [("device", device as any Backend), ("cpu", cpu)] {
+                        let x = try backend.makeBuffer(g)
+                        try backend.clipToGlobalNorm(x, count: count, maxNorm: maxNorm)
+                        let clipped = try backend.download(x)
+                        if !shrinks, clipped != g { return (.infinity, "\(name): a norm under the limit changed the gradients") }
+                        errors[name] = relativeError(clipped, expected)
+                    }
+                    return worst(errors)
+                })
+            }
+        }
+        return checks
+    }
+
     /// Dropout masks drawn on the device equal the CPU's bit for bit, keep about 1 − p of the
     /// units, and the masked product matches.
     public static func dropoutChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {

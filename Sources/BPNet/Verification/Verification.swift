@@ -47,6 +47,7 @@ public enum Verification {
         // The image kernels are the same whichever GEMM family runs: once.
         record(imageChecks(tuned, cpu: cpu, depth: depth))
         record(dropoutChecks(tuned, cpu: cpu, depth: depth))
+        record(clipChecks(tuned, cpu: cpu, depth: depth))
         record([determinismCheck(tuned, depth: depth)])
         if let times = try? tuned.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
         return VerificationReport(
@@ -219,6 +220,10 @@ public enum Verification {
                 options: TrainingOptions(
                     epochs: epochs, batchSize: 12, learningRate: 0.003, optimizer: .rmsprop(), loss: .logLikelihood, l2: 0.5,
                     momentum: 0.9, seed: 4)),
+            TrainingRun(
+                sizes: [inputs, hidden, classes], activations: [.relu, .softmax], initializer: .he,
+                options: TrainingOptions(
+                    epochs: epochs, batchSize: 8, optimizer: .adam(), loss: .logLikelihood, clipNorm: 0.1, seed: 5)),
         ]
     }
 

@@ -25,6 +25,10 @@ void bpnet_adam_step(float *p, const float *g, float *m, float *s, long count, f
 // momentum buffer b (not NULL), b = μb + u and p −= η·b.
 void bpnet_rmsprop_step(float *p, const float *g, float *v, float *b, long count, float eta, float l2, float alpha,
                         float epsilon, float mu);
+// x *= min(1, max_norm/(‖x‖ + 1e-6)), ‖x‖ = √(Σ x²): the squares summed in float in 16 lanes
+// (element i in lane i mod 16, in order), the lanes then added in order, so the sum's order
+// depends on count alone.
+void bpnet_clip_to_global_norm(float *x, long count, float max_norm);
 
 
 

@@ -64,7 +64,7 @@ final class OpenCLContext: @unchecked Sendable {
         case gemmRowVectorNN, gemmRowVectorTN, gemmDotNT
         case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, metricsAndOutputDelta
         case gatherRows, gatherBatch
-        case updateBias, biasGradient, optimizerStep, optimizerStepArena, dropoutMask, multiply
+        case updateBias, biasGradient, optimizerStep, optimizerStepArena, clipToGlobalNorm, dropoutMask, multiply
         case im2col, col2im, maxPool, maxPoolBackward, transposeSamples
 
         /// The kernel's name in Kernels/*.cl.
@@ -90,6 +90,7 @@ final class OpenCLContext: @unchecked Sendable {
             case .biasGradient: return "bias_gradient"
             case .optimizerStep: return "optimizer_step"
             case .optimizerStepArena: return "optimizer_step_arena"
+            case .clipToGlobalNorm: return "clip_to_global_norm"
             case .dropoutMask: return "dropout_mask"
             case .multiply: return "multiply"
             case .im2col: return "im2col"
@@ -700,6 +701,18 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
             Int32(arena.segments.count), weightStep.optimizer.code, Int32(arena.state.count), weightStep.learningRate,
             weightStep.l2, weightStep.momentum, adam.beta1, adam.beta2, adam.epsilon, weightStep.decoupledDecay, adam.correction1,
             adam.correction2)
+    }
+
+    /// One work group (`clip_to_global_norm`): the sum of squares and the scaling in one launch.
+    public func clipToGlobalNorm(_ x: any DeviceBuffer, count: Int, maxNorm: Float) throws {
+        precondition(count <= x.count, "clipping past the end of a buffer")
+        guard count <= Int(Int32.max) else {
+            throw BPNetError.invalidArgument(
+                "clipToGlobalNorm: \(count) gradients are past the OpenCL kernels' 32-bit indexing (at most \(Int32.max))")
+        }
+        guard count > 0 else { return }
+        let group = runtime.tuning.metricsGroup
+        try launch(.clipToGlobalNorm, global: (group, 1), local: (group, 1), memory(x), Int32(count), maxNorm)
     }
 
     /// Every family keeps the SGD update in the GEMM epilogue: the naive kernel too, so that the
