@@ -51,7 +51,7 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
             case .weights(_, let geometry) where s != lastWeights:
                 hidden += widths[s + 1]
                 if geometry != nil { imageMask = max(imageMask, widths[s + 1]) }
-            case .weights, .flatten: break
+            case .weights, .flatten, .averagePool, .globalAveragePool: break
             }
         }
         // The arena: every parameter tensor in one buffer per kind (parameters, gradients, each

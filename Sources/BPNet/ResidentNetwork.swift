@@ -52,6 +52,9 @@ final class ResidentNetwork {
     private let deltas: [any DeviceBuffer]
     /// A convolution's patch gradient `[capacity·OH·OW, C·K·K]`, shared by every convolution.
     private let columnGradient: any DeviceBuffer
+    /// Ones, as many as the largest pooling window (K·K, or H·W for global pooling): the column
+    /// and row that average pooling's products take, scaled by the window's reciprocal.
+    private let ones: any DeviceBuffer
     /// The targets of the current batch, `[capacity, nL]`.
     let targets: any DeviceBuffer
     /// Per-batch loss sums and correct counts of one epoch: `[2 · slots]`.
@@ -88,17 +91,33 @@ final class ResidentNetwork {
     /// the data's NCHW to NHWC.
     static func inputGeometry(_ stages: [Stage]) -> WindowGeometry? {
         switch stages.first {
-        case .weights(_, let geometry?)?, .maxPool(let geometry)?: return geometry
+        case .weights(_, let geometry?)?, .maxPool(let geometry)?, .averagePool(let geometry)?, .globalAveragePool(let geometry)?:
+            return geometry
         default: return nil
         }
     }
 
-    /// Elements of the im2col patches of every convolution, per sample: what the memory plan counts.
+    /// Elements of the im2col patches of every convolution and average pooling (and global
+    /// pooling's NCHW copy), per sample: what the memory plan counts.
     static func patchElements(_ stages: [Stage]) -> [Int] {
         stages.map { stage in
-            if case .weights(_, let geometry?) = stage { return geometry.outputPositions * geometry.patchLength }
-            return 0
+            switch stage {
+            case .weights(_, let geometry?), .averagePool(let geometry): return geometry.outputPositions * geometry.patchLength
+            case .globalAveragePool(let geometry): return geometry.channels * geometry.height * geometry.width
+            case .weights(_, nil), .maxPool, .flatten: return 0
+            }
         }
+    }
+
+    /// The largest pooling window: how many ones average pooling's products need.
+    static func poolingWindow(_ stages: [Stage]) -> Int {
+        stages.map { stage in
+            switch stage {
+            case .averagePool(let geometry): return geometry.kernel * geometry.kernel
+            case .globalAveragePool(let geometry): return geometry.height * geometry.width
+            case .weights, .maxPool, .flatten: return 0
+            }
+        }.max() ?? 0
     }
 
     /// Elements per sample of the patch gradient: the largest patches of a convolution that
@@ -163,6 +182,7 @@ final class ResidentNetwork {
         maskNCHW = try backend.makeBuffer(count: imageMasks.map { capacity * widths[$0 + 1] }.max() ?? 0)
         deltas = try widths.dropFirst().map { try backend.makeBuffer(count: training == nil ? 0 : capacity * $0) }
         columnGradient = try backend.makeBuffer(count: training == nil ? 0 : capacity * ResidentNetwork.patchGradientElements(stages))
+        ones = try backend.makeBuffer([Float](repeating: 1, count: ResidentNetwork.poolingWindow(stages)))
         targets = try backend.makeBuffer(count: capacity * widths[widths.count - 1])
         let metricCount = 2 * max(metricSlots, 1)
         if let sums = saved?.batchMetrics, !sums.isEmpty, sums.count <= metricCount {
@@ -238,6 +258,20 @@ final class ResidentNetwork {
                     inputs: geometry.patchLength, outputs: network.layers[l].outputs, activation: functions[l])
             case .maxPool(let geometry):
                 try backend.maxPool(x, geometry: geometry, samples: rows, into: y, argmax: argmax[s])
+            case .averagePool(let geometry):
+                // Patches [rows·OH·OW·C, K·K] · (1/(K·K))·1 -> [rows·OH·OW, C].
+                let window = geometry.kernel * geometry.kernel
+                try backend.im2col(x, geometry: geometry, samples: rows, into: columns[s])
+                try backend.gemm(
+                    transposeA: false, transposeB: false, m: rows * geometry.outputPositions * geometry.channels, n: 1, k: window,
+                    alpha: 1 / Float(window), a: columns[s], b: ones, beta: 0, c: y)
+            case .globalAveragePool(let geometry):
+                // [rows, H·W, C] -> [rows·C, H·W] · (1/(H·W))·1 -> [rows, C].
+                let pixels = geometry.height * geometry.width
+                try backend.transposeSamples(x, samples: rows, rows: pixels, columns: geometry.channels, into: columns[s])
+                try backend.gemm(
+                    transposeA: false, transposeB: false, m: rows * geometry.channels, n: 1, k: pixels, alpha: 1 / Float(pixels),
+                    a: columns[s], b: ones, beta: 0, c: y)
             case .flatten(let pixels, let channels):
                 try backend.transposeSamples(x, samples: rows, rows: pixels, columns: channels, into: y)
             }
@@ -276,6 +310,8 @@ final class ResidentNetwork {
     //   dense after dense: (δ_s·W_l) ⊙ f′(A_{s−1}) in one call; else δ_s·W_l
     //   conv:    δ_s: [rows·OH·OW, Cout] -> δ_s·W_l: [rows·OH·OW, C·K·K] -> col2im: [rows, H, W, C]
     //   maxpool: to each window's maximum;  flatten: [rows, C, H·W] -> [rows, H·W, C]
+    //   avgpool: δ·(1/(K·K)) to each window's K·K patch entries, then col2im
+    //   gap:     δ·(1/(H·W)) to every pixel of its channel, NCHW, then to NHWC
     // then, where stage s − 1 is a hidden weight layer: ⊙ mask under dropout, and ⊙ f′ (A_{s−1}).
     private func backward(stage s: Int, rows: Int, dropout: Bool) throws {
         let below = s - 1
@@ -300,6 +336,20 @@ final class ResidentNetwork {
             try backend.col2im(columnGradient, geometry: geometry, samples: rows, into: deltas[below])
         case .maxPool(let geometry):
             try backend.maxPoolBackward(deltas[s], argmax: argmax[s], geometry: geometry, samples: rows, into: deltas[below])
+        case .averagePool(let geometry):
+            // δ [rows·OH·OW·C, 1] · (1/(K·K))·1ᵀ -> the patch gradient -> col2im.
+            let window = geometry.kernel * geometry.kernel
+            try backend.gemm(
+                transposeA: false, transposeB: false, m: rows * geometry.outputPositions * geometry.channels, n: window, k: 1,
+                alpha: 1 / Float(window), a: deltas[s], b: ones, beta: 0, c: columnGradient)
+            try backend.col2im(columnGradient, geometry: geometry, samples: rows, into: deltas[below])
+        case .globalAveragePool(let geometry):
+            // δ [rows·C, 1] · (1/(H·W))·1ᵀ -> [rows, C, H·W] -> [rows, H·W, C].
+            let pixels = geometry.height * geometry.width
+            try backend.gemm(
+                transposeA: false, transposeB: false, m: rows * geometry.channels, n: pixels, k: 1, alpha: 1 / Float(pixels),
+                a: deltas[s], b: ones, beta: 0, c: columnGradient)
+            try backend.transposeSamples(columnGradient, samples: rows, rows: geometry.channels, columns: pixels, into: deltas[below])
         case .flatten(let pixels, let channels):
             try backend.transposeSamples(deltas[s], samples: rows, rows: channels, columns: pixels, into: deltas[below])
         }

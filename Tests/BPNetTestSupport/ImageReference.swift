@@ -7,7 +7,8 @@ import Foundation
 /// - a convolution's weight is [Cout, Cin, K, K], as `torch.nn.Conv2d` holds it, and the layer is a
 ///   cross-correlation (no kernel flip) with symmetric zero padding P and stride S;
 /// - max pooling is floor mode without padding, and its gradient goes to the first maximum of
-///   each window in row-major order;
+///   each window in row-major order; average pooling, also floor mode without padding, takes
+///   each window's mean, and global average pooling each channel's;
 /// - flatten keeps NCHW order (channel, row, column), as `torch.flatten` does.
 public enum ImageReference {
     /// C×H×W.
@@ -143,6 +144,61 @@ public enum ImageReference {
         public func backward(outputGradient g: [Double], argmax: [Int]) -> [Double] {
             var inputGradient = [Double](repeating: 0, count: input.count)
             for (i, at) in argmax.enumerated() { inputGradient[at] += g[i] }
+            return inputGradient
+        }
+    }
+
+    /// Average pooling over windows of `height`×`width` every `stride` pixels, floor mode, no
+    /// padding: `torch.nn.AvgPool2d(K, S)` with height = width = K, and global average pooling
+    /// (`torch.nn.AdaptiveAvgPool2d(1)`) with the whole image as the one window.
+    public struct AveragePool: Equatable, Sendable {
+        public var input: Shape
+        public var height, width, stride: Int
+        public init(input: Shape, size: Int, stride: Int? = nil) {
+            (self.input, height, width, self.stride) = (input, size, size, stride ?? size)
+        }
+        public init(global input: Shape) { (self.input, height, width, stride) = (input, input.height, input.width, 1) }
+
+        public var output: Shape? {
+            guard let h = outputSize(input.height, kernel: height, stride: stride, padding: 0),
+                let w = outputSize(input.width, kernel: width, stride: stride, padding: 0)
+            else { return nil }
+            return Shape(channels: input.channels, height: h, width: w)
+        }
+
+        /// Each window's mean.
+        public func forward(_ image: [Double]) -> [Double] {
+            let out = output!
+            var result = [Double](repeating: 0, count: out.count)
+            for c in 0..<out.channels {
+                for y in 0..<out.height {
+                    for x in 0..<out.width {
+                        var sum = 0.0
+                        for wy in 0..<height {
+                            for wx in 0..<width { sum += image[input.index(c, y * stride + wy, x * stride + wx)] }
+                        }
+                        result[out.index(c, y, x)] = sum / Double(height * width)
+                    }
+                }
+            }
+            return result
+        }
+
+        /// ∂L/∂in: each window's gradient, divided by its size, to every pixel in it, summed where
+        /// windows overlap.
+        public func backward(outputGradient g: [Double]) -> [Double] {
+            let out = output!
+            var inputGradient = [Double](repeating: 0, count: input.count)
+            for c in 0..<out.channels {
+                for y in 0..<out.height {
+                    for x in 0..<out.width {
+                        let share = g[out.index(c, y, x)] / Double(height * width)
+                        for wy in 0..<height {
+                            for wx in 0..<width { inputGradient[input.index(c, y * stride + wy, x * stride + wx)] += share }
+                        }
+                    }
+                }
+            }
             return inputGradient
         }
     }

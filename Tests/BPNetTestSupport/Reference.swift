@@ -28,6 +28,7 @@ public struct ReferenceNetwork {
         case dense(layer: Int)
         case conv(layer: Int, ImageReference.Convolution)
         case pool(ImageReference.MaxPool)
+        case average(ImageReference.AveragePool)
         case flatten
     }
 
@@ -48,6 +49,8 @@ public struct ReferenceNetwork {
                     layer: weightLayer,
                     ImageReference.Convolution(input: image(shapes[s]), outputChannels: c, kernel: k, stride: stride, padding: p))
             case .maxPool2d(let k, let stride): return .pool(ImageReference.MaxPool(input: image(shapes[s]), size: k, stride: stride))
+            case .avgPool2d(let k, let stride): return .average(ImageReference.AveragePool(input: image(shapes[s]), size: k, stride: stride))
+            case .globalAvgPool: return .average(ImageReference.AveragePool(global: image(shapes[s])))
             case .flatten: return .flatten
             }
         }
@@ -113,12 +116,13 @@ public struct ReferenceNetwork {
                 z = convolution.forward(previous, weight: weights[l], bias: biases[l])
                 a = ReferenceNetwork.activate(functions[l], z)
             case .pool(let pool): a = pool.forward(previous).output
+            case .average(let pool): a = pool.forward(previous)
             case .flatten: a = previous
             }
             switch stage {
             case .dense(let l), .conv(let l, _):
                 if let masks, l + 1 < weightLayers { a = zip(a, masks[s + 1]).map { $0 * $1 } }
-            case .pool, .flatten: break
+            case .pool, .average, .flatten: break
             }
             zs.append(z)
             all.append(a)
@@ -188,6 +192,8 @@ public struct ReferenceNetwork {
                 (inputGradient, gW[l], gb[l]) = (g.input, g.weight, g.bias)
             case .pool(let pool):
                 inputGradient = pool.backward(outputGradient: delta, argmax: pool.forward(a[s]).argmax)
+            case .average(let pool):
+                inputGradient = pool.backward(outputGradient: delta)
             case .flatten:
                 inputGradient = delta
             }
@@ -198,7 +204,7 @@ public struct ReferenceNetwork {
                     inputGradient = inputGradient.indices.map { i in
                         inputGradient[i] * (masks?[s][i] ?? 1) * ReferenceNetwork.derivative(functions[k], z[s][i])
                     }
-                case .pool, .flatten: break
+                case .pool, .average, .flatten: break
                 }
             }
             delta = inputGradient
@@ -313,7 +319,7 @@ public struct ReferenceNetwork {
                             return DropoutMask.values(
                                 count: rows.count * sizes[l], rate: options.dropout, seed: Trainer.dropoutSeed(options.seed),
                                 step: UInt64(t), layer: k + 1)
-                        case .pool, .flatten: return []
+                        case .pool, .average, .flatten: return []
                         }
                     }
                     masks = (0..<rows.count).map { r in

@@ -33,7 +33,10 @@ import Testing
 
     /// Odd shapes, even kernels, strides past the kernel and paddings: the same output shapes as
     /// the float64 reference computes on its own.
-    @Test(arguments: ["3x7x5,conv:4:3:2:1,maxpool:2:1,conv:2:2:3:0", "1x17x9,conv:3:1,maxpool:3,conv:1:4:1:2", "2x5x5,conv:1:5,flatten,3"])
+    @Test(arguments: [
+        "3x7x5,conv:4:3:2:1,maxpool:2:1,conv:2:2:3:0", "1x17x9,conv:3:1,maxpool:3,conv:1:4:1:2", "2x5x5,conv:1:5,flatten,3",
+        "3x9x7,avgpool:3:2,conv:4:2,avgpool:2:1,gap", "2x5x8,gap,flatten,3",
+    ])
     func shapesAgreeWithTheReference(text: String) throws {
         let model = try Architecture(parsing: text)
         var current = try #require(ImageReference.Shape(model.input))
@@ -43,6 +46,10 @@ import Testing
                 current = try #require(ImageReference.Convolution(input: current, outputChannels: c, kernel: k, stride: s, padding: p).output)
             case .maxPool2d(let k, let s):
                 current = try #require(ImageReference.MaxPool(input: current, size: k, stride: s).output)
+            case .avgPool2d(let k, let s):
+                current = try #require(ImageReference.AveragePool(input: current, size: k, stride: s).output)
+            case .globalAvgPool:
+                current = try #require(ImageReference.AveragePool(global: current).output)
             case .flatten, .dense:
                 return
             }
@@ -58,6 +65,10 @@ import Testing
             ("784,conv:8:3", "layer 1 (conv:8:3:1:0): takes an image, but its input is flat (784): give the input as CxHxW, such as 1x28x28"),
             ("784,flatten,10", "layer 1 (flatten): its input is already flat (784)"),
             ("1x5x5,maxpool:2,maxpool:3", "layer 2 (maxpool:3:3): a 3×3 window is larger than its 2×2 input"),
+            ("1x5x4,avgpool:5", "layer 1 (avgpool:5:5): a 5×5 window is larger than its 5×4 input"),
+            ("1x5x5,avgpool:2:0", "layer 1 (avgpool:2:0): size and stride must be positive"),
+            ("25,gap", "layer 1 (gap): takes an image, but its input is flat (25): give the input as CxHxW, such as 1x28x28"),
+            ("1x5x5,gap,3", "layer 2 (3): a dense layer takes a flat input, but its input is 1×1×1: put flatten before it"),
             ("1x5x5,conv:0:3", "layer 1 (conv:0:3:1:0): channels, kernel and stride must be positive and padding at least 0"),
             ("1x5x5,conv:1:3:0", "layer 1 (conv:1:3:0:0): channels, kernel and stride must be positive and padding at least 0"),
             ("0x5x5,flatten,3", "the input has the shape 0×5×5: every size must be positive"),
@@ -75,7 +86,7 @@ import Testing
             ("1x28x28,conv:32", "layer 1 'conv:32' is not conv:C:K[:S[:P]]"),
             ("1x28x28,conv:3:3:1:1:1", "layer 1 'conv:3:3:1:1:1' is not conv:C:K[:S[:P]]"),
             ("1x28x28,maxpool", "layer 1 'maxpool' is not maxpool:K[:S]"),
-            ("1x28x28,pool:2", "layer 1 'pool:2' is not a size, conv:C:K[:S[:P]], maxpool:K[:S] or flatten"),
+            ("1x28x28,pool:2", "layer 1 'pool:2' is not a size, conv:C:K[:S[:P]], maxpool:K[:S], avgpool:K[:S], gap or flatten"),
             ("1x28,flatten,10", "the input '1x28' is neither a number nor CxHxW"),
         ] {
             #expect {

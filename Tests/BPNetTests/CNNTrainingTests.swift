@@ -34,6 +34,14 @@ import Testing
         // Pooling first, a stride larger than the kernel, AdamW, quadratic loss with sigmoid outputs.
         Case(layers: "3x6x5,maxpool:2:1,conv:5:1:2,flatten,2", activations: [.sigmoid, .sigmoid], samples: 19, options: TrainingOptions(
             epochs: 3, batchSize: 4, optimizer: .adamw(weightDecay: 0.1), seed: 2)),
+        // Average pooling with overlapping windows after a convolution (its backward through col2im
+        // and ⊙ f′), then global average pooling over an odd 2×2 image; RMSprop with momentum.
+        Case(layers: "2x7x9,conv:5:3:1:1,avgpool:3:2,conv:3:2,gap,flatten,3", activations: [.relu, .tanh, .softmax], samples: 27,
+             options: TrainingOptions(epochs: 2, batchSize: 7, learningRate: 0.01, optimizer: .rmsprop(), loss: .logLikelihood,
+                                      momentum: 0.5, seed: 3)),
+        // Average pooling first (the data's batch moved to NHWC), floor mode on 5×5, then dense layers.
+        Case(layers: "3x5x5,avgpool:2,flatten,5,2", activations: [.sigmoid, .sigmoid], samples: 13, options: TrainingOptions(
+            epochs: 3, batchSize: 4, learningRate: 1, momentum: 0.5)),
         // Padding 2 around a 5×5 kernel on a 3×3 image; plain SGD.
         Case(layers: "1x3x3,conv:2:5:1:2,flatten,3", activations: [.identity, .softmax], samples: 17, options: TrainingOptions(
             epochs: 3, batchSize: 3, learningRate: 0.1, loss: .logLikelihood)),

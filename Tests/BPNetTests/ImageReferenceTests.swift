@@ -117,6 +117,47 @@ import Testing
         #expect(relativeError(analytic, numeric) < 1e-6, "\(shape) size \(size) stride \(stride)")
     }
 
+    /// Average pooling: each window's mean, floor mode; its gradient a share of 1/(K·K) to every
+    /// pixel of the window, summed where windows overlap; global pooling averages each channel.
+    @Test func averagePoolByHand() throws {
+        let shape = Shape(channels: 1, height: 3, width: 4)
+        let image: [Double] = [1, 5, 5, 0,
+                               5, 2, 3, 9,
+                               4, 4, 8, 9]
+        let pool = ImageReference.AveragePool(input: shape, size: 2)
+        #expect(pool.output == Shape(channels: 1, height: 1, width: 2), "floor mode drops the last row")
+        #expect(pool.forward(image) == [13.0 / 4, 17.0 / 4])
+        #expect(pool.backward(outputGradient: [4, 8]) == [1, 1, 2, 2, 1, 1, 2, 2, 0, 0, 0, 0])
+        let overlapping = ImageReference.AveragePool(input: shape, size: 2, stride: 1)
+        #expect(overlapping.backward(outputGradient: [4, 4, 4, 4, 4, 4]) == [1, 2, 2, 1, 2, 4, 4, 2, 1, 2, 2, 1])
+        let global = ImageReference.AveragePool(global: Shape(channels: 2, height: 3, width: 4))
+        #expect(global.output == Shape(channels: 2, height: 1, width: 1))
+        #expect(global.forward(image + image.map { 2 * $0 }) == [55.0 / 12, 110.0 / 12])
+    }
+
+    /// Average pooling's gradient is its central difference, for square windows and the global one.
+    @Test(arguments: [(Shape(channels: 3, height: 5, width: 7), 2, 2), (Shape(channels: 2, height: 7, width: 6), 3, 2),
+                      (Shape(channels: 1, height: 4, width: 5), 3, 1), (Shape(channels: 3, height: 5, width: 3), 0, 0)])
+    func averagePoolGradients(shape: Shape, size: Int, stride: Int) throws {
+        // Size 0 stands for the global pooling.
+        let pool = size == 0 ? ImageReference.AveragePool(global: shape) : ImageReference.AveragePool(input: shape, size: size, stride: stride)
+        let out = try #require(pool.output)
+        var image = Self.random(shape.count, seed: 7)
+        let r = Self.random(out.count, seed: 8)
+        let analytic = pool.backward(outputGradient: r)
+        var numeric: [Double] = []
+        for i in image.indices {
+            let saved = image[i]
+            image[i] = saved + 1e-6
+            let plus = zip(pool.forward(image), r).reduce(0) { $0 + $1.0 * $1.1 }
+            image[i] = saved - 1e-6
+            let minus = zip(pool.forward(image), r).reduce(0) { $0 + $1.0 * $1.1 }
+            image[i] = saved
+            numeric.append((plus - minus) / 2e-6)
+        }
+        #expect(relativeError(analytic, numeric) < 1e-6, "\(shape) size \(size) stride \(stride)")
+    }
+
     /// Flatten keeps NCHW order: channel, then row, then column.
     @Test func flattenKeepsNCHWOrder() {
         let shape = Shape(channels: 2, height: 2, width: 3)

@@ -9,6 +9,10 @@ extension Architecture {
         case conv2d(channels: Int, kernel: Int, stride: Int = 1, padding: Int = 0)
         /// Max pooling over `size`×`size` windows every `stride` (floor mode, no padding).
         case maxPool2d(size: Int, stride: Int? = nil)
+        /// Average pooling over `size`×`size` windows every `stride` (floor mode, no padding).
+        case avgPool2d(size: Int, stride: Int? = nil)
+        /// Each channel's mean over the image, C×1×1 (`torch.nn.AdaptiveAvgPool2d(1)`).
+        case globalAvgPool
         /// An image as a flat vector in NCHW order (channel, row, column), as `torch.flatten`.
         case flatten
 
@@ -18,14 +22,18 @@ extension Architecture {
             case .conv2d(let channels, let kernel, let stride, let padding):
                 return Conv2D(channels: channels, kernel: kernel, stride: stride, padding: padding)
             case .maxPool2d(let size, let stride): return MaxPool2D(size: size, stride: stride ?? size)
+            case .avgPool2d(let size, let stride): return AvgPool2D(size: size, stride: stride ?? size)
+            case .globalAvgPool: return GlobalAvgPool()
             case .flatten: return Flatten()
             }
         }
 
         /// Every kind, for the `--layers` grammar and its messages.
-        static let kinds: [any LayerDefinition.Type] = [Dense.self, Conv2D.self, MaxPool2D.self, Flatten.self]
+        static let kinds: [any LayerDefinition.Type] = [
+            Dense.self, Conv2D.self, MaxPool2D.self, AvgPool2D.self, GlobalAvgPool.self, Flatten.self,
+        ]
 
-        /// The kind, as summaries name it: `dense`, `conv2d`, `maxpool2d` or `flatten`.
+        /// The kind, as summaries name it: `dense`, `conv2d`, `maxpool2d`, `avgpool2d`, `globalavgpool` or `flatten`.
         public var kind: String { definition.name }
 
         /// Whether the layer has weights, and so an activation of its own.
@@ -33,7 +41,7 @@ extension Architecture {
 
         /// Equal when they compute the same: a pooling stride left out is the window's size, so
         /// `maxpool:2` and `maxpool:2:2` (as `description` writes it, and a model file keeps it)
-        /// are one layer.
+        /// are one layer (the same for `avgpool`).
         public static func == (a: Layer, b: Layer) -> Bool { a.description == b.description }
 
         /// The layer as `--layers` writes it.

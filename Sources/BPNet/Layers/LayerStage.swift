@@ -4,6 +4,11 @@ enum LayerStage {
     /// A weight layer: dense (geometry nil) or a convolution over `geometry`.
     case weights(layer: Int, geometry: WindowGeometry?)
     case maxPool(WindowGeometry)
+    /// Means over the geometry's windows: im2col, then the patches times a column of 1/(K·K).
+    case averagePool(WindowGeometry)
+    /// Each channel's mean over the geometry's whole image (its kernel is unused): a transpose to
+    /// NCHW, then times a column of 1/(H·W).
+    case globalAveragePool(WindowGeometry)
     /// An NHWC image of `pixels` pixels and `channels` channels, as a flat NCHW vector.
     case flatten(pixels: Int, channels: Int)
 }

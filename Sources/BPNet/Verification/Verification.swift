@@ -239,6 +239,9 @@ public enum Verification {
             TrainingRun(
                 architecture: architecture("2x7x5,conv:4:3:1:1,maxpool:2,flatten,3"), activations: [.relu, .softmax], initializer: .he,
                 options: TrainingOptions(epochs: epochs, batchSize: 8, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5, dropout: 0.2)),
+            TrainingRun(
+                architecture: architecture("2x6x5,conv:3:3:1:1,avgpool:2:1,conv:4:2,gap,flatten,3"), activations: [.relu, .tanh, .softmax],
+                initializer: .he, options: TrainingOptions(epochs: epochs, batchSize: 7, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5)),
         ]
         if depth == .full {
             runs += [
