@@ -15,7 +15,8 @@ public struct TrainingCheckpoint: Sendable {
     /// Updates done: Adam's t, and the dropout generator's counter.
     public var step: Int
     /// The optimizer's state per parameter tensor (`Network.parameterTensors`, in arena order)
-    /// and slot (`Optimizer.stateBuffers`): the velocity, or Adam's two moments. The fused SGD
+    /// and slot (`Optimizer.stateBuffers`): the velocity, Adam's two moments, or RMSprop's mean
+    /// square and momentum buffer. The fused SGD
     /// update always keeps its velocity slot.
     public var optimizerState: [[[Float]]]
     /// The shuffle generator after the shuffle of the epoch in progress (or of the last one

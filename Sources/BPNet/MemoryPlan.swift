@@ -70,8 +70,9 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         // Activations, deltas and targets; under dropout masks and masked copies.
         var batchFloats = capacity * (units + (units - widths[0]) + widths[widths.count - 1])
             + (options.dropout > 0 ? capacity * (2 * hidden + imageMask) : 0)
-        // Patches per convolution; one patch gradient, for the convolutions after the first (the
-        // first weight layer passes no gradient down); the argmax of each pooling; and the input
+        // Patches per convolution and average pooling; one patch gradient, for those after the first
+        // weight layer (which passes no gradient down); the argmax of each max pooling; the ones of
+        // average pooling's products (a handful, uncounted); and the input
         // as NHWC when an image of several channels is read by the first layer.
         batchFloats += capacity * (patches.reduce(0, +) + Double(ResidentNetwork.patchGradientElements(stages)) + pooled)
         if let geometry = ResidentNetwork.inputGeometry(stages), geometry.channels > 1 {

@@ -5,7 +5,7 @@ import Foundation
 public struct NetworkSummary: Sendable, Equatable, Encodable, CustomStringConvertible {
     public struct Row: Sendable, Equatable, Encodable {
         /// `input`, or the layer's kind and its index among the layers of its kind, such as
-        /// `dense_0`, `conv2d_1`, `maxpool2d_0` or `flatten_0`.
+        /// `dense_0`, `conv2d_1`, `maxpool2d_0`, `avgpool2d_0`, `globalavgpool_0` or `flatten_0`.
         public var layer: String
         /// The shape of one sample's output, such as `[30]` or `[32, 14, 14]` (channels, height,
         /// width).

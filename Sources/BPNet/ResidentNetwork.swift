@@ -4,8 +4,9 @@
 ///
 /// The network's layers lower to backend operations stage by stage (one stage per layer of the
 /// architecture): a dense layer is `linear`; a convolution is im2col, then `linear` over the
-/// patches, whose rows are output positions; max pooling is `maxPool` with its argmax; flatten is
-/// the NHWC-to-NCHW transpose. Images between stages are NHWC (see `WindowGeometry`). A dense
+/// patches, whose rows are output positions; max pooling is `maxPool` with its argmax; average
+/// pooling is im2col and a GEMM with a column of ones; global average pooling a transpose and
+/// that GEMM; flatten is the NHWC-to-NCHW transpose. Images between stages are NHWC (see `WindowGeometry`). A dense
 /// network lowers to exactly the calls it always made, in the same order, so its bits stand.
 final class ResidentNetwork {
     /// What training needs beyond the forward pass.
@@ -35,11 +36,12 @@ final class ResidentNetwork {
     /// activations[0] is the input batch `[capacity, n0]` (NCHW as the data holds it);
     /// activations[s + 1] is stage s's output `[capacity, n_{s+1}]`.
     let activations: [any DeviceBuffer]
-    /// A convolution's patches `[capacity·OH·OW, C·K·K]` at its stage; empty elsewhere.
+    /// A convolution's or average pooling's patches `[capacity·OH·OW, C·K·K]` at its stage (global
+    /// pooling's NCHW copy at its); empty elsewhere.
     private let columns: [any DeviceBuffer]
     /// A pooling stage's argmax; empty elsewhere.
     private let argmax: [any DeviceBuffer]
-    /// The input batch as NHWC, when the first stage is a convolution over several channels.
+    /// The input batch as NHWC, when the first stage reads an image of several channels.
     private let inputNHWC: any DeviceBuffer
     /// For hidden weight layers under dropout: masks[s + 1] and dropped[s + 1] = activations[s + 1]
     /// ⊙ masks[s + 1], the next stage's input; empty placeholders elsewhere. A convolution's mask
@@ -50,7 +52,8 @@ final class ResidentNetwork {
     /// deltas[s] is ∂L/∂(stage s's output): for a weight layer, with respect to its
     /// pre-activation z (δ_l), once the activation's derivative is applied.
     private let deltas: [any DeviceBuffer]
-    /// A convolution's patch gradient `[capacity·OH·OW, C·K·K]`, shared by every convolution.
+    /// The patch gradient `[capacity·OH·OW, C·K·K]` of a convolution or average pooling (global
+    /// pooling's NCHW gradient), shared by every such stage after the first weight layer.
     private let columnGradient: any DeviceBuffer
     /// Ones, as many as the largest pooling window (K·K, or H·W for global pooling): the column
     /// and row that average pooling's products take, scaled by the window's reciprocal.

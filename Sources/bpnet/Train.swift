@@ -29,8 +29,8 @@ struct Train: ParsableCommand {
         discussion: """
             The input is a number (flat) or CxHxW (an image: IDX images are 1xHxW, a CSV row holds C·H·W values in NCHW \
             order). Then, comma-separated: N, a dense layer of N units (on a flat input); conv:C:K[:S[:P]], C channels of \
-            K×K kernels, stride S (1), zero padding P (0); maxpool:K[:S], K×K max pooling every S (K); flatten, an image as \
-            a flat vector. The last layer is dense. Such as 1x28x28,conv:32:5:1:2,maxpool:2,conv:64:5:1:2,maxpool:2,flatten,1024,10.
+            K×K kernels, stride S (1), zero padding P (0); maxpool:K[:S], K×K max pooling every S (K); avgpool:K[:S], \
+            K×K average pooling every S (K); gap, each channel's mean (C×1×1); flatten, an image as a flat vector. The last layer is dense. Such as 1x28x28,conv:32:5:1:2,maxpool:2,conv:64:5:1:2,maxpool:2,flatten,1024,10.
             """))
     var layers: String?
 
@@ -43,7 +43,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Samples per mini-batch (the last one of an epoch may be smaller).")
     var batchSize = 10
 
-    @Option(parsing: .unconditional, help: "η, the learning rate. Default: 3.0 for sgd and nesterov, 0.001 for adam and adamw.")
+    @Option(parsing: .unconditional, help: "η, the learning rate. Default: 3.0 for sgd and nesterov, 0.001 for adam and adamw, 0.01 for rmsprop.")
     var learningRate: Float?
 
     @Option(help: "quadratic, cross-entropy (sigmoid outputs) or log-likelihood (softmax outputs). Default: that of --init or --resume, else quadratic.")

@@ -15,7 +15,7 @@ protocol LayerDefinition: Sendable {
     /// The layer of a token's numbers, within `numbers`.
     static func layer(_ numbers: [Int]) -> Architecture.Layer
 
-    /// As summaries name it: `dense`, `conv2d`, `maxpool2d`, `flatten`.
+    /// As summaries name it: `dense`, `conv2d`, `maxpool2d`, `avgpool2d`, `globalavgpool`, `flatten`.
     var name: String { get }
     /// The `--layers` token that parses back to this layer, defaults written out.
     var token: String { get }

@@ -5,7 +5,7 @@ import Foundation
 /// its weight layers.
 ///
 /// The command-line form is `--layers`: `CxHxW` (or a bare number for flat inputs) first, then
-/// `conv:C:K[:S[:P]]`, `maxpool:K[:S]`, `flatten`, or a bare number for a dense layer, such as
+/// `conv:C:K[:S[:P]]`, `maxpool:K[:S]`, `avgpool:K[:S]`, `gap`, `flatten`, or a bare number for a dense layer, such as
 /// `1x28x28,conv:32:5:1:2,maxpool:2,conv:64:5:1:2,maxpool:2,flatten,1024,10`. `784,30,10` is
 /// today's dense network.
 public struct Architecture: Equatable, Sendable, CustomStringConvertible {

@@ -1,6 +1,7 @@
-/// The image operations on the device (Kernels/image.cl): each work item computes a run of
-/// one position's channels (a whole pixel on a CPU device, one element on a GPU), and the backward passes as gathers in the CPU's summation order, so results are the CPU
-/// backend's bit for bit (CPUKernels/image.c is the specification).
+/// The image operations on the device (Kernels/image.cl): each work item computes a run of one
+/// position's channels (a whole pixel on a CPU device, one element on a GPU), and the backward
+/// passes are gathers in the CPU's summation order, so results are the CPU backend's bit for bit
+/// (CPUKernels/image.c is the specification).
 extension OpenCLBackend {
     /// The kernels index with 32-bit ints: every buffer an operation touches must hold at most
     /// Int32.max elements, and the buffers must be as large as the operation needs.
@@ -26,12 +27,13 @@ extension OpenCLBackend {
     }
 
     /// The NHWC kernels' range, (⌈channels / span⌉, positions), and its work group: the channel
-    /// runs, up to the element work-group size, then as many positions as fill it.
+    /// runs, up to the element work-group size, then as many positions as fill it, within the
+    /// device's limits per dimension (a CPU device may allow one item in the second).
     private func channelRange(channels: Int, positions: Int) -> (global: (Int, Int), local: (Int, Int)) {
         let span = channelSpan
         let runs = (channels + span - 1) / span
         let across = min(max(runs, 1), elementLocal.0)
-        return ((runs, positions), (across, max(1, elementLocal.0 / across)))
+        return ((runs, positions), runtime.tuning.limits.fit((across, max(1, elementLocal.0 / across))))
     }
 
     /// The geometry's sizes as the kernels take them, after the element counts passed `checkSizes`.
@@ -46,7 +48,7 @@ extension OpenCLBackend {
             "im2col", [("the input", samples * g.height * g.width * g.channels, input), ("the columns", count, columns)])
         guard count > 0 else { return }
         let (c, h, w, k, s) = sizes(g)
-        // One work item per (channel, row), each writing its K·K entries.
+        // One work item per (run of channels, row), each writing its channels' K·K entries.
         let rows = samples * g.outputPositions
         let range = channelRange(channels: g.channels, positions: rows)
         try launch(

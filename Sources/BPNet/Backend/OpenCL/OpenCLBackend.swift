@@ -706,12 +706,13 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     /// One work group (`clip_to_global_norm`): the sum of squares and the scaling in one launch.
     public func clipToGlobalNorm(_ x: any DeviceBuffer, count: Int, maxNorm: Float) throws {
         precondition(count <= x.count, "clipping past the end of a buffer")
-        guard count <= Int(Int32.max) else {
+        let group = runtime.tuning.metricsGroup
+        // A work item's index runs one group past its last element.
+        guard count <= Int(Int32.max) - group else {
             throw BPNetError.invalidArgument(
-                "clipToGlobalNorm: \(count) gradients are past the OpenCL kernels' 32-bit indexing (at most \(Int32.max))")
+                "clipToGlobalNorm: \(count) gradients are past the OpenCL kernels' 32-bit indexing (at most \(Int(Int32.max) - group))")
         }
         guard count > 0 else { return }
-        let group = runtime.tuning.metricsGroup
         try launch(.clipToGlobalNorm, global: (group, 1), local: (group, 1), memory(x), Int32(count), maxNorm)
     }
 

@@ -65,6 +65,8 @@ struct OpenCLTuning: Sendable {
     /// - `BPNET_OPENCL_FAMILY=register-blocked|vector|naive` forces the device's GEMM family;
     /// - `BPNET_GEMM_TUNING="VW=8,VM=8,VLX=4"` and so on sets single values (see `settingNames`).
     init(for device: OpenCLDeviceInfo, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let limits = Limits(device)
+        self.limits = limits
         if device.type == "CPU" {
             family = .vector
             let shape = Self.cpuVectorShape(forWidth: device.nativeFloatVectorWidth)
@@ -73,7 +75,7 @@ struct OpenCLTuning: Sendable {
             vectorLocal = (1, 1)
             gatherSpan = 64  // a CPU item copies a run; on a GPU neighbouring items copy neighbouring floats
             // A CPU item loops over a pixel's channels, which the driver vectorizes: on PoCL 3.1
-            // (Zen 4) max pooling's backward pass ran 4× faster than with an item per element.
+            // (Zen 4) max pooling's backward pass ran 32× faster than with an item per element.
             channelSpan = 64
             (blockedTM, blockedTN, blockedLocal) = (4, 8, (8, 4))
         } else {
@@ -84,7 +86,6 @@ struct OpenCLTuning: Sendable {
         for setting in (environment["BPNET_GEMM_TUNING"] ?? "").split(separator: ",") {
             try apply(setting: String(setting))
         }
-        let limits = Limits(device)
         blockedLocal = limits.fit(blockedLocal)
         vectorLocal = limits.fit(vectorLocal)
         elementLocal = max(1, min(elementLocal, limits.maxGroup, limits.items[0]))
@@ -114,7 +115,13 @@ struct OpenCLTuning: Sendable {
         }
     }
 
-    private init(family: GEMMFamily) { self.family = family }
+    private init(family: GEMMFamily) {
+        self.family = family
+        limits = Limits(maxGroup: 1, items: [1, 1, 1])
+    }
+
+    /// The device's limits, for the local sizes chosen per launch (the image kernels' channel runs).
+    let limits: Limits
 
     /// The keys `BPNET_GEMM_TUNING` accepts, in the order docs/backends-and-kernels.md lists them.
     static let settingNames = ["TM", "TN", "TLX", "TLY", "VW", "VM", "VC", "DM", "DN", "VLX", "VLY"]
@@ -150,7 +157,7 @@ struct OpenCLTuning: Sendable {
     }
 
     /// The device's work-group limits; every local size is shrunk to fit them.
-    private struct Limits {
+    struct Limits: Sendable {
         let maxGroup: Int
         let items: [Int]
 
@@ -158,6 +165,8 @@ struct OpenCLTuning: Sendable {
             maxGroup = max(device.maxWorkGroupSize, 1)
             items = device.maxWorkItemSizes.map { max($0, 1) } + [1, 1]
         }
+
+        init(maxGroup: Int, items: [Int]) { (self.maxGroup, self.items) = (maxGroup, items) }
 
         func fit(_ local: (Int, Int)) -> (Int, Int) {
             var (x, y) = (min(local.0, items[0]), min(local.1, items[1]))
