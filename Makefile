@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup setup-demo build install demo intel-opencl test test-intel-opencl test-sanitize verify bench bench-compare bench-compare-csv bench-distributed clean fuzz
+.PHONY: setup setup-demo build install demo intel-opencl test test-intel-opencl test-sanitize verify bench bench-compare bench-compare-csv bench-distributed torch-parity clean fuzz
 
 # Installs the Debian packages that are missing (as root), or prints the command that would:
 # `setup` all of them, `setup-demo` only the demo's.
@@ -124,6 +124,15 @@ endif
 	@.build/bench/venv/bin/python3 -c "import numpy, torch" 2>/dev/null || \
 	  sh benchmarks/install_torch.sh .build/bench/venv/bin/pip || echo "PyTorch could not be installed; comparing without it"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/compare.py
+
+# BPNet against PyTorch itself, not a benchmark: the same small networks trained in both from the
+# same weights and batches (RMSprop, Adam, clipping, convolutions, both poolings, gap), weights
+# compared within 1e-4 (benchmarks/torch_parity.py), in bench-compare's environment. BPNET_DEVICE
+# picks the device (cpu by default).
+torch-parity: build
+	@[ -x .build/bench/venv/bin/python3 ] || python3 -m venv .build/bench/venv
+	@.build/bench/venv/bin/python3 -c "import numpy, torch" 2>/dev/null || sh benchmarks/install_torch.sh .build/bench/venv/bin/pip
+	.build/bench/venv/bin/python3 benchmarks/torch_parity.py $(RELEASE_BIN)
 
 # bench-compare's CSV part alone: loading one ~19 MB file (20,000 rows × 50 inputs and a label) with
 # BPNet and with numpy.loadtxt, in alternation, seconds and peak RSS of each (CSV_ROUNDS, default 5).

@@ -1,0 +1,170 @@
+"""Trains the same small network in BPNet and in PyTorch from the same weights, on the same
+batches, and compares the weights after it: a check, against PyTorch itself, of the rules that
+BPNet says it takes from PyTorch (RMSprop, Adam, clip_grad_norm_, AvgPool2d, AdaptiveAvgPool2d,
+Conv2d, MaxPool2d, the flatten order, the layouts of model files).
+
+Run it where PyTorch is installed, e.g. `make bench-compare`'s environment:
+
+    .build/bench/venv/bin/python benchmarks/torch_parity.py [path/to/bpnet]
+
+It needs no other package: safetensors files are read and written by hand (an 8-byte header
+length, a JSON header, then the raw little-endian tensors). Exits non-zero if any case's relative
+error passes 1e-4 (float32 against float32, different summation orders).
+"""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+CASES = [
+    # (name, --layers, activations, BPNet options, PyTorch optimizer of (weights, biases, n), clip
+    # norm). BPNet's L2 term is (λ/n)·W on weights alone: PyTorch's weight_decay λ/n on the weights' group.
+    ("rmsprop, momentum, L2, clipping; conv, avgpool, gap",
+     "2x9x7,conv:4:3:1:1,avgpool:2,conv:6:3:1:1,gap,flatten,3", ["relu", "relu", "softmax"],
+     ["--optimizer", "rmsprop", "--learning-rate", "0.01", "--momentum", "0.5", "--l2", "0.7", "--clip-norm", "0.3"],
+     lambda w, b, n: torch.optim.RMSprop(
+         [{"params": w, "weight_decay": 0.7 / n}, {"params": b}], lr=0.01, alpha=0.99, eps=1e-8, momentum=0.5), 0.3),
+    ("adam, clipping; conv, maxpool, overlapping avgpool",
+     "1x8x8,conv:3:3,maxpool:2,avgpool:2:1,flatten,5,3", ["tanh", "relu", "softmax"],
+     ["--optimizer", "adam", "--learning-rate", "0.01", "--clip-norm", "0.05"],
+     lambda w, b, n: torch.optim.Adam(w + b, lr=0.01), 0.05),
+    ("rmsprop without momentum; dense",
+     "12,7,3", ["sigmoid", "softmax"],
+     ["--optimizer", "rmsprop", "--alpha", "0.9"],
+     lambda w, b, n: torch.optim.RMSprop(w + b, lr=0.01, alpha=0.9), None),
+]
+SAMPLES, BATCH, EPOCHS = 37, 8, 2
+
+
+def write_safetensors(path, tensors):
+    header, offset, blobs = {}, 0, []
+    for name, array in tensors.items():
+        data = np.ascontiguousarray(array, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    length = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + length])
+    body = raw[8 + length:]
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        tensors[name] = np.frombuffer(body[begin:end], dtype="<f4").reshape(entry["shape"])
+    return tensors
+
+
+def torch_model(layers, activations):
+    tokens = layers.split(",")
+    shape = [int(v) for v in tokens[0].split("x")]
+    modules, weight_layers, functions = [], [], iter(activations)
+    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}
+    for token in tokens[1:]:
+        fields = token.split(":")
+        if fields[0] == "conv":
+            c, k = int(fields[1]), int(fields[2])
+            s = int(fields[3]) if len(fields) > 3 else 1
+            p = int(fields[4]) if len(fields) > 4 else 0
+            conv = torch.nn.Conv2d(shape[0], c, k, stride=s, padding=p)
+            modules.append(conv)
+            weight_layers.append(conv)
+            shape = [c, (shape[1] + 2 * p - k) // s + 1, (shape[2] + 2 * p - k) // s + 1]
+        elif fields[0] in ("maxpool", "avgpool"):
+            k = int(fields[1])
+            s = int(fields[2]) if len(fields) > 2 else k
+            pool = torch.nn.MaxPool2d(k, s) if fields[0] == "maxpool" else torch.nn.AvgPool2d(k, s)
+            modules.append(pool)
+            shape = [shape[0], (shape[1] - k) // s + 1, (shape[2] - k) // s + 1]
+            continue
+        elif fields[0] == "gap":
+            modules.append(torch.nn.AdaptiveAvgPool2d(1))
+            shape = [shape[0], 1, 1]
+            continue
+        elif fields[0] == "flatten":
+            modules.append(torch.nn.Flatten())
+            shape = [int(np.prod(shape))]
+            continue
+        else:
+            linear = torch.nn.Linear(int(np.prod(shape)), int(token))
+            modules.append(linear)
+            weight_layers.append(linear)
+            shape = [int(token)]
+        function = next(functions)
+        if function != "softmax":  # the softmax is in the cross-entropy loss
+            modules.append(act[function]())
+    return torch.nn.Sequential(*modules), weight_layers
+
+
+def run_case(bpnet, folder, case, seed):
+    name, layers, activations, options, make_optimizer, clip = case
+    torch.manual_seed(seed)
+    model, weight_layers = torch_model(layers, activations)
+    inputs = int(np.prod([int(v) for v in layers.split(",")[0].split("x")]))
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (SAMPLES, inputs)).astype(np.float32)
+    labels = rng.integers(0, 3, SAMPLES)
+    data = os.path.join(folder, "data.csv")
+    np.savetxt(data, np.column_stack([x, labels]), delimiter=",", fmt="%.9g")
+    start = {}
+    for k, layer in enumerate(weight_layers):
+        start[f"layers.{k}.weight"] = layer.weight.detach().numpy().copy()
+        start[f"layers.{k}.bias"] = layer.bias.detach().numpy().copy()
+    init, out = os.path.join(folder, "init.safetensors"), os.path.join(folder, "out.safetensors")
+    write_safetensors(init, start)
+    command = [bpnet, "train", "--data", data, "--layers", layers, "--activations", ",".join(activations),
+               "--loss", "log-likelihood", "--init", init, "--save", out, "--no-shuffle", "--batch-size", str(BATCH),
+               "--epochs", str(EPOCHS), "--device", os.environ.get("BPNET_DEVICE", "cpu"), "--quiet", "--json"] + options
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{name}: bpnet failed: {result.stderr.strip()}")
+    optimizer = make_optimizer([l.weight for l in weight_layers], [l.bias for l in weight_layers], SAMPLES)
+    images = torch.from_numpy(x).reshape([-1] + [int(v) for v in layers.split(",")[0].split("x")])
+    targets = torch.from_numpy(labels)
+    clipped, steps = 0, 0
+    for _ in range(EPOCHS):
+        for begin in range(0, SAMPLES, BATCH):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(images[begin:begin + BATCH]), targets[begin:begin + BATCH])
+            loss.backward()
+            if clip is not None:
+                clipped += int(torch.nn.utils.clip_grad_norm_(model.parameters(), clip) > clip)
+            steps += 1
+            optimizer.step()
+    trained = read_safetensors(out)
+    theirs = np.concatenate([p.detach().numpy().ravel() for layer in weight_layers for p in (layer.weight, layer.bias)])
+    mine = np.concatenate([trained[f"layers.{k}.{role}"].ravel() for k in range(len(weight_layers)) for role in ("weight", "bias")])
+    moved = np.linalg.norm(theirs - np.concatenate([v.ravel() for v in start.values()])) / np.linalg.norm(theirs)
+    return np.linalg.norm(mine - theirs) / np.linalg.norm(theirs), moved, f"{clipped} of {steps} steps clipped" if clip else ""
+
+
+def main():
+    bpnet = sys.argv[1] if len(sys.argv) > 1 else ".build/release/bpnet"
+    torch.set_num_threads(1)
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as folder:
+        for seed, case in enumerate(CASES):
+            error, moved, clipping = run_case(bpnet, folder, case, seed)
+            worst = max(worst, error)
+            print(f"{case[0]:55s} relative error {error:.2e}  (the weights moved {moved:.2e}) {clipping}")
+    if worst > 1e-4:
+        sys.exit(f"relative error {worst:.2e} is past 1e-4")
+
+
+if __name__ == "__main__":
+    main()
