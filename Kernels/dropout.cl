@@ -53,6 +53,43 @@ kernel void dropout_mask(global float* mask, const int n, const float rate, cons
     }
 }
 
+// Philox4x32-10 on one counter, for draws per sample rather than per element.
+inline uint4 philox4x32_10(uint4 c, uint k0, uint k1) {
+    for (int round = 0; round < 10; ++round) {
+        const ulong p0 = (ulong)c.x * 0xD2511F53ul, p1 = (ulong)c.z * 0xCD9E8D57ul;
+        c = (uint4)((uint)(p1 >> 32) ^ c.y ^ k0, (uint)p1, (uint)(p0 >> 32) ^ c.w ^ k1, (uint)p0);
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return c;
+}
+
+// Crop and flip augmentation (Augmentation.swift; bpnet_augment_images in CPUKernels is the
+// specification): images: [rows, C·H·W] NCHW -> out, sample r shifted by (dy, dx) with zeros
+// outside and mirrored when its draw says so. The draw of row r is Philox(counter = (indices[r],
+// epoch, 0, 0), key), indices read from `offset`: dy = ⌊w₀·(2p + 1)/2³²⌋ − p, dx from w₁, a flip from w₂'s top bit. Each work
+// item draws its row's words again: ten rounds, cheaper than a pass through memory.
+// global: (C·H·W, rows)
+kernel void augment_images(global const float* images, global float* out, global const int* indices, const int offset,
+                           const int rows,
+                           const int channels, const int height, const int width, const int padding, const int flip,
+                           const uint key_low, const uint key_high, const uint epoch) {
+    const int i = get_global_id(0), r = get_global_id(1);
+    const int size = channels * height * width;
+    if (i >= size || r >= rows) return;
+    const uint4 w = philox4x32_10((uint4)((uint)indices[offset + r], epoch, 0u, 0u), key_low, key_high);
+    const ulong span = (ulong)(2 * padding + 1);
+    const int dy = (int)(((ulong)w.x * span) >> 32) - padding;
+    const int dx = (int)(((ulong)w.y * span) >> 32) - padding;
+    const int mirrored = flip && (w.z >> 31);
+    // q = a / b and r = a − q·b written out, as image.cl's SPLIT does (Oclgrind cannot run the
+    // freeze that LLVM makes of a `%` beside a `/`).
+    const int ch = i / (height * width), pixel = i - ch * (height * width);
+    const int y = pixel / width, x = pixel - y * width;
+    const int sy = y + dy, sx = (mirrored ? width - 1 - x : x) + dx;
+    out[r * size + i] = (sy >= 0 && sy < height && sx >= 0 && sx < width) ? images[r * size + (ch * height + sy) * width + sx] : 0.0f;
+}
+
 // out: [n] = x ⊙ m (out may be x). global: (n)
 kernel void multiply(global const float* x, global const float* m, global float* out, const int n) {
     const int i = get_global_id(0);

@@ -147,7 +147,7 @@ extension TrainingOptions {
             ("epochs", "\(epochs)"), ("batch-size", "\(batchSize)"), ("learning-rate", "\(learningRate)"),
             ("optimizer", optimizer.name), ("loss", loss.rawValue), ("l2", "\(l2)"), ("momentum", "\(momentum)"),
             ("schedule", schedule.description), ("dropout", "\(dropout)"), ("early-stop", earlyStop.map(String.init) ?? "none"),
-            ("clip-norm", clipNorm.map { "\($0)" } ?? "none"),
+            ("clip-norm", clipNorm.map { "\($0)" } ?? "none"), ("augment", augment.description),
             ("seed", "\(seed)"), ("shuffle", "\(shuffle)"),
         ]
         switch optimizer {
@@ -185,6 +185,7 @@ extension TrainingOptions {
         let earlyStop = try value("early-stop")
         // Checkpoints from before clipping existed hold no clip-norm: they clipped nothing.
         let clipNorm = entries["clip-norm"] ?? "none"
+        let augment = try Augmentation(parsing: entries["augment"] ?? "none")
         guard clipNorm == "none" || Float(clipNorm) != nil else {
             throw BPNetError.invalidArgument("option clip-norm '\(clipNorm)' is not a number")
         }
@@ -193,7 +194,7 @@ extension TrainingOptions {
             epochs: try number("epochs"), batchSize: try number("batch-size"), learningRate: try number("learning-rate"),
             optimizer: optimizer, loss: loss, l2: try number("l2"), momentum: try number("momentum"),
             schedule: try Schedule(parsing: try value("schedule")), dropout: try number("dropout"),
-            earlyStop: earlyStop == "none" ? nil : try number("early-stop"), clipNorm: Float(clipNorm), seed: try number("seed"),
+            earlyStop: earlyStop == "none" ? nil : try number("early-stop"), clipNorm: Float(clipNorm), augment: augment, seed: try number("seed"),
             shuffle: shuffle)
         // Checkpoints from before such terms were refused may hold a λ that AdamW ignored or a μ
         // that Adam ignored: they never acted, so they are dropped, and the run resumes as it ran.

@@ -78,6 +78,8 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         if let geometry = ResidentNetwork.inputGeometry(stages), geometry.channels > 1 {
             batchFloats += capacity * widths[0]
         }
+        // Augmentation gathers the batch aside before cropping and flipping it.
+        if !options.augment.isNone { batchFloats += capacity * widths[0] }
         let width = widths[0] + widths[widths.count - 1]
         hostParameterBytes = 2 * Double(tensors.reduce(0) { $0 + $1.count }) * floats
         parameterBytes = parameters * floats

@@ -16,6 +16,17 @@ final class ResidentNetwork {
         var update: UpdatePath
         /// The probability of dropping a hidden weight layer's output; 0 for none.
         var dropout: Float
+        /// Whether training batches are cropped and flipped (`Augmentation`): they are gathered
+        /// into a buffer of their own first.
+        var augments = false
+    }
+
+    /// One batch's augmentation: what it does, its key and the epoch, which with each sample's
+    /// index in the training set make its draw.
+    struct AugmentDraw {
+        var augmentation: Augmentation
+        var key: UInt64
+        var epoch: Int
     }
 
     typealias Stage = LayerStage
@@ -43,6 +54,8 @@ final class ResidentNetwork {
     private let argmax: [any DeviceBuffer]
     /// The input batch as NHWC, when the first stage reads an image of several channels.
     private let inputNHWC: any DeviceBuffer
+    /// The gathered batch before augmentation, when training augments.
+    private let gathered: any DeviceBuffer
     /// For hidden weight layers under dropout: masks[s + 1] and dropped[s + 1] = activations[s + 1]
     /// ⊙ masks[s + 1], the next stage's input; empty placeholders elsewhere. A convolution's mask
     /// is drawn in NCHW order into `maskNCHW`, then moved to NHWC.
@@ -186,6 +199,7 @@ final class ResidentNetwork {
         deltas = try widths.dropFirst().map { try backend.makeBuffer(count: training == nil ? 0 : capacity * $0) }
         columnGradient = try backend.makeBuffer(count: training == nil ? 0 : capacity * ResidentNetwork.patchGradientElements(stages))
         ones = try backend.makeBuffer([Float](repeating: 1, count: ResidentNetwork.poolingWindow(stages)))
+        gathered = try backend.makeBuffer(count: training?.augments == true ? capacity * widths[0] : 0)
         targets = try backend.makeBuffer(count: capacity * widths[widths.count - 1])
         let metricCount = 2 * max(metricSlots, 1)
         if let sums = saved?.batchMetrics, !sums.isEmpty, sums.count <= metricCount {
@@ -197,10 +211,16 @@ final class ResidentNetwork {
     }
 
     /// Loads `rows` samples of `data` into the input and target batches.
-    func gather(_ data: ResidentDataset, indices: any DeviceBuffer, offset: Int, rows: Int) throws {
+    /// With `augment`, the inputs are gathered aside and cropped and flipped into the batch, each
+    /// by its training-set index's draw: on the device, with no transfer.
+    func gather(_ data: ResidentDataset, indices: any DeviceBuffer, offset: Int, rows: Int, augment: AugmentDraw? = nil) throws {
         try backend.gatherBatch(
             inputs: data.inputs, inputLength: data.inputSize, targets: data.targets, targetLength: data.outputSize,
-            indices: indices, offset: offset, rows: rows, intoInputs: activations[0], intoTargets: targets)
+            indices: indices, offset: offset, rows: rows, intoInputs: augment == nil ? activations[0] : gathered, intoTargets: targets)
+        guard let augment, case .image(let channels, let height, let width) = network.architecture.input else { return }
+        try backend.augmentImages(
+            gathered, into: activations[0], indices: indices, offset: offset, rows: rows, channels: channels, height: height,
+            width: width, augmentation: augment.augmentation, key: augment.key, epoch: augment.epoch)
     }
 
     /// This step's dropout draw: the rate, the kept units' scale 1/(1 − p), and the generator's

@@ -25,14 +25,18 @@ public struct TrainingOptions: Sendable, Equatable {
     /// term) is scaled by min(1, c/(‖g‖ + 1e-6)), ‖g‖ the norm of all of them together. nil
     /// clips nothing and keeps the fused update paths.
     public var clipNorm: Float? = nil
+    /// Random crops and flips of the training images (`Augmentation`), drawn from `seed`.
+    public var augment = Augmentation.none
 
     public init(
         epochs: Int = 30, batchSize: Int = 10, learningRate: Float? = nil, optimizer: Optimizer = .sgd,
         loss: Loss = .quadratic, l2: Float = 0, momentum: Float = 0, schedule: Schedule = .constant,
-        dropout: Float = 0, earlyStop: Int? = nil, clipNorm: Float? = nil, seed: UInt64 = 0, shuffle: Bool = true
+        dropout: Float = 0, earlyStop: Int? = nil, clipNorm: Float? = nil, augment: Augmentation = .none, seed: UInt64 = 0,
+        shuffle: Bool = true
     ) {
         self.earlyStop = earlyStop
         self.clipNorm = clipNorm
+        self.augment = augment
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate ?? optimizer.defaultLearningRate
@@ -55,12 +59,15 @@ public struct TrainingOptions: Sendable, Equatable {
         if !optimizer.hyperparameters.isEmpty { parts.append(optimizer.hyperparameters) }
         if dropout > 0 { parts.append("dropout \(dropout)") }
         if let clipNorm { parts.append("clip-norm \(clipNorm)") }
+        if !augment.isNone { parts.append("augment \(augment)") }
         parts.append("\(loss.rawValue) loss")
         return parts.joined(separator: ", ")
     }
 
-    /// The options' rules that depend on the network: dropout needs a hidden weight layer to act on.
+    /// The options' rules that depend on the network: dropout needs a hidden weight layer to act
+    /// on, and augmentation an image input.
     public func validate(for network: Network) throws {
+        try augment.validate(input: network.architecture.input)
         if dropout > 0, network.layers.count < 2 {
             throw BPNetError.invalidArgument(
                 "dropout \(dropout) would do nothing: it acts on hidden weight layers, and this network has none")
@@ -302,7 +309,7 @@ public struct Trainer: Sendable {
         let (resident, train, testResident, validationResident, exchange) = try Trainer.together(communicator) {
             let resident = try ResidentNetwork(
                 network, backend: backend, capacity: max(shardCapacity, evaluationRows),
-                training: .init(update: path, dropout: options.dropout),
+                training: .init(update: path, dropout: options.dropout, augments: !options.augment.isNone),
                 metricSlots: batches, samples: n,
                 // The epoch's sums so far are whole-batch sums: one process holds them, or the
                 // exchange would count them once per process.
@@ -415,7 +422,9 @@ public struct Trainer: Sendable {
                 let rows = shard.rows
                 let eta = options.schedule.learningRate(options.learningRate, step: step, epoch: epoch, totalSteps: totalSteps)
                 if rows > 0 {
-                    try resident.gather(train, indices: resident.order, offset: offset + shard.offset, rows: rows)
+                    try resident.gather(
+                        train, indices: resident.order, offset: offset + shard.offset, rows: rows,
+                        augment: options.augment.isNone ? nil : .init(augmentation: options.augment, key: Augmentation.key(options.seed), epoch: epoch))
                     try resident.forward(
                         rows: rows,
                         dropout: dropout

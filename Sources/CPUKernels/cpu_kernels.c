@@ -134,6 +134,34 @@ void bpnet_dropout_mask(float *restrict mask, long count, float rate, float scal
     }
 }
 
+// images: [rows, C·H·W] NCHW -> out: the same, sample r shifted by (dy, dx) and maybe mirrored,
+// its draw the words of Philox(counter = (indices[r], epoch, 0, 0), key = (key low, key high)):
+// dy = ⌊w₀·(2p + 1)/2³²⌋ − p, dx from w₁, a flip when w₂'s top bit is set and `flip` asks for it
+// (Augmentation.swift; Kernels/augment.cl draws and copies the same).
+void bpnet_augment_images(const float *restrict images, float *restrict out, const int32_t *restrict indices, long rows,
+                          long channels, long height, long width, long padding, int flip, uint64_t key, uint32_t epoch) {
+    const uint64_t span = (uint64_t)(2 * padding + 1);
+    for (long r = 0; r < rows; ++r) {
+        uint32_t c[4] = {(uint32_t)indices[r], epoch, 0, 0};
+        philox_rounds(c, (uint32_t)key, (uint32_t)(key >> 32));
+        const long dy = (long)(((uint64_t)c[0] * span) >> 32) - padding;
+        const long dx = (long)(((uint64_t)c[1] * span) >> 32) - padding;
+        const int mirrored = flip && (c[2] >> 31);
+        const float *restrict image = images + r * channels * height * width;
+        float *restrict target = out + r * channels * height * width;
+        for (long ch = 0; ch < channels; ++ch) {
+            for (long y = 0; y < height; ++y) {
+                const long sy = y + dy;
+                float *restrict line = target + (ch * height + y) * width;
+                for (long x = 0; x < width; ++x) {
+                    const long sx = (mirrored ? width - 1 - x : x) + dx;
+                    line[x] = (sy >= 0 && sy < height && sx >= 0 && sx < width) ? image[(ch * height + sy) * width + sx] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
 // The FP32 FMA peak of one core, measured rather than looked up: `iterations` rounds of 12
 // independent chains of fused multiply-adds over the widest vectors the CPU has. Twelve chains
 // cover the FMA latency (4 cycles) on two FMA ports. Returns the floating-point operations done

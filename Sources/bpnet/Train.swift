@@ -96,6 +96,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Clip the gradients by their global norm c before each step, as PyTorch's clip_grad_norm_: g ·= min(1, c/(‖g‖ + 1e-6)).")
     var clipNorm: Float?
 
+    @Option(help: "Crop and flip the training images at random: crop:P (shift by up to P pixels, zeros outside, as torchvision's RandomCrop with padding P), flip (mirror half of them), or crop:4,flip. Evaluation never augments.")
+    var augment: String?
+
     @Option(parsing: .unconditional, help: "Seed of the initial weights, the shuffle, the dropout masks and the --validation split.")
     var seed: UInt64 = 0
 
@@ -151,7 +154,8 @@ struct Train: ParsableCommand {
         TrainingOptions(
             epochs: epochs, batchSize: batchSize, learningRate: learningRate, optimizer: try chosenOptimizer,
             loss: loss ?? storedLoss ?? .quadratic, l2: l2 ?? 0, momentum: momentum ?? 0, schedule: try Schedule(parsing: schedule),
-            dropout: dropout, earlyStop: earlyStop, clipNorm: clipNorm, seed: seed, shuffle: !noShuffle)
+            dropout: dropout, earlyStop: earlyStop, clipNorm: clipNorm, augment: try Augmentation(parsing: augment ?? "none"),
+            seed: seed, shuffle: !noShuffle)
     }
 
     /// Every optimizer option given, with the optimizers that use it and what to use instead.

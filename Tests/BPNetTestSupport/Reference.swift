@@ -288,6 +288,25 @@ public struct ReferenceNetwork {
 
     /// Trains as `Trainer` does: the same per-epoch order (shuffled by the same generator), the
     /// same batches, the same schedule, the same dropout masks, the same rule.
+    /// A training sample as the options' augmentation gives it, from the definition: out[c, y, x] =
+    /// in[c, y + dy, x' + dx] (0 outside), x' = W − 1 − x when flipped, with the sample's draw.
+    public static func augment(_ x: [Double], shape: Architecture.Shape, options: TrainingOptions, epoch: Int, sample: Int) -> [Double] {
+        guard !options.augment.isNone, case .image(let channels, let height, let width) = shape else { return x }
+        let (dy, dx, flip) = options.augment.draw(seed: options.seed, epoch: epoch, sample: sample)
+        var out = [Double](repeating: 0, count: x.count)
+        for c in 0..<channels {
+            for y in 0..<height {
+                for column in 0..<width {
+                    let (sy, sx) = (y + dy, (flip ? width - 1 - column : column) + dx)
+                    if (0..<height).contains(sy), (0..<width).contains(sx) {
+                        out[(c * height + y) * width + column] = x[(c * height + sy) * width + sx]
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     public mutating func train(_ data: Dataset, options: TrainingOptions) {
         let n = data.count
         var order = (0..<Int32(n)).map { $0 }
@@ -301,8 +320,9 @@ public struct ReferenceNetwork {
                 let rows = order[start..<min(start + options.batchSize, n)]
                 let batch = rows.map { index in
                     let s = Int(index)
+                    let x = data.inputs[(s * data.inputSize)..<((s + 1) * data.inputSize)].map(Double.init)
                     return (
-                        x: data.inputs[(s * data.inputSize)..<((s + 1) * data.inputSize)].map(Double.init),
+                        x: ReferenceNetwork.augment(x, shape: architecture.input, options: options, epoch: epoch, sample: s),
                         y: data.targets[(s * data.outputSize)..<((s + 1) * data.outputSize)].map(Double.init))
                 }
                 var masks: [[[Double]]]?

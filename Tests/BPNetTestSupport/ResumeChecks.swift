@@ -57,8 +57,9 @@ public enum ResumeChecks {
     /// momentum and early stopping, whose checkpoints hold a best network of 4-D weights too.
     public static let cnnCases: [Case] = [
         Case(
-            name: "cnn, adam, softmax", sizes: [105, 3], activations: [.relu, .tanh, .softmax],
-            options: TrainingOptions(epochs: 2, batchSize: 10, optimizer: .adam(), loss: .logLikelihood, seed: 9),
+            name: "cnn, adam, softmax, crops and flips", sizes: [105, 3], activations: [.relu, .tanh, .softmax],
+            options: TrainingOptions(
+                epochs: 2, batchSize: 10, optimizer: .adam(), loss: .logLikelihood, augment: Augmentation(cropPadding: 2, flip: true), seed: 9),
             architecture: try! Architecture(parsing: "3x7x5,conv:4:3:1:1,maxpool:2,flatten,6,3")),
         Case(
             name: "cnn, momentum, early stopping", sizes: [105, 3], activations: [.relu, .sigmoid],

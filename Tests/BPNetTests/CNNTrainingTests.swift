@@ -42,6 +42,11 @@ import Testing
         // Average pooling first (the data's batch moved to NHWC), floor mode on 5×5, then dense layers.
         Case(layers: "3x5x5,avgpool:2,flatten,5,2", activations: [.sigmoid, .sigmoid], samples: 13, options: TrainingOptions(
             epochs: 3, batchSize: 4, learningRate: 1, momentum: 0.5)),
+        // Crops and flips of two-channel images (a partial batch, shuffled, over 3 epochs whose
+        // draws differ), before a strided convolution.
+        Case(layers: "2x6x7,conv:3:3:2:1,flatten,3", activations: [.relu, .softmax], samples: 21, options: TrainingOptions(
+            epochs: 3, batchSize: 8, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5, augment: Augmentation(cropPadding: 2, flip: true),
+            seed: 6)),
         // Padding 2 around a 5×5 kernel on a 3×3 image; plain SGD.
         Case(layers: "1x3x3,conv:2:5:1:2,flatten,3", activations: [.identity, .softmax], samples: 17, options: TrainingOptions(
             epochs: 3, batchSize: 3, learningRate: 0.1, loss: .logLikelihood)),

@@ -164,13 +164,15 @@ struct DistributedTests {
 
     /// A convolutional network across 2 and 3 ranks: within 1e-5 of one process, replicas
     /// identical. Dropout on the convolution's output draws each shard's masks from its first
-    /// row, in NCHW order, as one process would.
+    /// row, in NCHW order, as one process would; each sample's crop and flip come from its index
+    /// in the training set, whichever rank gathers it.
     @Test(arguments: [2, 3])
     func convolutionalRanksMatchOneProcess(ranks: Int) throws {
         let architecture = try Architecture(parsing: "2x6x5,conv:4:3:1:1,maxpool:2,flatten,3")
         let data = try TestData.classification(count: 53, inputs: 60, classes: 3, seed: 4)
         let options = TrainingOptions(
-            epochs: 2, batchSize: 10, learningRate: 0.1, loss: .logLikelihood, l2: 0.3, momentum: 0.6, dropout: 0.3, seed: 2)
+            epochs: 2, batchSize: 10, learningRate: 0.1, loss: .logLikelihood, l2: 0.3, momentum: 0.6, dropout: 0.3,
+            augment: Augmentation(cropPadding: 1, flip: true), seed: 2)
         @Sendable func network() throws -> Network { try Network(architecture: architecture, activations: [.relu, .softmax], seed: 1) }
         var expected = try network()
         try Trainer(options).train(&expected, on: data, backend: CPUBackend())

@@ -51,6 +51,9 @@ import Testing
             try expectError(train + ["--optimizer", "rmsprop", option, "0.5"], "\(option) does nothing with --optimizer rmsprop: it is Adam's")
         }
         try expectError(train + ["--optimizer", "rmsprop", "--weight-decay", "0.1"], "--weight-decay does nothing with --optimizer rmsprop")
+        // Augmentation crops and flips images: a flat input has none.
+        try expectError(train + ["--augment", "crop:2,flip"], "--augment crop:2,flip would do nothing: it crops and flips images")
+        try expectError(train + ["--augment", "crop:2,rotate"], "'rotate' is not crop:P (a padding of at least 1) or flip")
         // Each of them is taken where it does something.
         for (optimizer, option) in [
             ("sgd", "--l2"), ("nesterov", "--momentum"), ("adam", "--beta1"), ("adamw", "--weight-decay"), ("adam", "--l2"),

@@ -82,6 +82,13 @@ struct OpenCLParityTests {
         expectAllPass(checks)
     }
 
+    /// Crops and flips drawn on the device equal the CPU's bit for bit.
+    @Test func augmentationMatchesCPU() throws {
+        let checks = Verification.augmentChecks(try Self.device(), cpu: cpu, depth: .full)
+        #expect(checks.count == 12 && checks.allSatisfy { $0.tolerance == 0 })
+        expectAllPass(checks)
+    }
+
     @Test func elementwiseKernelsMatchCPU() throws {
         expectAllPass(Verification.elementwiseChecks(try Self.device(), cpu: cpu, depth: .full))
     }

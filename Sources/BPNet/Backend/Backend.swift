@@ -201,6 +201,14 @@ public protocol Backend: AnyObject, Sendable {
         _ loss: Loss, output: Activation, activation: any DeviceBuffer, target: any DeviceBuffer, delta: any DeviceBuffer,
         rows: Int, columns: Int, into metrics: any DeviceBuffer, slot: Int) throws
 
+    /// Crop and flip augmentation (`Augmentation`): images: [rows, C·H·W] NCHW -> output, each
+    /// sample shifted and mirrored by the draw of its training-set index, indices[offset + r], in
+    /// `epoch` under `key` (`Augmentation.key`). Every backend gives the same bits: the draws are
+    /// integers and the values are copies or zeros.
+    func augmentImages(
+        _ images: any DeviceBuffer, into output: any DeviceBuffer, indices: any DeviceBuffer, offset: Int, rows: Int,
+        channels: Int, height: Int, width: Int, augmentation: Augmentation, key: UInt64, epoch: Int) throws
+
     /// `gather` of a batch's inputs and its targets, by the same indices. A backend may do both
     /// in one pass (one kernel launch instead of two).
     func gatherBatch(

@@ -248,6 +248,18 @@ public final class CPUBackend: Backend, GeneralForms {
         }
     }
 
+    public func augmentImages(
+        _ images: any DeviceBuffer, into output: any DeviceBuffer, indices: any DeviceBuffer, offset: Int, rows: Int,
+        channels: Int, height: Int, width: Int, augmentation: Augmentation, key: UInt64, epoch: Int
+    ) throws {
+        let size = channels * height * width
+        precondition(images.count >= rows * size && output.count >= rows * size && indices.count >= offset + rows,
+                     "augmentation past the end of a buffer")
+        bpnet_augment_images(
+            cpu(images).floats, cpu(output).floats, cpu(indices).ints + offset, rows, channels, height, width,
+            augmentation.cropPadding, augmentation.flip ? 1 : 0, key, UInt32(truncatingIfNeeded: epoch))
+    }
+
     public func clipToGlobalNorm(_ x: any DeviceBuffer, count: Int, maxNorm: Float) throws {
         precondition(count <= x.count, "clipping past the end of a buffer")
         bpnet_clip_to_global_norm(cpu(x).floats, count, maxNorm)

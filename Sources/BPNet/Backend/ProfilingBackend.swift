@@ -201,6 +201,16 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public func optimizerStep(weightStep: OptimizerStep, biasStep: OptimizerStep, arena: ArenaBuffers) throws {
         try timed("optimizer step") { try inner.optimizerStep(weightStep: weightStep, biasStep: biasStep, arena: arena) }
     }
+    public func augmentImages(
+        _ images: any DeviceBuffer, into output: any DeviceBuffer, indices: any DeviceBuffer, offset: Int, rows: Int,
+        channels: Int, height: Int, width: Int, augmentation: Augmentation, key: UInt64, epoch: Int
+    ) throws {
+        try timed("augment images") {
+            try inner.augmentImages(
+                images, into: output, indices: indices, offset: offset, rows: rows, channels: channels, height: height,
+                width: width, augmentation: augmentation, key: key, epoch: epoch)
+        }
+    }
     public func clipToGlobalNorm(_ x: any DeviceBuffer, count: Int, maxNorm: Float) throws {
         try timed("clip to global norm") { try inner.clipToGlobalNorm(x, count: count, maxNorm: maxNorm) }
     }

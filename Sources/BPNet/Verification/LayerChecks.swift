@@ -239,6 +239,33 @@ extension Verification {
         return checks
     }
 
+    /// Crop and flip augmentation: the device's images equal the CPU's bit for bit (the draws are
+    /// integers, the values copies or zeros), at odd shapes, for rows read from an offset.
+    public static func augmentChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {
+        let shapes = depth == .quick ? [(1, 5, 7, 1), (3, 9, 8, 3)] : [(1, 5, 7, 1), (3, 9, 8, 3), (2, 28, 28, 4), (17, 3, 5, 2)]
+        return shapes.flatMap { channels, height, width, padding in
+            [Augmentation(cropPadding: padding, flip: true), Augmentation(cropPadding: padding), Augmentation(flip: true)].map { augmentation in
+                check("augment \(augmentation) \(channels)×\(height)×\(width)", tolerance: 0) {
+                    let size = channels * height * width, rows = 7, offset = 2
+                    let order = (0..<(rows + offset)).map { Int32(($0 * 7919) % 1000) }
+                    var results: [[Float]] = []
+                    for backend in [device as any Backend, cpu] {
+                        let indices = try backend.makeIndexBuffer(count: order.count)
+                        try order.withUnsafeBufferPointer { try backend.uploadIndices($0, to: indices) }
+                        let output = try backend.makeBuffer(count: rows * size)
+                        try backend.augmentImages(
+                            try backend.makeBuffer(uniform(rows * size, seed: 71)), into: output, indices: indices, offset: offset,
+                            rows: rows, channels: channels, height: height, width: width, augmentation: augmentation,
+                            key: Augmentation.key(5), epoch: 3)
+                        results.append(try backend.download(output))
+                    }
+                    guard results[0].map(\.bitPattern) == results[1].map(\.bitPattern) else { return (.infinity, "the images differ") }
+                    return (0, nil)
+                }
+            }
+        }
+    }
+
     /// Clipping by global norm, against float64 from the definition, on both backends: a norm it
     /// scales down (c = ‖g‖/3) and one it leaves alone (c = 3‖g‖), which must keep every bit.
     public static func clipChecks(_ device: OpenCLBackend, cpu: any Backend, depth: Depth) -> [VerificationCheck] {

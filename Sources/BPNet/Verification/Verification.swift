@@ -48,6 +48,7 @@ public enum Verification {
         record(imageChecks(tuned, cpu: cpu, depth: depth))
         record(dropoutChecks(tuned, cpu: cpu, depth: depth))
         record(clipChecks(tuned, cpu: cpu, depth: depth))
+        record(augmentChecks(tuned, cpu: cpu, depth: depth))
         record([determinismCheck(tuned, depth: depth)])
         if let times = try? tuned.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
         return VerificationReport(
@@ -241,7 +242,9 @@ public enum Verification {
                 options: TrainingOptions(epochs: epochs, batchSize: 8, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5, dropout: 0.2)),
             TrainingRun(
                 architecture: architecture("2x6x5,conv:3:3:1:1,avgpool:2:1,conv:4:2,gap,flatten,3"), activations: [.relu, .tanh, .softmax],
-                initializer: .he, options: TrainingOptions(epochs: epochs, batchSize: 7, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5)),
+                initializer: .he, options: TrainingOptions(
+                    epochs: epochs, batchSize: 7, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5,
+                    augment: Augmentation(cropPadding: 2, flip: true))),
         ]
         if depth == .full {
             runs += [

@@ -40,6 +40,10 @@ void bpnet_gather_bytes_over_255(float *destination, const uint8_t *bytes, const
 
 /// Philox4x32-10: out = the generator's four words for `counter` under `key`.
 void bpnet_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
+/// Crop and flip augmentation of `rows` NCHW images (see Augmentation.swift): sample r's draw
+/// comes from Philox(counter = (indices[r], epoch, 0, 0), key).
+void bpnet_augment_images(const float *images, float *out, const int32_t *indices, long rows, long channels, long height,
+                          long width, long padding, int flip, uint64_t key, uint32_t epoch);
 
 /// mask: [count] of `scale` (kept) or 0 (dropped), element i kept when its Philox draw for
 /// (first + i, step, layer) under `seed` is at least `rate`. Kernels/dropout.cl draws the same.

@@ -64,7 +64,7 @@ final class OpenCLContext: @unchecked Sendable {
         case gemmRowVectorNN, gemmRowVectorTN, gemmDotNT
         case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, metricsAndOutputDelta
         case gatherRows, gatherBatch
-        case updateBias, biasGradient, optimizerStep, optimizerStepArena, clipToGlobalNorm, dropoutMask, multiply
+        case updateBias, biasGradient, optimizerStep, optimizerStepArena, clipToGlobalNorm, dropoutMask, augmentImages, multiply
         case im2col, col2im, maxPool, maxPoolBackward, transposeSamples
 
         /// The kernel's name in Kernels/*.cl.
@@ -92,6 +92,7 @@ final class OpenCLContext: @unchecked Sendable {
             case .optimizerStepArena: return "optimizer_step_arena"
             case .clipToGlobalNorm: return "clip_to_global_norm"
             case .dropoutMask: return "dropout_mask"
+            case .augmentImages: return "augment_images"
             case .multiply: return "multiply"
             case .im2col: return "im2col"
             case .col2im: return "col2im"
@@ -799,6 +800,23 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
             local: elementLocal, memory(mask), Int32(count), rate, scale,
             UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32),
             UInt32(truncatingIfNeeded: step), UInt32(truncatingIfNeeded: step >> 32), UInt32(layer), UInt32(firstElement))
+    }
+
+    public func augmentImages(
+        _ images: any DeviceBuffer, into output: any DeviceBuffer, indices: any DeviceBuffer, offset: Int, rows: Int,
+        channels: Int, height: Int, width: Int, augmentation: Augmentation, key: UInt64, epoch: Int
+    ) throws {
+        let size = channels * height * width
+        precondition(images.count >= rows * size && output.count >= rows * size && indices.count >= offset + rows,
+                     "augmentation past the end of a buffer")
+        guard rows * size <= Int(Int32.max), offset + rows <= Int(Int32.max) else {
+            throw BPNetError.invalidArgument("augmentImages: \(rows) images of \(size) values are past the kernels' 32-bit indexing")
+        }
+        guard rows > 0, size > 0 else { return }
+        try launch(
+            .augmentImages, global: (size, rows), local: elementLocal, memory(images), memory(output), memory(indices), Int32(offset),
+            Int32(rows), Int32(channels), Int32(height), Int32(width), Int32(augmentation.cropPadding), Int32(augmentation.flip ? 1 : 0),
+            UInt32(truncatingIfNeeded: key), UInt32(truncatingIfNeeded: key >> 32), UInt32(truncatingIfNeeded: epoch))
     }
 
     public func multiply(_ x: any DeviceBuffer, by mask: any DeviceBuffer, into output: any DeviceBuffer, count: Int) throws {
