@@ -12,7 +12,9 @@
 // per run, and the channel loop runs over contiguous memory. A CPU driver vectorizes that loop; a
 // GPU takes a run of 1, a work item per element, whose neighbours in dimension 0 touch neighbouring
 // floats (OpenCLTuning.channelSpan). Every element gets the C's arithmetic in the C's order for
-// any run length, so the span is an argument: the tests run several in one context.
+// any run length, so the span is an argument: the tests run several in one context. A run of one
+// channel keeps its sums in registers (the branch is the same for the whole launch); longer runs
+// sum in place in the output, which a CPU's caches hold.
 
 // An index splits into coordinates as q = a / b and r = a − q·b, written out: LLVM pairs a `/`
 // and a `%` of the same operands and, on targets without a joint instruction (SPIR, as Oclgrind
@@ -74,6 +76,18 @@ kernel void col2im(global const float* restrict columns, global float* restrict 
     const int window = kernel_size * kernel_size;
     const int patch = channels * window;
     global float* to = image + pixel * channels;
+    if (span == 1) {
+        float sum = 0.0f;
+        for (int oy = ys.x; oy <= ys.y; ++oy) {
+            const int ky = y + padding - oy * stride;
+            for (int ox = xs.x; ox <= xs.y; ++ox) {
+                const int kx = x + padding - ox * stride;
+                sum += columns[((n * out_h + oy) * out_w + ox) * patch + c0 * window + ky * kernel_size + kx];
+            }
+        }
+        to[c0] = sum;
+        return;
+    }
     for (int c = c0; c < end; ++c) to[c] = 0.0f;
     for (int oy = ys.x; oy <= ys.y; ++oy) {
         const int ky = y + padding - oy * stride;
@@ -100,6 +114,23 @@ kernel void max_pool(global const float* restrict input, global float* restrict 
     global float* best = output + position * channels;
     global int* best_at = argmax + position * channels;
     const int first = (y * stride) * width + x * stride;
+    if (span == 1) {
+        float top = -INFINITY;
+        int top_at = first;
+        for (int ky = 0; ky < kernel_size; ++ky) {
+            for (int kx = 0; kx < kernel_size; ++kx) {
+                const int at = (y * stride + ky) * width + x * stride + kx;
+                const float value = image[at * channels + c0];
+                if (value > top || isnan(value)) {
+                    top = value;
+                    top_at = at;
+                }
+            }
+        }
+        best[c0] = top;
+        best_at[c0] = top_at;
+        return;
+    }
     for (int c = c0; c < end; ++c) {
         best[c] = -INFINITY;
         best_at[c] = first;
@@ -134,6 +165,17 @@ kernel void max_pool_backward(global const float* restrict output_gradient, glob
     const int2 xs = windows_containing(x, kernel_size, stride, 0, out_w);
     const int at = y * width + x;
     global float* to = input_gradient + pixel * channels;
+    if (span == 1) {
+        float sum = 0.0f;
+        for (int oy = ys.x; oy <= ys.y; ++oy) {
+            for (int ox = xs.x; ox <= xs.y; ++ox) {
+                const int out = ((n * out_h + oy) * out_w + ox) * channels + c0;
+                sum += argmax[out] == at ? output_gradient[out] : 0.0f;
+            }
+        }
+        to[c0] = sum;
+        return;
+    }
     for (int c = c0; c < end; ++c) to[c] = 0.0f;
     for (int oy = ys.x; oy <= ys.y; ++oy) {
         for (int ox = xs.x; ox <= xs.y; ++ox) {

@@ -47,9 +47,11 @@ extension OpenCLParityTests {
 
     /// Ties, NaN and −∞ in overlapping windows: the first maximum in row-major order wins a tie, a
     /// NaN wins from where it stands, a window of −∞ keeps its first position; argmax and the
-    /// backward sums equal the CPU's.
-    @Test func maxPoolTiesAndNaNFollowPyTorch() throws {
-        let device = try Self.device()
+    /// backward sums equal the CPU's; with the device's run of channels and with one channel per
+    /// work item (a GPU's), whose sums stay in registers.
+    @Test(arguments: [nil, 1])
+    func maxPoolTiesAndNaNFollowPyTorch(channelSpan: Int?) throws {
+        let device = try channelSpan.map { try Self.device().withChannelSpan($0) } ?? Self.device()
         let inf = Float.infinity, nan = Float.nan
         // One sample, 2 channels (interleaved, NHWC), 4×5; kernel 2, stride 1: windows overlap.
         let channel0: [Float] = [
