@@ -19,15 +19,7 @@ struct AvgPool2D: LayerDefinition {
     var token: String { "avgpool:\(size):\(stride)" }
 
     func outputShape(_ input: Architecture.Shape, _ fail: (String) -> BPNetError) throws -> Architecture.Shape {
-        guard case .image(let c, let h, let w) = input else {
-            throw fail("takes an image, but its input is flat (\(input)): give the input as CxHxW, such as 1x28x28")
-        }
-        guard size > 0, stride > 0 else { throw fail("size and stride must be positive") }
-        try Architecture.checkWindow(h, w, kernel: size, stride: stride, padding: 0, fail)
-        guard let outH = Architecture.outputSize(h, size, stride, 0), let outW = Architecture.outputSize(w, size, stride, 0) else {
-            throw fail("a \(size)×\(size) window is larger than its \(h)×\(w) input")
-        }
-        return .image(channels: c, height: outH, width: outW)
+        try Architecture.poolingShape(input, size: size, stride: stride, fail)
     }
 
     // X: [rows, H, W, C] -> patches [rows·OH·OW·C, K·K] -> · 1/(K·K) -> [rows, OH, OW, C].

@@ -160,6 +160,20 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A pooling layer's output: `size`×`size` windows every `stride` over an image, floor mode,
+    /// no padding (max and average pooling alike); a problem goes to `fail`, which names the layer.
+    static func poolingShape(_ input: Shape, size: Int, stride: Int, _ fail: (String) -> BPNetError) throws -> Shape {
+        guard case .image(let c, let h, let w) = input else {
+            throw fail("takes an image, but its input is flat (\(input)): give the input as CxHxW, such as 1x28x28")
+        }
+        guard size > 0, stride > 0 else { throw fail("size and stride must be positive") }
+        try Architecture.checkWindow(h, w, kernel: size, stride: stride, padding: 0, fail)
+        guard let outH = Architecture.outputSize(h, size, stride, 0), let outW = Architecture.outputSize(w, size, stride, 0) else {
+            throw fail("a \(size)×\(size) window is larger than its \(h)×\(w) input")
+        }
+        return .image(channels: c, height: outH, width: outW)
+    }
+
     static func outputSize(_ n: Int, _ kernel: Int, _ stride: Int, _ padding: Int) -> Int? {
         let (twice, overflow1) = padding.multipliedReportingOverflow(by: 2)
         let (padded, overflow2) = n.addingReportingOverflow(twice)
