@@ -2,7 +2,7 @@
 // result passed through one of these epilogues (C's element is c, aux's is x, f the activation):
 //   EPILOGUE_NONE             c = alpha·acc + beta·c                     (plain GEMM; beta = 0 ignores c)
 //   EPILOGUE_BIAS_ACTIVATION  c = f(acc + aux[j])                        forward:  A_l = f(A_{l−1}·Wᵀ + b)
-//   EPILOGUE_ACTIVATION_GRAD  c = acc · f′(x)                            backward: δ_l = (δ_{l+1}·W) ⊙ f′(a)
+//   EPILOGUE_ACTIVATION_GRAD  c = acc · f′(x)                            backward: δ_l = (δ_{l+1}·W) ⊙ f′(a or z)
 //   EPILOGUE_SGD              v = beta·c + alpha·acc − gamma·x; c = v; x += v   update: V = μV − η(ΔᵀA/m + λ/n·W); W += V
 //   EPILOGUE_ADAM             g = alpha·acc; Adam's step (ADAM_STEP, adam.cl) on the weights in aux
 //                             from g, with m in C, s in aux2 and adam = (η, l2, β₁, β₂, ε, decay, c₁, c₂)
@@ -18,8 +18,8 @@
 // samples (bias_samples) divides the sums: K = rows for a dense layer, rows/(OH·OW) for a
 // convolution whose rows are output positions. A division, not a product with 1/samples, so
 // that the bits are bias_gradient's.
-// The EPILOGUE_* and ACTIVATION_* codes come from the host; activate and derivative_from_output
-// from activation.cl.
+// The EPILOGUE_* and ACTIVATION_* codes come from the host (fp is the activation's parameter);
+// activate and derivative_from from activation.cl.
 
 // Tunables; the host prepends per-device values (see OpenCLTuning.swift).
 #ifndef GEMM_TM
@@ -29,7 +29,7 @@
 #define GEMM_TN 4      // columns of C per work item
 #endif
 
-inline void store_epilogue(int epilogue, int f, int i, int j, int N, float acc,
+inline void store_epilogue(int epilogue, int f, float fp, int i, int j, int N, float acc,
                            float alpha, float beta, float gamma,
                            global float* C, global float* aux, global float* aux2, const float8 adam) {
     const int at = i * N + j;
@@ -41,10 +41,10 @@ inline void store_epilogue(int epilogue, int f, int i, int j, int N, float acc,
         break;
     }
     case EPILOGUE_BIAS_ACTIVATION:
-        C[at] = activate(f, acc + aux[j]);
+        C[at] = activate(f, fp, acc + aux[j]);
         break;
     case EPILOGUE_ACTIVATION_GRAD:
-        C[at] = acc * derivative_from_output(f, aux[at]);
+        C[at] = acc * derivative_from(f, fp, aux[at]);
         break;
     case EPILOGUE_SGD: {
         const float v = beta * C[at] + alpha * acc - gamma * aux[at];
@@ -96,7 +96,7 @@ kernel void gemm_naive(const int M, const int N, const int K,
                        const int transA, const int transB,
                        const float alpha, const float beta, const float gamma,
                        global const float* A, global const float* B,
-                       global float* C, global float* aux, const int epilogue, const int f, GEMM_BIAS_ARGUMENTS) {
+                       global float* C, global float* aux, const int epilogue, const int f, const float fp, GEMM_BIAS_ARGUMENTS) {
     const int j = get_global_id(0);
     const int i = get_global_id(1);
     if (i >= M) return;
@@ -113,7 +113,7 @@ kernel void gemm_naive(const int M, const int N, const int K,
         const float b = transB ? B[j * K + k] : B[k * N + j];
         acc += a * b;
     }
-    store_epilogue(epilogue, f, i, j, N, acc, alpha, beta, gamma, C, aux, aux2, adam);
+    store_epilogue(epilogue, f, fp, i, j, N, acc, alpha, beta, gamma, C, aux, aux2, adam);
 }
 
 // Register-blocked GEMM: each work item owns a GEMM_TM × GEMM_TN block of C and keeps it in
@@ -125,7 +125,7 @@ kernel void gemm_naive(const int M, const int N, const int K,
 kernel void NAME(const int M, const int N, const int K,                                         \
                  const float alpha, const float beta, const float gamma,                        \
                  global const float* restrict A, global const float* restrict B,                \
-                 global float* C, global float* aux, const int epilogue, const int f,         \
+                 global float* C, global float* aux, const int epilogue, const int f, const float fp, \
                  GEMM_BIAS_ARGUMENTS) {                                                         \
     const int j0 = get_global_id(0) * GEMM_TN;                                                  \
     const int i0 = get_global_id(1) * GEMM_TM;                                                  \
@@ -169,7 +169,7 @@ kernel void NAME(const int M, const int N, const int K,                         
         _Pragma("unroll")                                                                       \
         for (int c = 0; c < GEMM_TN; ++c)                                                       \
             if (i0 + r < M && j0 + c < N)                                                       \
-                store_epilogue(epilogue, f, i0 + r, j0 + c, N, acc[r][c], alpha, beta, gamma, C, aux, aux2, adam); \
+                store_epilogue(epilogue, f, fp, i0 + r, j0 + c, N, acc[r][c], alpha, beta, gamma, C, aux, aux2, adam); \
 }
 
 #define A_ROWS(i, k) A[(i) * K + (k)]   // A is [M, K]
@@ -207,22 +207,22 @@ DEFINE_GEMM_BLOCKED(gemm_blocked_tt, A_COLS, B_COLS)
 // The epilogues on GEMM_VW consecutive columns j..j+GEMM_VW−1 of row i, all inside C: the same
 // arithmetic as store_epilogue, lane by lane, without extracting lanes. It matters when K is short
 // (the gradient's K is the batch), where a scalar epilogue costs as much as the products.
-// activate and derivative_from_output on GEMM_VW lanes at once, from the same list (activation.cl).
-inline floatV activate_vector(int f, floatV z) {
+// activate and derivative_from on GEMM_VW lanes at once, from the same list (activation.cl).
+inline floatV activate_vector(int f, float p, floatV z) {
     switch (f) {
     ELEMENTWISE_ACTIVATIONS(ACTIVATE_CASE)
     default: return z;
     }
 }
 
-inline floatV derivative_from_output_vector(int f, floatV a) {
+inline floatV derivative_from_vector(int f, float p, floatV x) {
     switch (f) {
     ELEMENTWISE_ACTIVATIONS(DERIVATIVE_CASE)
     default: return (floatV)(1.0f);
     }
 }
 
-inline void store_epilogue_vector(int epilogue, int f, int i, int j, int N, floatV acc,
+inline void store_epilogue_vector(int epilogue, int f, float fp, int i, int j, int N, floatV acc,
                                   float alpha, float beta, float gamma,
                                   global float* C, global float* aux, global float* aux2, const float8 adam) {
     const int at = i * N + j;
@@ -238,10 +238,10 @@ inline void store_epilogue_vector(int epilogue, int f, int i, int j, int N, floa
         break;
     }
     case EPILOGUE_BIAS_ACTIVATION:
-        vstoreV(activate_vector(f, acc + vloadV(0, aux + j)), 0, C + at);
+        vstoreV(activate_vector(f, fp, acc + vloadV(0, aux + j)), 0, C + at);
         break;
     case EPILOGUE_ACTIVATION_GRAD:
-        vstoreV(acc * derivative_from_output_vector(f, vloadV(0, aux + at)), 0, C + at);
+        vstoreV(acc * derivative_from_vector(f, fp, vloadV(0, aux + at)), 0, C + at);
         break;
     case EPILOGUE_SGD: {
         const floatV v = beta * vloadV(0, C + at) + alpha * acc - gamma * vloadV(0, aux + at);
@@ -268,7 +268,7 @@ inline void store_epilogue_vector(int epilogue, int f, int i, int j, int N, floa
 kernel void NAME(const int M, const int N, const int K,                                         \
                  const float alpha, const float beta, const float gamma,                        \
                  global const float* restrict A, global const float* restrict B,                \
-                 global float* C, global float* aux, const int epilogue, const int f,         \
+                 global float* C, global float* aux, const int epilogue, const int f, const float fp, \
                  GEMM_BIAS_ARGUMENTS) {                                                         \
     const int j0 = get_global_id(0) * (GEMM_VC * GEMM_VW);                                      \
     const int i0 = get_global_id(1) * GEMM_VM;                                                  \
@@ -283,7 +283,7 @@ kernel void NAME(const int M, const int N, const int K,                         
             for (int j = j0; j < N; ++j) {                                                      \
                 float sum = 0.0f;                                                               \
                 for (int k = 0; k < K; ++k) sum = fma(LOAD_A(i0 + r, k), B[k * N + j], sum);    \
-                store_epilogue(epilogue, f, i0 + r, j, N, sum, alpha, beta, gamma, C, aux, aux2, adam);     \
+                store_epilogue(epilogue, f, fp, i0 + r, j, N, sum, alpha, beta, gamma, C, aux, aux2, adam);     \
             }                                                                                   \
         return;                                                                                 \
     }                                                                                           \
@@ -314,7 +314,7 @@ kernel void NAME(const int M, const int N, const int K,                         
         for (int v = 0; v < GEMM_VC; ++v) {                                                     \
             const int first_new = j0 + v * GEMM_VW;                                             \
             if (starts[v] == first_new) {                                                       \
-                store_epilogue_vector(epilogue, f, i0 + r, first_new, N, acc[r][v],             \
+                store_epilogue_vector(epilogue, f, fp, i0 + r, first_new, N, acc[r][v],             \
                                       alpha, beta, gamma, C, aux, aux2, adam);                              \
                 continue;                                                                       \
             }                                                                                   \
@@ -324,7 +324,7 @@ kernel void NAME(const int M, const int N, const int K,                         
             for (int c = 0; c < GEMM_VW; ++c) {                                                 \
                 const int j = starts[v] + c;                                                    \
                 if (j >= first_new && j < N)                                                    \
-                    store_epilogue(epilogue, f, i0 + r, j, N, lanes[c], alpha, beta, gamma, C, aux, aux2, adam); \
+                    store_epilogue(epilogue, f, fp, i0 + r, j, N, lanes[c], alpha, beta, gamma, C, aux, aux2, adam); \
             }                                                                                   \
         }                                                                                       \
 }
@@ -340,7 +340,7 @@ DEFINE_GEMM_ROWVEC(gemm_rowvec_tn, A_COLS)   // gradient:  Δᵀ·A
 kernel void gemm_dot_nt(const int M, const int N, const int K,
                         const float alpha, const float beta, const float gamma,
                         global const float* restrict A, global const float* restrict B,
-                        global float* C, global float* aux, const int epilogue, const int f, GEMM_BIAS_ARGUMENTS) {
+                        global float* C, global float* aux, const int epilogue, const int f, const float fp, GEMM_BIAS_ARGUMENTS) {
     const int j0 = get_global_id(0) * GEMM_DN;
     const int i0 = get_global_id(1) * GEMM_DM;
     if (i0 >= M) return;
@@ -382,6 +382,6 @@ kernel void gemm_dot_nt(const int M, const int N, const int K,
             #pragma unroll
             for (int l = 0; l < GEMM_VW; ++l) sum += lanes[l];
             for (int k = vector_end; k < K; ++k) sum = fma(a_row[r][k], b_row[c][k], sum);
-            store_epilogue(epilogue, f, i0 + r, j0 + c, N, sum, alpha, beta, gamma, C, aux, aux2, adam);
+            store_epilogue(epilogue, f, fp, i0 + r, j0 + c, N, sum, alpha, beta, gamma, C, aux, aux2, adam);
         }
 }

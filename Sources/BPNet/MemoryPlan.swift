@@ -31,10 +31,11 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
     /// trainer has a `betweenGradientAndUpdate`, and `distributed` that it has a communicator:
     /// both keep the gradients in buffers (`UpdatePath`), and an exchange needs a transfer area
     /// too. A convolution's im2col patches, its patch gradient and pooling's argmax count as
-    /// working memory.
+    /// working memory, and so does the pre-activation z of each weight layer whose activation in
+    /// `activations` (one per weight layer, when known) keeps it (GELU).
     public init(
-        architecture: Architecture, options: TrainingOptions, samples: Int = 0, testSamples: Int = 0, validationSamples: Int = 0,
-        hook: Bool = false, distributed: Bool = false
+        architecture: Architecture, options: TrainingOptions, activations: [Activation] = [], samples: Int = 0, testSamples: Int = 0,
+        validationSamples: Int = 0, hook: Bool = false, distributed: Bool = false
     ) throws {
         let floats = 4.0
         let shapes = try architecture.shapes()
@@ -44,8 +45,11 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         let stages = ResidentNetwork.stages(of: architecture, shapes: shapes)
         let patches = ResidentNetwork.patchElements(stages).map(Double.init)
         let lastWeights = stages.lastIndex { if case .weights = $0 { return true } else { return false } }
-        var pooled = 0.0, hidden = 0.0, imageMask = 0.0
+        var pooled = 0.0, hidden = 0.0, imageMask = 0.0, kept = 0.0
         for (s, stage) in stages.enumerated() {
+            if case .weights(let l, _) = stage, activations.indices.contains(l), activations[l].derivativeReadsPreactivation {
+                kept += widths[s + 1]
+            }
             switch stage {
             case .maxPool: pooled += widths[s + 1]
             case .weights(_, let geometry) where s != lastWeights:
@@ -74,7 +78,7 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         // weight layer (which passes no gradient down); the argmax of each max pooling; the ones of
         // average pooling's products (a handful, uncounted); and the input
         // as NHWC when an image of several channels is read by the first layer.
-        batchFloats += capacity * (patches.reduce(0, +) + Double(ResidentNetwork.patchGradientElements(stages)) + pooled)
+        batchFloats += capacity * (patches.reduce(0, +) + Double(ResidentNetwork.patchGradientElements(stages)) + pooled + kept)
         if let geometry = ResidentNetwork.inputGeometry(stages), geometry.channels > 1 {
             batchFloats += capacity * widths[0]
         }

@@ -164,17 +164,13 @@ public enum ModelFile {
         guard names.count == layerCount else {
             throw fail("metadata activations '\(list)' name \(names.count) layers but the file holds \(layerCount)")
         }
-        let functions = try names.map { name in
-            guard let function = Activation(rawValue: name) else {
-                throw fail("unknown activation '\(name)' in metadata (expected "
-                    + Activation.allCases.map(\.rawValue).joined(separator: ", ") + ")")
-            }
-            return function
+        do {
+            let functions = try names.map(Activation.parse)
+            try Activation.validate(functions)
+            return functions
+        } catch let error as BPNetError {
+            throw fail("metadata: \(error.description)")
         }
-        if let hidden = functions.dropLast().firstIndex(of: .softmax) {
-            throw fail("softmax may only be the last layer's activation, not layer \(hidden)'s")
-        }
-        return functions
     }
 
     /// The network of `architecture` held in the `{prefix}layers.*` tensors, each of which must

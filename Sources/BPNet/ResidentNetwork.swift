@@ -50,6 +50,10 @@ final class ResidentNetwork {
     /// A convolution's or average pooling's patches `[capacity·OH·OW, C·K·K]` at its stage (global
     /// pooling's NCHW copy at its); empty elsewhere.
     private let columns: [any DeviceBuffer]
+    /// When training, preactivations[s + 1] is weight stage s's z, kept where its activation's
+    /// derivative reads z (GELU): `linear` writes z there and `activate` writes a = f(z) into
+    /// activations[s + 1]. Empty elsewhere.
+    private let preactivations: [any DeviceBuffer]
     /// A pooling stage's argmax; empty elsewhere.
     private let argmax: [any DeviceBuffer]
     /// The input batch as NHWC, when the first stage reads an image of several channels.
@@ -172,6 +176,12 @@ final class ResidentNetwork {
             network, backend: backend, stateSlots: training?.update.stateSlots ?? 0, gradients: unfused,
             restoring: saved?.optimizerState)
         activations = try widths.map { try backend.makeBuffer(count: capacity * $0) }
+        preactivations = try widths.indices.map { i in
+            guard training != nil, i > 0, case .weights(let l, _) = stages[i - 1], network.activations[l].derivativeReadsPreactivation else {
+                return try backend.makeBuffer(count: 0)
+            }
+            return try backend.makeBuffer(count: capacity * widths[i])
+        }
         let patches = ResidentNetwork.patchElements(stages)
         columns = try patches.map { try backend.makeBuffer(count: capacity * $0) }
         argmax = try stages.indices.map { s in
@@ -259,6 +269,7 @@ final class ResidentNetwork {
     //   conv:    X: [rows, H, W, C] -> patches [rows·OH·OW, C·K·K] -> f_l(patches·W_lᵀ + b_l): [rows, OH, OW, Cout]
     //   maxpool: X: [rows, H, W, C] -> [rows, OH, OW, C], and the argmax
     //   flatten: X: [rows, H·W, C] -> [rows, C, H·W]
+    // A weight layer whose f′ reads z (GELU) writes z = A·W_lᵀ + b_l, then f_l(z) element-wise.
     // Under dropout, a hidden weight layer's output is then masked into dropped[s + 1].
     func forward(rows: Int, dropout: DropoutDraw? = nil) throws {
         for (s, stage) in stages.enumerated() {
@@ -270,15 +281,25 @@ final class ResidentNetwork {
                 x = inputNHWC
             }
             switch stage {
-            case .weights(let l, nil):
-                try backend.linear(
-                    input: x, weights: arena.weights(l), bias: arena.bias(l), output: y, rows: rows, inputs: widths[s],
-                    outputs: widths[s + 1], activation: functions[l])
-            case .weights(let l, let geometry?):
-                try backend.im2col(x, geometry: geometry, samples: rows, into: columns[s])
-                try backend.linear(
-                    input: columns[s], weights: arena.weights(l), bias: arena.bias(l), output: y, rows: rows * geometry.outputPositions,
-                    inputs: geometry.patchLength, outputs: network.layers[l].outputs, activation: functions[l])
+            case .weights(let l, let geometry):
+                var input = x, rowCount = rows
+                if let geometry {
+                    try backend.im2col(x, geometry: geometry, samples: rows, into: columns[s])
+                    (input, rowCount) = (columns[s], rows * geometry.outputPositions)
+                }
+                let layer = network.layers[l]
+                if functions[l].derivativeReadsPreactivation {
+                    // z into its own buffer when training keeps it (else into y), then a = f(z).
+                    let z = preactivations[s + 1].count > 0 ? preactivations[s + 1] : y
+                    try backend.linear(
+                        input: input, weights: arena.weights(l), bias: arena.bias(l), output: z, rows: rowCount, inputs: layer.inputs,
+                        outputs: layer.outputs, activation: .identity)
+                    try backend.activate(z, into: y, count: rows * widths[s + 1], function: functions[l])
+                } else {
+                    try backend.linear(
+                        input: input, weights: arena.weights(l), bias: arena.bias(l), output: y, rows: rowCount, inputs: layer.inputs,
+                        outputs: layer.outputs, activation: functions[l])
+                }
             case .maxPool(let geometry):
                 try backend.maxPool(x, geometry: geometry, samples: rows, into: y, argmax: argmax[s])
             case .averagePool(let geometry):
@@ -329,13 +350,19 @@ final class ResidentNetwork {
         }
     }
 
+    /// What f′ of the weight stage whose output is activations[s] reads: its z where kept, else a.
+    private func derivativeInput(_ s: Int) -> any DeviceBuffer {
+        preactivations[s].count > 0 ? preactivations[s] : activations[s]
+    }
+
     // deltas[s]: the gradient at stage s's output -> deltas[s − 1], at its input:
     //   dense after dense: (δ_s·W_l) ⊙ f′(A_{s−1}) in one call; else δ_s·W_l
     //   conv:    δ_s: [rows·OH·OW, Cout] -> δ_s·W_l: [rows·OH·OW, C·K·K] -> col2im: [rows, H, W, C]
     //   maxpool: to each window's maximum;  flatten: [rows, C, H·W] -> [rows, H·W, C]
     //   avgpool: δ·(1/(K·K)) to each window's K·K patch entries, then col2im
     //   gap:     δ·(1/(H·W)) to every pixel of its channel, NCHW, then to NHWC
-    // then, where stage s − 1 is a hidden weight layer: ⊙ mask under dropout, and ⊙ f′ (A_{s−1}).
+    // then, where stage s − 1 is a hidden weight layer: ⊙ mask under dropout, and ⊙ f′ (from A_{s−1},
+    // or from Z_{s−1} for GELU).
     private func backward(stage s: Int, rows: Int, dropout: Bool) throws {
         let below = s - 1
         var derivativeApplied = false
@@ -343,7 +370,7 @@ final class ResidentNetwork {
         case .weights(let l, nil):
             if case .weights(let k, nil) = stages[below] {
                 try backend.hiddenDelta(
-                    deltaNext: deltas[s], weightsNext: arena.weights(l), activation: activations[s], delta: deltas[below],
+                    deltaNext: deltas[s], weightsNext: arena.weights(l), activation: derivativeInput(s), delta: deltas[below],
                     rows: rows, units: widths[s], nextUnits: widths[s + 1], function: functions[k])
                 derivativeApplied = true
             } else {
@@ -382,7 +409,7 @@ final class ResidentNetwork {
             if dropout, masks[s].count > 0 { try backend.multiply(deltas[below], by: masks[s], into: deltas[below], count: count) }
         } else {
             if dropout, masks[s].count > 0 { try backend.multiply(deltas[below], by: masks[s], into: deltas[below], count: count) }
-            try backend.multiplyDerivative(deltas[below], activation: activations[s], count: count, function: functions[k])
+            try backend.multiplyDerivative(deltas[below], activation: derivativeInput(s), count: count, function: functions[k])
         }
     }
 

@@ -285,7 +285,8 @@ public struct Trainer: Sendable {
                         + "a batch matrix holds at most \(Network.maxElements) values")
             }
             try MemoryPlan(
-                architecture: network.architecture, options: options, samples: n, testSamples: test?.count ?? 0,
+                architecture: network.architecture, options: options, activations: network.activations, samples: n,
+                testSamples: test?.count ?? 0,
                 validationSamples: validation?.count ?? 0, hook: betweenGradientAndUpdate != nil, distributed: communicator != nil)
                 .check(on: backend)
         }

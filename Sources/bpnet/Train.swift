@@ -51,7 +51,8 @@ struct Train: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "One per weight layer (dense or conv), e.g. relu,relu,softmax, or one for every layer: "
-            + Activation.allCases.map(\.rawValue).joined(separator: ", ") + " (softmax: output only). Default: those of --init, else sigmoid."))
+            + Activation.allCases.map(\.rawValue).joined(separator: ", ")
+            + " (softmax: output only; gelu: hidden only; leaky-relu:S sets the slope, default 0.01). Default: those of --init, else sigmoid."))
     var activations: String?
 
     @Option(help: "sgd, nesterov, adam, adamw or rmsprop.")
@@ -185,7 +186,9 @@ struct Train: ParsableCommand {
         }
         do {
             try options().validate()
-            if let activations, let layers { _ = try Activation.parseList(activations, layers: weightLayerCount(try parseLayers(layers))) }
+            if let activations, let layers {
+                try Activation.validate(try Activation.parseList(activations, layers: weightLayerCount(try parseLayers(layers))))
+            }
             // The loss must fit the output layer; without --init or --resume that is known now.
             if initModel == nil && resume == nil {
                 let names = activations?.split(separator: ",").map(String.init) ?? ["sigmoid"]
@@ -314,11 +317,12 @@ struct Train: ParsableCommand {
             } else if source.has(.test) {
                 try source.load(.test, outputs: usedOutputs, inputShape: used.input)
             } else { nil }
-        let plan = try MemoryPlan(
-            architecture: used, options: try options(storedLoss: storedLoss), samples: trainingData.count,
-            testSamples: testData?.count ?? 0, validationSamples: validationData?.count ?? 0, distributed: communicator != nil)
-        try plan.check(on: backend)
         let functions = try activations.map { try Activation.parseList($0, layers: weightLayerCount(used)) }
+        let plan = try MemoryPlan(
+            architecture: used, options: try options(storedLoss: storedLoss), activations: functions ?? network?.activations ?? [],
+            samples: trainingData.count, testSamples: testData?.count ?? 0, validationSamples: validationData?.count ?? 0,
+            distributed: communicator != nil)
+        try plan.check(on: backend)
         var model = try network ?? Network(architecture: used, activations: functions, initializer: initializer ?? .normal, seed: seed)
         if let resumed, let functions, functions != resumed.network.activations {
             throw ValidationError(

@@ -69,10 +69,12 @@ public struct ReferenceNetwork {
 
     /// f(z) for one layer's pre-activations.
     static func activate(_ f: Activation, _ z: [Double]) -> [Double] {
-        switch f {
+        switch f.kind {
         case .sigmoid: return z.map { 1 / (1 + exp(-$0)) }
         case .tanh: return z.map { tanh($0) }
         case .relu: return z.map { max($0, 0) }
+        case .leakyRelu: return z.map { $0 > 0 ? $0 : Double(f.parameter) * $0 }
+        case .gelu: return z.map { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
         case .identity: return z
         case .softmax:
             let top = z.max() ?? 0
@@ -84,12 +86,15 @@ public struct ReferenceNetwork {
 
     /// f′(z) from z, element-wise (softmax's Jacobian is handled by its loss).
     static func derivative(_ f: Activation, _ z: Double) -> Double {
-        switch f {
+        switch f.kind {
         case .sigmoid:
             let s = 1 / (1 + exp(-z))
             return s * (1 - s)
         case .tanh: return 1 - tanh(z) * tanh(z)
         case .relu: return z > 0 ? 1 : 0
+        case .leakyRelu: return z > 0 ? 1 : Double(f.parameter)
+        // Φ(z) + z·φ(z).
+        case .gelu: return 0.5 * (1 + erf(z / 2.0.squareRoot())) + z * exp(-z * z / 2) / (2 * Double.pi).squareRoot()
         case .identity, .softmax: return 1
         }
     }

@@ -47,6 +47,11 @@ import Testing
         Case(layers: "2x6x7,conv:3:3:2:1,flatten,3", activations: [.relu, .softmax], samples: 21, options: TrainingOptions(
             epochs: 3, batchSize: 8, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5, augment: Augmentation(cropPadding: 2, flip: true),
             seed: 6)),
+        // GELU convolutions (f′ from the kept z after max pooling's and col2im's backward), a leaky
+        // ReLU layer at slope 0.2, dropout, SGD with momentum.
+        Case(layers: "2x7x6,conv:4:3:1:1,maxpool:2:1,conv:3:2,flatten,5,3", activations: [.gelu, .gelu, try! .leakyRelu(slope: 0.2), .softmax],
+             samples: 25, options: TrainingOptions(
+                epochs: 2, batchSize: 6, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5, dropout: 0.3, seed: 8)),
         // Padding 2 around a 5×5 kernel on a 3×3 image; plain SGD.
         Case(layers: "1x3x3,conv:2:5:1:2,flatten,3", activations: [.identity, .softmax], samples: 17, options: TrainingOptions(
             epochs: 3, batchSize: 3, learningRate: 0.1, loss: .logLikelihood)),

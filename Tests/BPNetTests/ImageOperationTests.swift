@@ -174,7 +174,7 @@ import Testing
                 continue
             }
             try backend.multiplyDerivative(d, activation: try backend.makeBuffer(a), count: 33, function: function)
-            let expected = zip(delta, a).map { Double($0) * Double(function.derivative(fromOutput: $1)) }
+            let expected = zip(delta, a).map { Double($0) * Double(function.derivative(from: $1)) }
             #expect(relativeError(try backend.download(d), expected) < 1e-6, "\(function)")
         }
     }

@@ -83,7 +83,7 @@ import Testing
             try ModelFile.decode(header(#""format":"bpnet","version":"4","layers":"2,1""#), file: "v4")
         }
         #expect(throws: BPNetError.model(
-            file: "x", problem: "unknown activation 'swish' in metadata (expected sigmoid, tanh, relu, identity, softmax)")) {
+            file: "x", problem: "metadata: unknown activation 'swish' (expected sigmoid, tanh, relu, identity, softmax, leaky-relu, gelu)")) {
             try ModelFile.decode(header(#""format":"bpnet","version":"2","layers":"2,1","activations":"swish""#), file: "x")
         }
         #expect(throws: BPNetError.model(file: "n", problem: "metadata activations 'relu,relu' name 2 layers but the file holds 1")) {

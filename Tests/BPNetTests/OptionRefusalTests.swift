@@ -30,6 +30,34 @@ import Testing
 
     var train: [String] { ["train", "--data", trainCSV, "--layers", "4,5,3", "--epochs", "1", "--device", "cpu"] }
 
+    /// The activation grammar: a slope only for leaky ReLU, a number, at least 0; GELU only in a
+    /// hidden layer (its f′ needs z, which an output layer's δ does not keep).
+    @Test func activationNamesAndParametersAreChecked() throws {
+        for (list, message) in [
+            ("leaky-relu:-0.1,softmax", "leaky-relu's slope must be a finite number ≥ 0, not -0.1"),
+            ("leaky-relu:nan,softmax", "leaky-relu's slope must be a finite number ≥ 0, not nan"),
+            ("leaky-relu:x,softmax", "activation 'leaky-relu:x': the slope 'x' is not a number"),
+            ("relu:0.1,softmax", "activation 'relu:0.1': only leaky-relu takes a parameter"),
+            ("gelu,gelu", "gelu is for hidden layers, not the output layer"),
+            ("swish,softmax", "unknown activation 'swish' (expected sigmoid, tanh, relu, identity, softmax, leaky-relu, gelu)"),
+        ] {
+            try expectError(train + ["--activations", list, "--loss", "log-likelihood"], message)
+        }
+        // The names read back as written; the default slope is left out, as PyTorch's repr does.
+        for name in ["leaky-relu", "leaky-relu:0.2", "gelu"] {
+            #expect(try Activation.parse(name).rawValue == name)
+        }
+        #expect(try Activation.parse("leaky-relu:0.01") == .leakyRelu)
+        #expect(try Activation.parse("leaky-relu:0.2").parameter == 0.2)
+        // A model file keeps the slope: the loaded network predicts what the trained one does.
+        let model = folder + "/leaky.safetensors"
+        let trained = try CLI.run(
+            train + ["--activations", "gelu,leaky-relu:0.3", "--loss", "quadratic", "--learning-rate", "0.1", "--save", model])
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let loaded = try ModelFile.load(model).network
+        #expect(loaded.activations == [.gelu, try .leakyRelu(slope: 0.3)])
+    }
+
     /// Each optimizer option with each optimizer that ignores it.
     @Test func optimizerOptionsTheOptimizerIgnores() throws {
         try expectError(train + ["--optimizer", "adamw", "--l2", "0.1"], "--l2 does nothing with --optimizer adamw: adamw decouples its weight decay (use --weight-decay)")

@@ -53,6 +53,12 @@ import Testing
             epochs: 3, batchSize: 5, learningRate: 3, l2: 1, momentum: 0.5, clipNorm: 0.05, seed: 8)),
         Case(sizes: [7, 9, 3], activations: [.relu, .softmax], samples: 19, options: TrainingOptions(
             epochs: 3, batchSize: 4, learningRate: 0.01, optimizer: .adam(), loss: .logLikelihood, clipNorm: 0.1, seed: 9)),
+        // GELU (f′ from the kept z) before leaky ReLU: dense after dense takes the fused hidden
+        // delta, with dropout; then leaky ReLU at a slope of its own as a quadratic output.
+        Case(sizes: [5, 17, 9, 3], activations: [.gelu, .leakyRelu, .softmax], samples: 23, options: TrainingOptions(
+            epochs: 3, batchSize: 5, learningRate: 0.1, loss: .logLikelihood, momentum: 0.5, dropout: 0.3, seed: 10)),
+        Case(sizes: [4, 7, 3, 2], activations: [.leakyRelu, .gelu, try! .leakyRelu(slope: 0.3)], samples: 17, options: TrainingOptions(
+            epochs: 3, batchSize: 4, learningRate: 0.01, optimizer: .adam(), l2: 0.5, seed: 11)),
     ]
 
     /// The clipping cases above clip: without `clipNorm` the same run ends elsewhere.

@@ -60,7 +60,8 @@ public protocol Backend: AnyObject, Sendable {
         rows: Int, inputs: Int, outputs: Int, activation: Activation) throws
 
     /// deltaNext: [rows, nextUnits], weightsNext: [nextUnits, units], activation: [rows, units]
-    /// -> delta: [rows, units] = (deltaNext·weightsNext) ⊙ f′(a), f′ taken from the output a.
+    /// -> delta: [rows, units] = (deltaNext·weightsNext) ⊙ f′(x), f′ taken from the output a, or
+    /// from z where `function.derivativeReadsPreactivation` (then `activation` holds z).
     /// The backward step of one hidden layer.
     func hiddenDelta(
         deltaNext: any DeviceBuffer, weightsNext: any DeviceBuffer, activation: any DeviceBuffer,
@@ -172,10 +173,15 @@ public protocol Backend: AnyObject, Sendable {
     /// transposed: NCHW to NHWC with (rows, columns) = (C, H·W), and back with (H·W, C).
     func transposeSamples(_ x: any DeviceBuffer, samples: Int, rows: Int, columns: Int, into y: any DeviceBuffer) throws
 
-    /// delta, activation: [count] -> delta = delta ⊙ f′(a), f′ taken from the output a: the
-    /// activation's backward step where no GEMM precedes it (after pooling or col2im).
+    /// delta, activation: [count] -> delta = delta ⊙ f′(x), x the output a, or the pre-activation
+    /// z where `function.derivativeReadsPreactivation`: the activation's backward step where no
+    /// GEMM precedes it (after pooling or col2im).
     /// Identity leaves delta as it is; softmax is an output layer's, and is refused.
     func multiplyDerivative(_ delta: any DeviceBuffer, activation: any DeviceBuffer, count: Int, function: Activation) throws
+
+    /// z: [count] -> a: [count] = f(z), element-wise: the forward step of a layer that keeps its
+    /// pre-activation z for its derivative (GELU), after a `linear` step with identity wrote z.
+    func activate(_ z: any DeviceBuffer, into a: any DeviceBuffer, count: Int, function: Activation) throws
 
     // Dropout: a mask drawn by a counter-based generator, so every backend draws the same.
 

@@ -151,7 +151,7 @@ public final class CPUBackend: Backend, GeneralForms {
 
     public func addBiasActivation(_ x: any DeviceBuffer, bias: any DeviceBuffer, rows: Int, columns: Int, activation: Activation) throws {
         let values = cpu(x).floats, b = cpu(bias).floats
-        switch activation {
+        switch activation.kind {
         case .sigmoid:
             bpnet_bias_sigmoid(values, b, rows, columns)
         case .softmax:
@@ -188,11 +188,11 @@ public final class CPUBackend: Backend, GeneralForms {
         delta: any DeviceBuffer, count: Int
     ) throws {
         let a = cpu(activation).floats, y = cpu(target).floats, d = cpu(delta).floats
-        switch (loss, output) {
+        switch (loss, output.kind) {
         case (.quadratic, .sigmoid):
             for i in 0..<count { d[i] = (a[i] - y[i]) * a[i] * (1 - a[i]) }
         case (.quadratic, _):
-            for i in 0..<count { d[i] = (a[i] - y[i]) * output.derivative(fromOutput: a[i]) }
+            for i in 0..<count { d[i] = (a[i] - y[i]) * output.derivative(from: a[i]) }
         case (.crossEntropy, _), (.logLikelihood, _):
             for i in 0..<count { d[i] = a[i] - y[i] }
         }
@@ -331,7 +331,7 @@ public final class CPUBackend: Backend, GeneralForms {
     }
 
     /// The activations whose f′ has a vectorized C loop (cpu_kernels.c).
-    static let derivativeLoops: [Activation: Int32] = [
+    static let derivativeLoops: [Activation.Kind: Int32] = [
         .sigmoid: Int32(BPNET_DERIVATIVE_SIGMOID), .tanh: Int32(BPNET_DERIVATIVE_TANH), .relu: Int32(BPNET_DERIVATIVE_RELU),
     ]
 
@@ -410,9 +410,15 @@ public final class CPUBackend: Backend, GeneralForms {
         let a = cpu(activation).floats, d = cpu(delta).floats
         if function == .softmax { throw BPNetError.invalidArgument("softmax has no element-wise derivative: it is an output layer's") }
         if function == .identity { return }
-        if let code = CPUBackend.derivativeLoops[function] { return bpnet_multiply_derivative(d, a, count, code) }
+        if let code = CPUBackend.derivativeLoops[function.kind] { return bpnet_multiply_derivative(d, a, count, code) }
         // Activations without a C loop take the Swift formula.
-        for i in 0..<count { d[i] *= function.derivative(fromOutput: a[i]) }
+        for i in 0..<count { d[i] *= function.derivative(from: a[i]) }
+    }
+
+    public func activate(_ z: any DeviceBuffer, into a: any DeviceBuffer, count: Int, function: Activation) throws {
+        if function == .softmax { throw BPNetError.invalidArgument("activate: softmax is a row operation, not an element-wise one") }
+        let x = cpu(z).floats, y = cpu(a).floats
+        for i in 0..<count { y[i] = function(x[i]) }
     }
 
     public func batchMetrics(

@@ -128,6 +128,9 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
             try inner.multiplyDerivative(delta, activation: activation, count: count, function: function)
         }
     }
+    public func activate(_ z: any DeviceBuffer, into a: any DeviceBuffer, count: Int, function: Activation) throws {
+        try timed("\(function.rawValue)(z)") { try inner.activate(z, into: a, count: count, function: function) }
+    }
     public func weightGradient(
         delta: any DeviceBuffer, input: any DeviceBuffer, gradient: any DeviceBuffer, rows: Int, samples: Int, outputs: Int, inputs: Int
     ) throws {

@@ -30,6 +30,7 @@ public enum Loss: String, CaseIterable, Sendable, Codable {
 
     /// The output activations each loss fits: δ_L = a − y holds only for its own pairing.
     public func validate(output f: Activation) throws {
+        try Activation.validateOutput(f)
         switch (self, f) {
         case (.logLikelihood, .softmax), (.crossEntropy, .sigmoid): return
         case (.quadratic, let f) where f != .softmax: return

@@ -121,7 +121,7 @@ extension Verification {
 
         for function in Activation.allCases where function != .softmax {
             let delta = try backend.makeBuffer(uniform(pixels, seed: 700 + seed))
-            let activation = try backend.makeBuffer(uniform(pixels, seed: 800 + seed, in: function == .relu ? -1...1 : 0...1))
+            let activation = try backend.makeBuffer(uniform(pixels, seed: 800 + seed, in: [.sigmoid, .tanh].contains(function.kind) ? 0...1 : -1...1))
             try backend.multiplyDerivative(delta, activation: activation, count: pixels, function: function)
             outputs["multiplyDerivative \(function.rawValue)"] = try backend.download(delta)
         }

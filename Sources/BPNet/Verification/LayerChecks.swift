@@ -2,11 +2,12 @@ import Foundation
 
 extension Verification {
     /// The activation and loss pairs a layer check covers: Nielsen's two, then one of each
-    /// other activation, softmax with its log-likelihood.
+    /// other activation, softmax with its log-likelihood, and leaky ReLU at a slope of its own.
     /// Generated from `allCases`, so that a new activation is checked without a line here.
     static let layerPairs: [(activation: Activation, loss: Loss)] =
         [(.sigmoid, .quadratic), (.sigmoid, .crossEntropy)]
         + Activation.allCases.filter { $0 != .sigmoid }.map { ($0, $0 == .softmax ? .logLikelihood : .quadratic) }
+        + [((try? Activation.leakyRelu(slope: 0.25)) ?? .leakyRelu, .quadratic)]
 
     /// One layer's fused forward, output and hidden deltas, fused SGD weight and bias updates,
     /// gradients and batch metrics, for every activation and loss pair, with and without λ and μ,

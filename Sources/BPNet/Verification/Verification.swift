@@ -225,6 +225,13 @@ public enum Verification {
                 sizes: [inputs, hidden, classes], activations: [.relu, .softmax], initializer: .he,
                 options: TrainingOptions(
                     epochs: epochs, batchSize: 8, optimizer: .adam(), loss: .logLikelihood, clipNorm: 0.1, seed: 5)),
+            // GELU, whose f′ reads the kept z, before leaky ReLU at a slope of its own: the fused
+            // SGD path's hidden deltas, under dropout.
+            TrainingRun(
+                sizes: [inputs, hidden, hidden, classes], activations: [.gelu, (try? Activation.leakyRelu(slope: 0.1)) ?? .leakyRelu, .softmax],
+                initializer: .he,
+                options: TrainingOptions(
+                    epochs: epochs, batchSize: 9, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5, dropout: 0.2, seed: 6)),
         ]
     }
 
@@ -245,6 +252,13 @@ public enum Verification {
                 initializer: .he, options: TrainingOptions(
                     epochs: epochs, batchSize: 7, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5,
                     augment: Augmentation(cropPadding: 2, flip: true))),
+            // A GELU convolution under pooling and dropout (⊙ f′(z) after max pooling's backward),
+            // then a leaky ReLU layer; Adam.
+            TrainingRun(
+                architecture: architecture("2x7x5,conv:4:3:1:1,maxpool:2,flatten,5,3"), activations: [.gelu, .leakyRelu, .softmax],
+                initializer: .he,
+                options: TrainingOptions(
+                    epochs: epochs, batchSize: 8, learningRate: 0.01, optimizer: .adam(), loss: .logLikelihood, dropout: 0.2, seed: 7)),
         ]
         if depth == .full {
             runs += [

@@ -39,7 +39,7 @@ enum KernelConstants {
 
     static var defines: String {
         var lines: [String] = []
-        lines += Activation.allCases.map { "#define \($0.macroName) \($0.code)" }
+        lines += Activation.Kind.allCases.enumerated().map { "#define \(Activation.macroName($0.element)) \($0.offset)" }
         lines += Loss.allCases.map { "#define \($0.macroName) \($0.code)" }
         lines += Epilogue.allCases.map { "#define \($0.macroName) \($0.rawValue)" }
         lines += BiasEpilogue.allCases.map { "#define \($0.macroName) \($0.rawValue)" }

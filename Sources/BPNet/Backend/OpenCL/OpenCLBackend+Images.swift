@@ -124,6 +124,16 @@ extension OpenCLBackend {
         try checkSizes("multiplyDerivative", [("delta", count, delta), ("the activation", count, activation)])
         guard count > 0 else { return }
         try launch(
-            .activationBackward, global: (count, 1), local: elementLocal, memory(delta), memory(activation), Int32(count), function.code)
+            .activationBackward, global: (count, 1), local: elementLocal, memory(delta), memory(activation), Int32(count), function.code,
+            function.parameter)
+    }
+
+    /// `activate_elements`: a = f(z), for a layer that keeps z.
+    public func activate(_ z: any DeviceBuffer, into a: any DeviceBuffer, count: Int, function: Activation) throws {
+        if function == .softmax { throw BPNetError.invalidArgument("activate: softmax is a row operation, not an element-wise one") }
+        try checkSizes("activate", [("z", count, z), ("a", count, a)])
+        guard count > 0 else { return }
+        try launch(
+            .activateElements, global: (count, 1), local: elementLocal, memory(z), memory(a), Int32(count), function.code, function.parameter)
     }
 }

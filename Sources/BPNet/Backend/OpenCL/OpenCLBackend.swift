@@ -62,7 +62,7 @@ final class OpenCLContext: @unchecked Sendable {
     enum Kernel: Int, CaseIterable {
         case gemmNaive, gemmBlockedNN, gemmBlockedNT, gemmBlockedTN, gemmBlockedTT
         case gemmRowVectorNN, gemmRowVectorTN, gemmDotNT
-        case addBiasActivation, softmaxRows, activationBackward, outputDelta, batchMetrics, metricsAndOutputDelta
+        case addBiasActivation, activateElements, softmaxRows, activationBackward, outputDelta, batchMetrics, metricsAndOutputDelta
         case gatherRows, gatherBatch
         case updateBias, biasGradient, optimizerStep, optimizerStepArena, clipToGlobalNorm, dropoutMask, augmentImages, multiply
         case im2col, col2im, maxPool, maxPoolBackward, transposeSamples
@@ -79,6 +79,7 @@ final class OpenCLContext: @unchecked Sendable {
             case .gemmRowVectorTN: return "gemm_rowvec_tn"
             case .gemmDotNT: return "gemm_dot_nt"
             case .addBiasActivation: return "add_bias_activation"
+            case .activateElements: return "activate_elements"
             case .softmaxRows: return "softmax_rows"
             case .activationBackward: return "activation_backward"
             case .outputDelta: return "output_delta"
@@ -558,7 +559,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
             return try launch(
                 .gemmNaive, global: (n + extraBlock, m), local: tuning.blockedLocal,
                 M, N, K, Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0), alpha, beta, gamma,
-                memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code,
+                memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code, function.parameter,
                 biasMemory, biasAux, biasKind, biasScale, biasMomentum, aux2, biasAux2, adamScalars, biasSamples)
         case (.vector, true, false) where n < tuning.vectorLanes, (.vector, false, true) where k < tuning.vectorLanes:
             // Where the vector kernel's vectors would be empty, the register-blocked kernel runs:
@@ -586,7 +587,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         }
         try launch(
             kernel, global: global, local: local,
-            M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code,
+            M, N, K, alpha, beta, gamma, memory(a), memory(b), memory(c), memory(aux), epilogue.rawValue, function.code, function.parameter,
             biasMemory, biasAux, biasKind, biasScale, biasMomentum, aux2, biasAux2, adamScalars, biasSamples)
     }
 
@@ -607,7 +608,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         }
         try launch(
             .addBiasActivation, global: (columns, rows), local: elementLocal,
-            memory(x), memory(bias), Int32(rows), Int32(columns), activation.code)
+            memory(x), memory(bias), Int32(rows), Int32(columns), activation.code, activation.parameter)
     }
 
     /// The naive family runs the unfused form; the others fuse bias and an element-wise activation
@@ -632,7 +633,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
     ) throws {
         try launch(
             .outputDelta, global: (count, 1), local: elementLocal,
-            memory(activation), memory(target), memory(delta), Int32(count), loss.code, output.code)
+            memory(activation), memory(target), memory(delta), Int32(count), loss.code, output.code, output.parameter)
     }
 
     public func hiddenDelta(
@@ -645,7 +646,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
                 alpha: 1, a: deltaNext, b: weightsNext, beta: 0, c: delta)
             return try launch(
                 .activationBackward, global: (rows * units, 1), local: elementLocal,
-                memory(delta), memory(activation), Int32(rows * units), function.code)
+                memory(delta), memory(activation), Int32(rows * units), function.code, function.parameter)
         }
         try product(
             transposeA: false, transposeB: false, m: rows, n: units, k: nextUnits,
@@ -872,7 +873,7 @@ public final class OpenCLBackend: Backend, GeneralForms, @unchecked Sendable {
         try launch(
             .metricsAndOutputDelta, global: (group, 1), local: (group, 1),
             memory(activation), memory(target), memory(delta), Int32(rows), Int32(columns), loss.code, output.code,
-            memory(metrics), Int32(slot))
+            output.parameter, memory(metrics), Int32(slot))
     }
 }
 
