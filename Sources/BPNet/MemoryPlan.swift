@@ -44,18 +44,16 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         // argmax per pooling, masks per hidden weight layer (a convolution's also drawn in NCHW).
         let stages = ResidentNetwork.stages(of: architecture, shapes: shapes)
         let patches = ResidentNetwork.patchElements(stages).map(Double.init)
-        let lastWeights = stages.lastIndex { if case .weights = $0 { return true } else { return false } }
+        let owners = ResidentNetwork.activationOwners(stages)
         var pooled = 0.0, hidden = 0.0, imageMask = 0.0, kept = 0.0
         for (s, stage) in stages.enumerated() {
-            if case .weights(let l, _) = stage, activations.indices.contains(l), activations[l].derivativeReadsPreactivation {
-                kept += widths[s + 1]
-            }
-            switch stage {
-            case .maxPool: pooled += widths[s + 1]
-            case .weights(_, let geometry) where s != lastWeights:
+            if case .maxPool = stage { pooled += widths[s + 1] }
+            guard let owner = owners[s] else { continue }
+            // z, kept where the activation's f′ reads it; a mask and a masked copy of a hidden layer's output.
+            if activations.indices.contains(owner.layer), activations[owner.layer].derivativeReadsPreactivation { kept += widths[s + 1] }
+            if s + 1 < stages.count {
                 hidden += widths[s + 1]
-                if geometry != nil { imageMask = max(imageMask, widths[s + 1]) }
-            case .weights, .flatten, .averagePool, .globalAveragePool: break
+                if owner.geometry != nil { imageMask = max(imageMask, widths[s + 1]) }
             }
         }
         // The arena: every parameter tensor in one buffer per kind (parameters, gradients, each
@@ -63,7 +61,8 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         // a little more).
         let tensors = try architecture.parameterTensors()
         let parameters = Double(MemoryPlan.arenaElements(tensors))
-        let path = UpdatePath(options, hook: hook, distributed: distributed)
+        let normalizations = try architecture.normalizedChannels()
+        let path = UpdatePath(options, hook: hook, distributed: distributed, normalizes: !normalizations.isEmpty)
         // State and gradients on the backend, and the exchange's host area (with its stop flag).
         let state = Double(path.parameterSizedBuffers) + (path.exchangesGradients ? 1 : 0)
         // The trainer's own capacity: the batch, or the evaluation chunk of the larger held-out set.
@@ -84,6 +83,8 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
         }
         // Augmentation gathers the batch aside before cropping and flipping it.
         if !options.augment.isNone { batchFloats += capacity * widths[0] }
+        // Batch norms' statistics: the batch's and the running ones, per channel (a handful).
+        batchFloats += 4 * Double(normalizations.reduce(0) { $0 + $1.channels })
         let width = widths[0] + widths[widths.count - 1]
         hostParameterBytes = 2 * Double(tensors.reduce(0) { $0 + $1.count }) * floats
         parameterBytes = parameters * floats

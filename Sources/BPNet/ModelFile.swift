@@ -2,9 +2,10 @@ import Foundation
 
 /// Models as safetensors: a u64 little-endian header length, a JSON header padded with spaces
 /// to a multiple of 8 bytes, then the raw little-endian float32 tensors. Tensors are
-/// `layers.{k}.weight` and `layers.{k}.bias` for the k-th weight layer (dense or convolution;
-/// pooling and flatten hold none): a dense weight is `[outputs, inputs]`, a convolution's
-/// PyTorch's `[Cout, Cin, K, K]`, a bias `[outputs]`. `__metadata__` holds `format: bpnet`,
+/// `layers.{k}.weight` and `layers.{k}.bias` for the k-th layer with parameters (dense, convolution
+/// or batch norm; pooling and flatten hold none): a dense weight is `[outputs, inputs]`, a
+/// convolution's PyTorch's `[Cout, Cin, K, K]`, a bias `[outputs]`, a batch norm's γ and β `[C]`
+/// with its `layers.{k}.running_mean` and `layers.{k}.running_var` beside them. `__metadata__` holds `format: bpnet`,
 /// `version`, `layers`, `activations` (one per weight layer, such as `relu,relu,softmax`) and
 /// `loss`. A dense network is written as version 2, `layers` its sizes (`784,30,10`), exactly as
 /// before; any other as version 3, `layers` its `--layers` text
@@ -70,9 +71,18 @@ public enum ModelFile {
         ]
     }
 
-    /// Every parameter tensor under its name (`layers.{k}.weight`, `layers.{k}.bias`) after `prefix`.
+    /// Every parameter tensor under its name (`layers.{k}.weight`, `layers.{k}.bias`) after `prefix`,
+    /// and after a batch norm's β its running statistics (`layers.{k}.running_mean`, `running_var`).
     static func tensors(_ network: Network, prefix: String = "") -> [Safetensors.Tensor] {
-        network.parameterTensors.map { Safetensors.Tensor(prefix + $0.tensor.name, shape: $0.tensor.shape, floats: $0.values) }
+        network.parameterTensors.flatMap { tensor, values -> [Safetensors.Tensor] in
+            let parameter = Safetensors.Tensor(prefix + tensor.name, shape: tensor.shape, floats: values)
+            guard tensor.role == .shift else { return [parameter] }
+            let state = network.normalizations[tensor.layer], names = tensor.runningStatisticsNames
+            return [
+                parameter, Safetensors.Tensor(prefix + names.mean, shape: tensor.shape, floats: state.runningMean),
+                Safetensors.Tensor(prefix + names.variance, shape: tensor.shape, floats: state.runningVariance),
+            ]
+        }
     }
 
     /// `activationsIfUnrecorded` (such as `relu,softmax`, or one name for every layer) gives the
@@ -187,23 +197,38 @@ public enum ModelFile {
             throw fail("\(source) '\(architecture)' are not a model: \(error.description)")
         }
         let weightLayers = architecture.layers.filter(\.isWeightLayer)
+        let modules = Set(tensors.map(\.module)).count
         let held = reader.tensorNames.filter { $0.hasPrefix("\(prefix)layers.") && $0.hasSuffix(".weight") }.count
-        guard held == weightLayers.count else {
+        guard held == modules else {
             throw fail(
                 "holds \(counted(held, "weight tensor")) (\(prefix)layers.*.weight) but \(source) '\(architecture)' have "
-                    + counted(weightLayers.count, "weight layer"))
+                    + counted(modules, "layer") + " with parameters")
         }
         let functions = try list.map { try activations($0, layerCount: weightLayers.count, reader) }
             ?? Array(repeating: .sigmoid, count: weightLayers.count)
         var values = [[ParameterTensor.Role: [Float]]](repeating: [:], count: weightLayers.count)
-        for tensor in tensors {
-            let name = prefix + tensor.name
+        var normalizations: [Normalization] = []
+        func read(_ name: String, shape: [Int], of layer: String) throws -> [Float] {
             let read = try reader.floats(name)
-            guard read.shape == tensor.shape else {
-                throw fail("\(name) has shape \(read.shape), but \(weightLayers[tensor.layer]) of \(source) '\(architecture)' needs \(tensor.shape)")
+            guard read.shape == shape else {
+                throw fail("\(name) has shape \(read.shape), but \(layer) of \(source) '\(architecture)' needs \(shape)")
             }
-            guard read.values.allSatisfy(\.isFinite) else { throw fail("layer \(tensor.layer) holds NaN or infinite values") }
-            values[tensor.layer][tensor.role] = read.values
+            guard read.values.allSatisfy(\.isFinite) else { throw fail("\(name) holds NaN or infinite values") }
+            return read.values
+        }
+        for (t, tensor) in tensors.enumerated() {
+            switch tensor.role {
+            case .weight, .bias:
+                values[tensor.layer][tensor.role] = try read(prefix + tensor.name, shape: tensor.shape, of: "\(weightLayers[tensor.layer])")
+            case .scale:
+                let names = tensor.runningStatisticsNames
+                let state = try [tensor.name, tensors[t + 1].name, names.mean, names.variance].map {
+                    try read(prefix + $0, shape: tensor.shape, of: "batchnorm \(tensor.layer + 1)")
+                }
+                guard state[3].allSatisfy({ $0 >= 0 }) else { throw fail("\(prefix + names.variance) holds a negative variance") }
+                normalizations.append(try Normalization(scale: state[0], shift: state[1], runningMean: state[2], runningVariance: state[3]))
+            case .shift: break
+            }
         }
         let layers = try zip(try architecture.weights(), values).enumerated().map { l, pair in
             try Layer(
@@ -211,7 +236,7 @@ public enum ModelFile {
                 activation: functions[l])
         }
         do {
-            return try Network(architecture: architecture, layers: layers)
+            return try Network(architecture: architecture, layers: layers, normalizations: normalizations)
         } catch let error as BPNetError {
             throw fail("\(source) '\(architecture)': \(error.description)")
         }

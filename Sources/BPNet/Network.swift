@@ -48,6 +48,8 @@ public struct Layer: Equatable, Sendable {
 /// outputs Cout and inputs Cin·K·K.
 public struct Network: Equatable, Sendable {
     public var layers: [Layer]
+    /// Each batch norm's γ, β and running statistics, in order (empty without batch norm).
+    public var normalizations: [Normalization]
     public let architecture: Architecture
     /// Each layer's output shape, as `architecture.shapes()` gives it (checked when built).
     public let shapes: [Architecture.Shape]
@@ -57,7 +59,9 @@ public struct Network: Equatable, Sendable {
     public var sizes: [Int] { [architecture.input.count] + shapes.map(\.count) }
     public var inputSize: Int { architecture.input.count }
     public var outputSize: Int { shapes[shapes.count - 1].count }
-    public var parameterCount: Int { layers.reduce(0) { $0 + $1.weights.count + $1.biases.count } }
+    public var parameterCount: Int {
+        layers.reduce(0) { $0 + $1.weights.count + $1.biases.count } + normalizations.reduce(0) { $0 + 2 * $1.channels }
+    }
     /// One activation per weight layer.
     public var activations: [Activation] { layers.map(\.activation) }
     /// Whether every layer is dense: today's network, which runs exactly as it always has.
@@ -107,6 +111,8 @@ public struct Network: Equatable, Sendable {
                 try Layer(inputs: inputs, outputs: outputs, weights: weights, biases: biases, activation: activations[layers.count]))
         }
         (self.architecture, self.shapes, self.layers) = (architecture, shapes, layers)
+        // Batch norms start as PyTorch's do, and draw nothing: the weights are those of the network without them.
+        normalizations = try architecture.normalizedChannels().map { Normalization(channels: $0.channels) }
     }
 
     /// A dense network from explicit layers, which must chain (each layer's inputs = previous outputs).
@@ -120,8 +126,9 @@ public struct Network: Equatable, Sendable {
     }
 
     /// A network of `architecture` with these weight layers, whose parameter shapes must be the
-    /// ones the architecture gives (a model file's tensors, say).
-    public init(architecture: Architecture, layers: [Layer]) throws {
+    /// ones the architecture gives (a model file's tensors, say), and these batch norms (fresh
+    /// ones when nil).
+    public init(architecture: Architecture, layers: [Layer], normalizations: [Normalization]? = nil) throws {
         let shapes = try architecture.shapes()
         let expected = try architecture.weights().map { ($0.inputs, $0.outputs) }
         guard expected.count == layers.count else {
@@ -135,7 +142,13 @@ public struct Network: Equatable, Sendable {
         }
         try architecture.checkOutputLayer()
         try Activation.validate(layers.map(\.activation))
-        (self.architecture, self.shapes, self.layers) = (architecture, shapes, layers)
+        let channels = try architecture.normalizedChannels().map(\.channels)
+        let normalizations = normalizations ?? channels.map { Normalization(channels: $0) }
+        guard normalizations.map(\.channels) == channels else {
+            throw BPNetError.invalidArgument(
+                "the architecture's batch norms have \(channels) channels, but batch norms of \(normalizations.map(\.channels)) were given")
+        }
+        (self.architecture, self.shapes, self.layers, self.normalizations) = (architecture, shapes, layers, normalizations)
     }
 
     public static func validate(sizes: [Int]) throws {
@@ -162,11 +175,24 @@ public struct Network: Equatable, Sendable {
     /// for inspection and small jobs.
     public func callAsFunction(_ x: [Float]) -> [Float] {
         var values = x
-        var weightLayer = 0
-        for (layer, (input, output)) in zip(architecture.layers, zip([architecture.input] + shapes, shapes)) {
+        var index = LayerStage.Index()
+        let kinds = architecture.layers
+        for (position, (layer, (input, output))) in zip(kinds, zip([architecture.input] + shapes, shapes)).enumerated() {
             let definition = layer.definition
-            values = definition.forward(values, input: input, output: output, parameters: definition.hasParameters ? layers[weightLayer] : nil)
-            if definition.hasParameters { weightLayer += 1 }
+            let parameters: LayerParameters
+            if definition.hasParameters {
+                // A weight layer that a batch norm follows leaves its activation to the batch norm.
+                var weights = layers[index.weightLayer]
+                if position + 1 < kinds.count, case .batchNorm = kinds[position + 1] { weights.activation = .identity }
+                parameters = .weights(weights)
+                index.weightLayer += 1
+            } else if definition.normalizedChannels(input: input) != nil {
+                parameters = .normalization(normalizations[index.normalization], activation: layers[index.weightLayer - 1].activation)
+                index.normalization += 1
+            } else {
+                parameters = .none
+            }
+            values = definition.forward(values, input: input, output: output, parameters: parameters)
         }
         return values
     }

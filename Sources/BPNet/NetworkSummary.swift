@@ -31,6 +31,10 @@ public struct NetworkSummary: Sendable, Equatable, Encodable, CustomStringConver
                 let parameters = network.layers[weightLayer]
                 (row.activation, row.parameters) = (parameters.activation.rawValue, parameters.weights.count + parameters.biases.count)
                 weightLayer += 1
+            } else if case .batchNorm = layer {
+                // γ and β; the weight layer's activation applies after it.
+                (row.activation, row.parameters) = (network.layers[weightLayer - 1].activation.rawValue, 2 * shape.dimensions[0])
+                rows[rows.count - 1].activation = "identity"
             }
             rows.append(row)
         }

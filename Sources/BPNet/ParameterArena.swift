@@ -1,6 +1,7 @@
 /// A network's parameters, gradients and optimizer state on a backend, as llm.c holds
 /// `params_memory`, `grads_memory` and its moments: one buffer per kind, each holding every
-/// parameter tensor (`ParameterTensor`) at the same offset, in W0, b0, W1, b1 order.
+/// parameter tensor (`ParameterTensor`) at the same offset, in W0, b0, W1, b1 order (a batch
+/// norm's γ and β where it stands).
 ///
 /// Operations see each tensor as its own buffer (`BufferGroup.parts`). Where no GEMM epilogue
 /// fuses the optimizer, it steps the whole arena in one pass (`Backend.optimizerStep(weightStep:…)`);
@@ -19,6 +20,8 @@ final class ParameterArena {
     /// Each weight layer's tensors, as indices into `tensors`, and their state parts by slot:
     /// built once, so that no step builds an array.
     private let layerTensors: [(weight: Int, bias: Int)]
+    /// Each batch norm's γ and β, as indices into `tensors`.
+    private let normalizationTensors: [(scale: Int, shift: Int)]
     private let layerState: [(weight: [any DeviceBuffer], bias: [any DeviceBuffer])]
 
     /// The arena of `network`'s parameters, with `stateSlots` optimizer state slots, zero or
@@ -44,14 +47,18 @@ final class ParameterArena {
         stepBuffers = try gradients.map {
             try ArenaBuffers(parameters: parameters, gradients: $0, state: state, decays: decays, backend: backend)
         }
-        var pairs = [(weight: Int, bias: Int)](repeating: (0, 0), count: (tensors.map(\.layer).max() ?? -1) + 1)
+        var pairs = [(weight: Int, bias: Int)](repeating: (0, 0), count: network.layers.count)
+        var normalizations = [(scale: Int, shift: Int)](repeating: (0, 0), count: network.normalizations.count)
         for (t, tensor) in tensors.enumerated() {
             switch tensor.role {
             case .weight: pairs[tensor.layer].weight = t
             case .bias: pairs[tensor.layer].bias = t
+            case .scale: normalizations[tensor.layer].scale = t
+            case .shift: normalizations[tensor.layer].shift = t
             }
         }
         layerTensors = pairs
+        normalizationTensors = normalizations
         layerState = pairs.map { pair in (state.map { $0.parts[pair.weight] }, state.map { $0.parts[pair.bias] }) }
     }
 
@@ -62,6 +69,11 @@ final class ParameterArena {
     /// The gradient buffers, which only the unfused paths have.
     func weightGradient(_ layer: Int) -> any DeviceBuffer { gradients!.parts[layerTensors[layer].weight] }
     func biasGradient(_ layer: Int) -> any DeviceBuffer { gradients!.parts[layerTensors[layer].bias] }
+    /// Batch norm `b`'s γ and β, and their gradients.
+    func scale(_ b: Int) -> any DeviceBuffer { parameters.parts[normalizationTensors[b].scale] }
+    func shift(_ b: Int) -> any DeviceBuffer { parameters.parts[normalizationTensors[b].shift] }
+    func scaleGradient(_ b: Int) -> any DeviceBuffer { gradients!.parts[normalizationTensors[b].scale] }
+    func shiftGradient(_ b: Int) -> any DeviceBuffer { gradients!.parts[normalizationTensors[b].shift] }
 
     /// One optimizer step over every tensor, from the gradients: `weightStep` for the tensors that
     /// decay, `biasStep` (no L2, no decoupled decay) for the others.

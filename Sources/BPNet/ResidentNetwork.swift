@@ -54,6 +54,20 @@ final class ResidentNetwork {
     /// derivative reads z (GELU): `linear` writes z there and `activate` writes a = f(z) into
     /// activations[s + 1]. Empty elsewhere.
     private let preactivations: [any DeviceBuffer]
+    /// A batch norm's batch mean and biased variance `[C]` (training's, which its backward pass
+    /// reads) and its running statistics `[C]`, which training moves and evaluation normalizes with.
+    private struct NormalizationBuffers {
+        var mean: any DeviceBuffer
+        var variance: any DeviceBuffer
+        var runningMean: any DeviceBuffer
+        var runningVariance: any DeviceBuffer
+    }
+    private let normalizationBuffers: [NormalizationBuffers]
+    /// Zeros, as many as the widest batch norm's channels: what the bias gradient of a weight layer
+    /// that a batch norm follows is multiplied by.
+    private let zeros: any DeviceBuffer
+    /// The weight layer whose activation each stage applies (`activationOwners`).
+    private let activationOwners: [(layer: Int, geometry: WindowGeometry?)?]
     /// A pooling stage's argmax; empty elsewhere.
     private let argmax: [any DeviceBuffer]
     /// The input batch as NHWC, when the first stage reads an image of several channels.
@@ -98,12 +112,16 @@ final class ResidentNetwork {
 
     /// The stages of `architecture`, whose layers' output shapes are `shapes` (checked already).
     static func stages(of architecture: Architecture, shapes: [Architecture.Shape]) -> [Stage] {
-        var weightLayer = 0
-        return zip(zip([architecture.input] + shapes, shapes), architecture.layers).enumerated().map { index, pair in
+        var index = LayerStage.Index()
+        return zip(zip([architecture.input] + shapes, shapes), architecture.layers).enumerated().map { position, pair in
             let ((input, output), layer) = pair
-            let definition = layer.definition
-            defer { if definition.hasParameters { weightLayer += 1 } }
-            return definition.stage(input: input, output: output, weightLayer: weightLayer, isFirst: index == 0)
+            let stage = layer.definition.stage(input: input, output: output, index: index, isFirst: position == 0)
+            switch stage {
+            case .weights: index.weightLayer += 1
+            case .batchNorm: index.normalization += 1
+            case .maxPool, .averagePool, .globalAveragePool, .flatten: break
+            }
+            return stage
         }
     }
 
@@ -124,7 +142,23 @@ final class ResidentNetwork {
             switch stage {
             case .weights(_, let geometry?), .averagePool(let geometry): return geometry.outputPositions * geometry.patchLength
             case .globalAveragePool(let geometry): return geometry.channels * geometry.height * geometry.width
-            case .weights(_, nil), .maxPool, .flatten: return 0
+            case .weights(_, nil), .maxPool, .flatten, .batchNorm: return 0
+            }
+        }
+    }
+
+    /// The weight layer whose activation each stage applies, and that layer's geometry (nil when
+    /// dense): a weight stage that no batch norm follows, or the batch norm after one; nil elsewhere.
+    static func activationOwners(_ stages: [Stage]) -> [(layer: Int, geometry: WindowGeometry?)?] {
+        stages.indices.map { s in
+            switch stages[s] {
+            case .weights(let l, let geometry):
+                if s + 1 < stages.count, case .batchNorm = stages[s + 1] { return nil }
+                return (l, geometry)
+            case .batchNorm:
+                guard s > 0, case .weights(let l, let geometry) = stages[s - 1] else { return nil }
+                return (l, geometry)
+            case .maxPool, .averagePool, .globalAveragePool, .flatten: return nil
             }
         }
     }
@@ -135,7 +169,7 @@ final class ResidentNetwork {
             switch stage {
             case .averagePool(let geometry): return geometry.kernel * geometry.kernel
             case .globalAveragePool(let geometry): return geometry.height * geometry.width
-            case .weights, .maxPool, .flatten: return 0
+            case .weights, .maxPool, .flatten, .batchNorm: return 0
             }
         }.max() ?? 0
     }
@@ -170,6 +204,8 @@ final class ResidentNetwork {
             return nil
         }
         functions = network.activations
+        let owners = ResidentNetwork.activationOwners(stages)
+        activationOwners = owners
         self.capacity = capacity
         let unfused = training.map { !$0.update.fused } ?? false
         arena = try ParameterArena(
@@ -177,10 +213,17 @@ final class ResidentNetwork {
             restoring: saved?.optimizerState)
         activations = try widths.map { try backend.makeBuffer(count: capacity * $0) }
         preactivations = try widths.indices.map { i in
-            guard training != nil, i > 0, case .weights(let l, _) = stages[i - 1], network.activations[l].derivativeReadsPreactivation else {
+            guard training != nil, i > 0, let owner = owners[i - 1], network.activations[owner.layer].derivativeReadsPreactivation else {
                 return try backend.makeBuffer(count: 0)
             }
             return try backend.makeBuffer(count: capacity * widths[i])
+        }
+        zeros = try backend.makeBuffer(count: network.normalizations.map(\.channels).max() ?? 0)
+        // Each batch norm's statistics: the batch's (training) and the running ones, uploaded.
+        normalizationBuffers = try network.normalizations.map { state in
+            NormalizationBuffers(
+                mean: try backend.makeBuffer(count: state.channels), variance: try backend.makeBuffer(count: state.channels),
+                runningMean: try backend.makeBuffer(state.runningMean), runningVariance: try backend.makeBuffer(state.runningVariance))
         }
         let patches = ResidentNetwork.patchElements(stages)
         columns = try patches.map { try backend.makeBuffer(count: capacity * $0) }
@@ -194,17 +237,12 @@ final class ResidentNetwork {
             inputNHWC = try backend.makeBuffer(count: 0)
         }
         let dropout = (training?.dropout ?? 0) > 0
-        // Stage s's output is masked when it is a hidden weight layer's.
-        let hidden = { (s: Int) -> Bool in
-            guard dropout, s + 1 < stages.count, case .weights = stages[s] else { return false }
-            return true
-        }
+        // Stage s's output is masked when it is a hidden weight layer's, after its activation
+        // (after its batch norm, where one follows).
+        let hidden = { (s: Int) -> Bool in dropout && s + 1 < stages.count && owners[s] != nil }
         masks = try widths.indices.map { try backend.makeBuffer(count: $0 > 0 && hidden($0 - 1) ? capacity * widths[$0] : 0) }
         dropped = try widths.indices.map { try backend.makeBuffer(count: $0 > 0 && hidden($0 - 1) ? capacity * widths[$0] : 0) }
-        let imageMasks = stages.indices.filter { s in
-            guard hidden(s), case .weights(_, .some) = stages[s] else { return false }
-            return true
-        }
+        let imageMasks = stages.indices.filter { s in hidden(s) && owners[s]?.geometry != nil }
         maskNCHW = try backend.makeBuffer(count: imageMasks.map { capacity * widths[$0 + 1] }.max() ?? 0)
         deltas = try widths.dropFirst().map { try backend.makeBuffer(count: training == nil ? 0 : capacity * $0) }
         columnGradient = try backend.makeBuffer(count: training == nil ? 0 : capacity * ResidentNetwork.patchGradientElements(stages))
@@ -269,9 +307,12 @@ final class ResidentNetwork {
     //   conv:    X: [rows, H, W, C] -> patches [rows·OH·OW, C·K·K] -> f_l(patches·W_lᵀ + b_l): [rows, OH, OW, Cout]
     //   maxpool: X: [rows, H, W, C] -> [rows, OH, OW, C], and the argmax
     //   flatten: X: [rows, H·W, C] -> [rows, C, H·W]
-    // A weight layer whose f′ reads z (GELU) writes z = A·W_lᵀ + b_l, then f_l(z) element-wise.
+    //   batchnorm: X: [rows·positions, C] -> f_l(γ·(X − μ)/√(σ² + ε) + β), μ and σ² the batch's in
+    //            training (the running statistics move), the running ones in evaluation; the
+    //            weight stage before it applies no activation
+    // A stage whose activation's f′ reads z (GELU) writes z, then f_l(z) element-wise.
     // Under dropout, a hidden weight layer's output is then masked into dropped[s + 1].
-    func forward(rows: Int, dropout: DropoutDraw? = nil) throws {
+    func forward(rows: Int, dropout: DropoutDraw? = nil, training: Bool = false) throws {
         for (s, stage) in stages.enumerated() {
             var x = input(of: s, dropout: dropout != nil)
             let y = activations[s + 1]
@@ -288,17 +329,23 @@ final class ResidentNetwork {
                     (input, rowCount) = (columns[s], rows * geometry.outputPositions)
                 }
                 let layer = network.layers[l]
-                if functions[l].derivativeReadsPreactivation {
-                    // z into its own buffer when training keeps it (else into y), then a = f(z).
-                    let z = preactivations[s + 1].count > 0 ? preactivations[s + 1] : y
+                try activated(s, rows: rows) { output, f in
                     try backend.linear(
-                        input: input, weights: arena.weights(l), bias: arena.bias(l), output: z, rows: rowCount, inputs: layer.inputs,
-                        outputs: layer.outputs, activation: .identity)
-                    try backend.activate(z, into: y, count: rows * widths[s + 1], function: functions[l])
-                } else {
-                    try backend.linear(
-                        input: input, weights: arena.weights(l), bias: arena.bias(l), output: y, rows: rowCount, inputs: layer.inputs,
-                        outputs: layer.outputs, activation: functions[l])
+                        input: input, weights: arena.weights(l), bias: arena.bias(l), output: output, rows: rowCount, inputs: layer.inputs,
+                        outputs: layer.outputs, activation: f)
+                }
+            case .batchNorm(let b, let channels):
+                let statistics = normalizationBuffers[b], normalizedRows = rows * widths[s + 1] / channels
+                if training {
+                    try backend.normalizationStatistics(
+                        x, rows: normalizedRows, channels: channels, mean: statistics.mean, variance: statistics.variance,
+                        runningMean: statistics.runningMean, runningVariance: statistics.runningVariance, momentum: BatchNorm.momentum)
+                }
+                let (mean, variance) = training ? (statistics.mean, statistics.variance) : (statistics.runningMean, statistics.runningVariance)
+                try activated(s, rows: rows) { output, f in
+                    try backend.normalize(
+                        x, rows: normalizedRows, channels: channels, mean: mean, variance: variance, scale: arena.scale(b),
+                        shift: arena.shift(b), epsilon: BatchNorm.epsilon, into: output, activation: f)
                 }
             case .maxPool(let geometry):
                 try backend.maxPool(x, geometry: geometry, samples: rows, into: y, argmax: argmax[s])
@@ -319,7 +366,7 @@ final class ResidentNetwork {
             case .flatten(let pixels, let channels):
                 try backend.transposeSamples(x, samples: rows, rows: pixels, columns: channels, into: y)
             }
-            if let dropout, masks[s + 1].count > 0, case .weights(let l, let geometry) = stage {
+            if let dropout, masks[s + 1].count > 0, let (l, geometry) = activationOwners[s] {
                 let count = rows * widths[s + 1]
                 // The Philox counter is the element's position in the layer's output, NCHW.
                 let draw = geometry == nil ? masks[s + 1] : maskNCHW
@@ -334,6 +381,18 @@ final class ResidentNetwork {
                 try backend.multiply(y, by: masks[s + 1], into: dropped[s + 1], count: count)
             }
         }
+    }
+
+    /// Runs `write`, which computes stage s's output with the activation it is given: the stage's
+    /// own (identity where it applies none), or, where its f′ reads z, identity into z's buffer
+    /// (y's when not training), and then a = f(z) into y.
+    private func activated(_ s: Int, rows: Int, _ write: (_ output: any DeviceBuffer, _ f: Activation) throws -> Void) throws {
+        let f = activationOwners[s].map { functions[$0.layer] } ?? .identity
+        let y = activations[s + 1]
+        guard f.derivativeReadsPreactivation else { return try write(y, f) }
+        let z = preactivations[s + 1].count > 0 ? preactivations[s + 1] : y
+        try write(z, .identity)
+        try backend.activate(z, into: y, count: rows * widths[s + 1], function: f)
     }
 
     // The backward pass, beside the forward: A_L, Y: [rows, nL] -> metrics[slot] and δ_L, in one
@@ -361,8 +420,9 @@ final class ResidentNetwork {
     //   maxpool: to each window's maximum;  flatten: [rows, C, H·W] -> [rows, H·W, C]
     //   avgpool: δ·(1/(K·K)) to each window's K·K patch entries, then col2im
     //   gap:     δ·(1/(H·W)) to every pixel of its channel, NCHW, then to NHWC
-    // then, where stage s − 1 is a hidden weight layer: ⊙ mask under dropout, and ⊙ f′ (from A_{s−1},
-    // or from Z_{s−1} for GELU).
+    //   batchnorm: δx = γ/√(σ² + ε)·(δ − mean δ − x̂·mean(δ·x̂)) over its rows; gγ, gβ beside it
+    // then, where stage s − 1 applies a hidden weight layer's activation (its own, or its batch
+    // norm's): ⊙ mask under dropout, and ⊙ f′ (from A_{s−1}, or from Z_{s−1} for GELU).
     private func backward(stage s: Int, rows: Int, dropout: Bool) throws {
         let below = s - 1
         var derivativeApplied = false
@@ -402,8 +462,16 @@ final class ResidentNetwork {
             try backend.transposeSamples(columnGradient, samples: rows, rows: geometry.channels, columns: pixels, into: deltas[below])
         case .flatten(let pixels, let channels):
             try backend.transposeSamples(deltas[s], samples: rows, rows: channels, columns: pixels, into: deltas[below])
+        case .batchNorm(let b, let channels):
+            // δ at the normalised output (f′ applied) -> gγ, gβ into the arena's gradients, and δ
+            // at the weight stage's z, which applies no activation of its own.
+            let statistics = normalizationBuffers[b]
+            try backend.normalizationBackward(
+                deltas[s], x: activations[s], rows: rows * widths[s + 1] / channels, channels: channels, samples: rows,
+                mean: statistics.mean, variance: statistics.variance, scale: arena.scale(b), epsilon: BatchNorm.epsilon,
+                scaleGradient: arena.scaleGradient(b), shiftGradient: arena.shiftGradient(b), into: deltas[below])
         }
-        guard case .weights(let k, _) = stages[below] else { return }
+        guard let k = activationOwners[below]?.layer else { return }
         let count = rows * widths[s]
         if derivativeApplied {
             if dropout, masks[s].count > 0 { try backend.multiply(deltas[below], by: masks[s], into: deltas[below], count: count) }
@@ -427,12 +495,19 @@ final class ResidentNetwork {
 
     // δ_l, input -> gW_l: [n_l, n_in] = (1/samples)·δ_lᵀ·input, gb_l: [n_l] = (1/samples)·Σ δ_l, over the
     // rows·positions GEMM rows of the batch's `rows` samples.
+    // A weight layer that a batch norm follows gets gb = 0 exactly: the batch norm subtracts the
+    // batch's mean, so Σ δ over its rows is 0, which float sums would leave as rounding noise for
+    // Adam to scale up to whole steps. Its bias stays as it started (PyTorch's bias=False).
     func gradients(rows: Int, dropout: Bool) throws {
         for (l, s) in weightStages {
             try backend.layerGradients(
                 delta: deltas[s], input: layerInput(of: s, dropout: dropout), weightGradient: arena.weightGradient(l),
                 biasGradient: arena.biasGradient(l), rows: rows * positions(s), samples: rows, outputs: network.layers[l].outputs,
                 inputs: network.layers[l].inputs)
+            if activationOwners[s] == nil {
+                let outputs = network.layers[l].outputs
+                try backend.multiply(arena.biasGradient(l), by: zeros, into: arena.biasGradient(l), count: outputs)
+            }
         }
     }
 
@@ -440,7 +515,8 @@ final class ResidentNetwork {
     /// them: in one call per layer where the backend fuses the step into the gradient product's
     /// epilogue (Adam on a device), else every gradient and then one pass over the arena.
     func gradientStep(weightStep: OptimizerStep, biasStep: OptimizerStep, rows: Int, dropout: Bool) throws {
-        guard backend.fusesGradientStep(weightStep: weightStep, biasStep: biasStep) else {
+        // Batch norms' γ and β have no product to fuse into: their step is the arena's pass.
+        guard normalizationBuffers.isEmpty, backend.fusesGradientStep(weightStep: weightStep, biasStep: biasStep) else {
             try gradients(rows: rows, dropout: dropout)
             return try arena.step(weightStep: weightStep, biasStep: biasStep)
         }
@@ -538,7 +614,11 @@ final class ResidentNetwork {
     func downloadState() throws -> [[[Float]]] { try arena.downloadState() }
 
     /// The parameters, copied back to the host.
-    func download() throws -> Network { try network.replacingParameters(arena.downloadParameters()) }
+    func download() throws -> Network {
+        try network.replacingParameters(
+            arena.downloadParameters(),
+            runningStatistics: try normalizationBuffers.map { (try backend.download($0.runningMean), try backend.download($0.runningVariance)) })
+    }
 }
 
 extension Network {

@@ -115,8 +115,9 @@ public struct UpdatePath: Sendable, Equatable {
     /// Whether the gradients cross to other processes, through a parameter-sized transfer area.
     public var exchangesGradients: Bool
 
-    public init(_ options: TrainingOptions, hook: Bool, distributed: Bool) {
-        fused = options.optimizer == .sgd && !hook && !distributed && options.clipNorm == nil
+    /// `normalizes`: the network has batch norms, whose γ and β take the arena's optimizer pass.
+    public init(_ options: TrainingOptions, hook: Bool, distributed: Bool, normalizes: Bool = false) {
+        fused = options.optimizer == .sgd && !hook && !distributed && options.clipNorm == nil && !normalizes
         stateSlots = fused ? 1 : options.optimizer.stateBuffers(momentum: options.momentum)
         exchangesGradients = distributed
     }
@@ -217,6 +218,26 @@ public struct Trainer: Sendable {
     /// reads the outputs back to the host, so it costs a test pass's downloads per epoch.
     public var measureConfusion = false
 
+    /// Batch norm needs two values a channel in every training batch, as PyTorch's, for a variance;
+    /// and one process: under a communicator each would normalize by its own shard.
+    public static func checkNormalization(_ network: Network, samples n: Int, batch: Int, distributed: Bool) throws {
+        let channels = try network.architecture.normalizedChannels()
+        guard let first = channels.first else { return }
+        if distributed {
+            throw BPNetError.invalidArgument(
+                "batchnorm does not train distributed yet: each process would normalize by its own shard's statistics")
+        }
+        let shapes = [network.architecture.input] + network.shapes
+        let narrowest = channels.min { shapes[$0.layer + 1].count / $0.channels < shapes[$1.layer + 1].count / $1.channels } ?? first
+        let positions = shapes[narrowest.layer + 1].count / narrowest.channels
+        let smallest = n % batch == 0 ? batch : n % batch
+        guard smallest * positions >= 2 else {
+            throw BPNetError.invalidArgument(
+                "layer \(narrowest.layer + 1) (batchnorm) needs at least 2 values a channel in every training batch for a variance, "
+                    + "but \(n) samples in batches of \(batch) leave a batch of 1 sample: use another --batch-size")
+        }
+    }
+
     /// Trains data-parallel with the other processes of `communicator`: each takes its shard of
     /// every global batch (`BatchShard`), the gradients are summed between the backward pass and
     /// the update, and every process applies the same step, so the weights stay identical. Every
@@ -278,6 +299,7 @@ public struct Trainer: Sendable {
                 network = resume.network
             }
             try options.validate(for: network)
+            try Trainer.checkNormalization(network, samples: n, batch: batch, distributed: communicator != nil)
             let (batchValues, overflow) = batch.multipliedReportingOverflow(by: network.widestRow)
             guard !overflow, batchValues <= Network.maxElements else {
                 throw BPNetError.invalidArgument(
@@ -294,7 +316,8 @@ public struct Trainer: Sendable {
         let ranks = communicator?.size ?? 1
         let evaluationRows = min(max(test?.count ?? 0, validation?.count ?? 0), Trainer.evaluationRows(network))
         let batches = (n + batch - 1) / batch
-        let path = UpdatePath(options, hook: betweenGradientAndUpdate != nil, distributed: communicator != nil)
+        let path = UpdatePath(
+            options, hook: betweenGradientAndUpdate != nil, distributed: communicator != nil, normalizes: !network.normalizations.isEmpty)
         let fused = path.fused
         // A process's shard of a batch, and of an evaluation set.
         let shardCapacity = (batch + ranks - 1) / ranks
@@ -430,7 +453,8 @@ public struct Trainer: Sendable {
                         rows: rows,
                         dropout: dropout
                             ? .init(rate: options.dropout, seed: Trainer.dropoutSeed(options.seed), step: UInt64(step), firstRow: shard.offset)
-                            : nil)
+                            : nil,
+                        training: true)
                     try resident.measureAndBackward(options.loss, rows: rows, slot: b, dropout: dropout)
                 } else {
                     try [Float](repeating: 0, count: 2).withUnsafeBufferPointer { try backend.upload($0, to: resident.metrics, offset: 2 * b) }

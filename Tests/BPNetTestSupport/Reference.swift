@@ -7,8 +7,9 @@ import Foundation
 /// tests check against known Philox outputs).
 ///
 /// It runs any architecture: dense layers as below, convolutions, max pooling and flatten
-/// through `ImageReference` (NCHW, PyTorch's rules). Stage s is the architecture's layer s;
-/// `sizes[s]` counts the values at its input, and `sizes[s + 1]` at its output.
+/// through `ImageReference` (NCHW, PyTorch's rules), and batch norm, which couples a batch's
+/// samples: so a pass runs a whole batch, stage by stage, each sample in plain loops. Stage s is
+/// the architecture's layer s; `sizes[s]` counts the values at its input, and `sizes[s + 1]` at its output.
 public struct ReferenceNetwork {
     public var architecture: Architecture
     public var sizes: [Int]
@@ -16,6 +17,12 @@ public struct ReferenceNetwork {
     /// weights[l][o * n_in + i] is weight layer l's W[o, i]; a convolution's is [Cout, Cin, K, K].
     public var weights: [[Double]]
     public var biases: [[Double]]
+    /// Batch norm's ε and the running statistics' momentum: PyTorch's defaults.
+    public static let batchNormEpsilon = 1e-5, batchNormMomentum = 0.1
+    /// Each batch norm's γ, β and running statistics.
+    public var normalizations: [(scale: [Double], shift: [Double], runningMean: [Double], runningVariance: [Double])]
+    /// Optimizer state of γ and β: [batch norm][γ, β][state index][element].
+    private var normalizationState: [[[[Double]]]]
     /// Optimizer state per parameter: [layer][state index][element].
     private var weightState: [[[Double]]]
     private var biasState: [[[Double]]]
@@ -30,10 +37,12 @@ public struct ReferenceNetwork {
         case pool(ImageReference.MaxPool)
         case average(ImageReference.AveragePool)
         case flatten
+        /// Batch norm `index` over `channels` channels of the stage before.
+        case normalize(index: Int, channels: Int)
     }
 
     var stages: [Stage] {
-        var weightLayer = 0
+        var weightLayer = 0, normalization = 0
         return architecture.layers.indices.map { s in
             func image(_ shape: Architecture.Shape) -> ImageReference.Shape {
                 let d = shape.dimensions
@@ -52,7 +61,26 @@ public struct ReferenceNetwork {
             case .avgPool2d(let k, let stride): return .average(ImageReference.AveragePool(input: image(shapes[s]), size: k, stride: stride))
             case .globalAvgPool: return .average(ImageReference.AveragePool(global: image(shapes[s])))
             case .flatten: return .flatten
+            case .batchNorm:
+                defer { normalization += 1 }
+                return .normalize(index: normalization, channels: shapes[s].dimensions[0])
             }
+        }
+    }
+
+    /// The activation stage s applies: a weight layer's own, unless a batch norm follows it,
+    /// which applies it instead; nil for the other stages. With the weight layer's index.
+    func activation(at s: Int, _ stages: [Stage]) -> (layer: Int, function: Activation)? {
+        switch stages[s] {
+        case .dense(let l), .conv(let l, _):
+            if s + 1 < stages.count, case .normalize = stages[s + 1] { return nil }
+            return (l, functions[l])
+        case .normalize:
+            switch stages[s - 1] {
+            case .dense(let l), .conv(let l, _): return (l, functions[l])
+            case .pool, .average, .flatten, .normalize: return nil
+            }
+        case .pool, .average, .flatten: return nil
         }
     }
 
@@ -65,6 +93,10 @@ public struct ReferenceNetwork {
         biases = network.layers.map { $0.biases.map(Double.init) }
         weightState = weights.map { w in [w.map { _ in 0.0 }, w.map { _ in 0.0 }] }
         biasState = biases.map { b in [b.map { _ in 0.0 }, b.map { _ in 0.0 }] }
+        normalizations = network.normalizations.map {
+            ($0.scale.map(Double.init), $0.shift.map(Double.init), $0.runningMean.map(Double.init), $0.runningVariance.map(Double.init))
+        }
+        normalizationState = normalizations.map { b in [b.scale, b.shift].map { v in [v.map { _ in 0.0 }, v.map { _ in 0.0 }] } }
     }
 
     /// f(z) for one layer's pre-activations.
@@ -99,43 +131,80 @@ public struct ReferenceNetwork {
         }
     }
 
-    /// a_0 = x; at a weight stage z = W·a + b (a convolution's is a cross-correlation) and
-    /// a = f(z), times the dropout mask for hidden weight layers when `masks` is given; pooling
-    /// takes each window's maximum; flatten keeps NCHW order. Returns z and a per stage output
-    /// (z empty where a stage has no weights).
-    public func pass(_ x: [Double], masks: [[Double]]? = nil) -> (z: [[Double]], a: [[Double]]) {
-        var all = [x], zs: [[Double]] = [[]]
+    /// One batch's pass (b indexes its samples): a_0 = x; at a weight stage z = W·a + b (a
+    /// convolution's is a cross-correlation) and a = f(z), times the dropout mask for hidden weight
+    /// layers when `masks` is given (masks[b][s]); pooling takes each window's maximum; flatten keeps
+    /// NCHW order. A batch norm's z is γ·x̂ + β, x̂ = (x − μ)/√(σ² + ε) with μ and σ² (biased) over
+    /// the batch and the channel's positions in training, the running statistics otherwise; a = f(z)
+    /// with the activation of the weight layer before it, which then applies none. Returns z and a
+    /// per stage output (z empty where a stage applies no activation), per sample, and the batch
+    /// statistics of each batch norm (training).
+    public func pass(
+        _ xs: [[Double]], masks: [[[Double]]]? = nil, training: Bool = true
+    ) -> (z: [[[Double]]], a: [[[Double]]], statistics: [(mean: [Double], variance: [Double])]) {
+        var all = [xs], zs: [[[Double]]] = [xs.map { _ in [] }]
+        var statistics: [(mean: [Double], variance: [Double])] = []
         let weightLayers = weights.count
+        let stages = self.stages
         for (s, stage) in stages.enumerated() {
             let previous = all[s]
-            var z: [Double] = [], a: [Double]
+            var z = previous.map { _ in [Double]() }, a: [[Double]]
             switch stage {
             case .dense(let l):
-                z = [Double](repeating: 0, count: sizes[s + 1])
-                for o in 0..<sizes[s + 1] {
-                    z[o] = biases[l][o]
-                    for i in 0..<sizes[s] { z[o] += weights[l][o * sizes[s] + i] * previous[i] }
+                z = previous.map { previous in
+                    (0..<sizes[s + 1]).map { o in
+                        (0..<sizes[s]).reduce(biases[l][o]) { $0 + weights[l][o * sizes[s] + $1] * previous[$1] }
+                    }
                 }
-                a = ReferenceNetwork.activate(functions[l], z)
+                a = z
             case .conv(let l, let convolution):
-                z = convolution.forward(previous, weight: weights[l], bias: biases[l])
-                a = ReferenceNetwork.activate(functions[l], z)
-            case .pool(let pool): a = pool.forward(previous).output
-            case .average(let pool): a = pool.forward(previous)
+                z = previous.map { convolution.forward($0, weight: weights[l], bias: biases[l]) }
+                a = z
+            case .pool(let pool): a = previous.map { pool.forward($0).output }
+            case .average(let pool): a = previous.map { pool.forward($0) }
             case .flatten: a = previous
+            case .normalize(let b, let channels):
+                let positions = sizes[s + 1] / channels
+                let (mean, variance) = training
+                    ? ReferenceNetwork.batchStatistics(previous, channels: channels)
+                    : (normalizations[b].runningMean, normalizations[b].runningVariance)
+                statistics.append((mean, variance))
+                z = previous.map { x in
+                    x.indices.map { i in
+                        let c = i / positions
+                        let normalized = (x[i] - mean[c]) / (variance[c] + ReferenceNetwork.batchNormEpsilon).squareRoot()
+                        return normalizations[b].scale[c] * normalized + normalizations[b].shift[c]
+                    }
+                }
+                a = z
             }
-            switch stage {
-            case .dense(let l), .conv(let l, _):
-                if let masks, l + 1 < weightLayers { a = zip(a, masks[s + 1]).map { $0 * $1 } }
-            case .pool, .average, .flatten: break
+            if let (l, f) = activation(at: s, stages) {
+                a = z.map { ReferenceNetwork.activate(f, $0) }
+                if let masks, l + 1 < weightLayers { a = a.indices.map { b in zip(a[b], masks[b][s + 1]).map { $0 * $1 } } }
+            } else if case .dense = stage {
+                z = z.map { _ in [] }
+            } else if case .conv = stage {
+                z = z.map { _ in [] }
             }
             zs.append(z)
             all.append(a)
         }
-        return (zs, all)
+        return (zs, all, statistics)
     }
 
-    public func activations(_ x: [Double]) -> [[Double]] { pass(x).a }
+    /// Each channel's mean and biased variance over a batch of NCHW samples (or of dense units).
+    static func batchStatistics(_ xs: [[Double]], channels: Int) -> (mean: [Double], variance: [Double]) {
+        let positions = xs[0].count / channels
+        let count = Double(xs.count * positions)
+        let mean = (0..<channels).map { c in xs.reduce(0.0) { total, x in (0..<positions).reduce(total) { $0 + x[c * positions + $1] } } / count }
+        let variance = (0..<channels).map { c in
+            xs.reduce(0.0) { total, x in (0..<positions).reduce(total) { $0 + (x[c * positions + $1] - mean[c]) * (x[c * positions + $1] - mean[c]) } } / count
+        }
+        return (mean, variance)
+    }
+
+    /// One sample's activations, in evaluation (batch norms with their running statistics).
+    public func activations(_ x: [Double]) -> [[Double]] { pass([x], training: false).a.map { $0[0] } }
 
     /// The cost of one sample. The logarithmic losses use the same clamp as the library's values.
     public static func cost(_ loss: Loss, output a: [Double], target y: [Double]) -> Double {
@@ -154,94 +223,154 @@ public struct ReferenceNetwork {
         return total
     }
 
+    /// One sample's cost, in evaluation.
     public func cost(_ loss: Loss, x: [Double], y: [Double]) -> Double {
         ReferenceNetwork.cost(loss, output: activations(x).last!, target: y)
     }
 
-    /// Backpropagation for one sample, from ∂C/∂a_L and the chain rule through z:
+    /// A batch's summed cost in training mode (batch norms with the batch's statistics).
+    public func batchCost(_ loss: Loss, xs: [[Double]], ys: [[Double]]) -> Double {
+        let outputs = pass(xs).a.last!
+        return zip(outputs, ys).reduce(0.0) { $0 + ReferenceNetwork.cost(loss, output: $1.0, target: $1.1) }
+    }
+
+    /// Gradients of one sample's cost (a batch of one).
+    public func gradients(_ loss: Loss, x: [Double], y: [Double], masks: [[Double]]? = nil) -> (weights: [[Double]], biases: [[Double]]) {
+        let g = gradients(loss, xs: [x], ys: [y], masks: masks.map { [$0] })
+        return (g.weights, g.biases)
+    }
+
+    /// Backpropagation of a batch's summed cost, from ∂C/∂a_L and the chain rule through z:
     /// δ_L = ∂C/∂z_L; at a dense stage ∂C/∂a_in = Wᵀ·δ, ∂C/∂W = δ·a_inᵀ, ∂C/∂b = δ; a convolution's
-    /// and a pooling's come from `ImageReference`; flatten passes ∂C/∂a on; and a hidden weight
-    /// layer's δ = ∂C/∂a ⊙ mask ⊙ f′(z).
+    /// and a pooling's come from `ImageReference`; flatten passes ∂C/∂a on; a batch norm's, over
+    /// the batch's R = samples·positions values of a channel: ∂C/∂γ = Σ δ·x̂, ∂C/∂β = Σ δ,
+    /// ∂C/∂x = γ/√(σ² + ε)·(δ − Σδ/R − x̂·Σ(δ·x̂)/R); and where a stage applies a hidden layer's
+    /// activation, δ = ∂C/∂a ⊙ mask ⊙ f′(z). Sums over the batch's samples.
     public func gradients(
-        _ loss: Loss, x: [Double], y: [Double], masks: [[Double]]? = nil
-    ) -> (weights: [[Double]], biases: [[Double]]) {
-        let (z, a) = pass(x, masks: masks)
+        _ loss: Loss, xs: [[Double]], ys: [[Double]], masks: [[[Double]]]? = nil
+    ) -> (weights: [[Double]], biases: [[Double]], scales: [[Double]], shifts: [[Double]], statistics: [(mean: [Double], variance: [Double])]) {
+        let (z, a, statistics) = pass(xs, masks: masks)
         let stages = self.stages
         let last = stages.count
-        let output = a[last]
-        var delta: [Double]
-        switch (loss, functions[functions.count - 1]) {
-        case (.logLikelihood, .softmax), (.crossEntropy, .sigmoid):
-            // ∂C/∂z of these pairs, derived through the softmax Jacobian or σ′: a − y.
-            delta = (0..<output.count).map { output[$0] - y[$0] }
-        default:
-            delta = (0..<output.count).map { j in
-                let dCda = loss == .quadratic ? output[j] - y[j] : (output[j] - y[j]) / (output[j] * (1 - output[j]))
-                return dCda * ReferenceNetwork.derivative(functions[functions.count - 1], z[last][j])
+        let samples = xs.indices
+        let output = functions[functions.count - 1]
+        var delta: [[Double]] = samples.map { b in
+            let (out, y) = (a[last][b], ys[b])
+            switch (loss, output.kind) {
+            case (.logLikelihood, .softmax), (.crossEntropy, .sigmoid):
+                // ∂C/∂z of these pairs, derived through the softmax Jacobian or σ′: a − y.
+                return (0..<out.count).map { out[$0] - y[$0] }
+            default:
+                return (0..<out.count).map { j in
+                    let dCda = loss == .quadratic ? out[j] - y[j] : (out[j] - y[j]) / (out[j] * (1 - out[j]))
+                    return dCda * ReferenceNetwork.derivative(output, z[last][b][j])
+                }
             }
         }
         var gW = weights.map { [Double](repeating: 0, count: $0.count) }, gb = biases.map { [Double](repeating: 0, count: $0.count) }
-        // `delta` is ∂C/∂z at a weight stage's output, else ∂C/∂a.
+        var gScale = normalizations.map { [Double](repeating: 0, count: $0.scale.count) }, gShift = gScale
+        // `delta` is ∂C/∂z at the output of a stage that applies an activation, else ∂C/∂a.
         for s in stride(from: last - 1, through: 0, by: -1) {
-            var inputGradient: [Double]
+            var inputGradient: [[Double]]
             switch stages[s] {
             case .dense(let l):
                 let (n, m) = (sizes[s], sizes[s + 1])
-                inputGradient = (0..<n).map { i in (0..<m).reduce(0.0) { $0 + weights[l][$1 * n + i] * delta[$1] } }
-                for o in 0..<m {
-                    for i in 0..<n { gW[l][o * n + i] = delta[o] * a[s][i] }
+                inputGradient = samples.map { b in (0..<n).map { i in (0..<m).reduce(0.0) { $0 + weights[l][$1 * n + i] * delta[b][$1] } } }
+                for b in samples {
+                    for o in 0..<m {
+                        for i in 0..<n { gW[l][o * n + i] += delta[b][o] * a[s][b][i] }
+                        gb[l][o] += delta[b][o]
+                    }
                 }
-                gb[l] = delta
             case .conv(let l, let convolution):
-                let g = convolution.backward(a[s], weight: weights[l], outputGradient: delta)
-                (inputGradient, gW[l], gb[l]) = (g.input, g.weight, g.bias)
+                inputGradient = samples.map { b in
+                    let g = convolution.backward(a[s][b], weight: weights[l], outputGradient: delta[b])
+                    for k in g.weight.indices { gW[l][k] += g.weight[k] }
+                    for k in g.bias.indices { gb[l][k] += g.bias[k] }
+                    return g.input
+                }
             case .pool(let pool):
-                inputGradient = pool.backward(outputGradient: delta, argmax: pool.forward(a[s]).argmax)
+                inputGradient = samples.map { pool.backward(outputGradient: delta[$0], argmax: pool.forward(a[s][$0]).argmax) }
             case .average(let pool):
-                inputGradient = pool.backward(outputGradient: delta)
+                inputGradient = samples.map { pool.backward(outputGradient: delta[$0]) }
             case .flatten:
                 inputGradient = delta
-            }
-            // Below a weight layer's output: through its mask and f′.
-            if s > 0 {
-                switch stages[s - 1] {
-                case .dense(let k), .conv(let k, _):
-                    inputGradient = inputGradient.indices.map { i in
-                        inputGradient[i] * (masks?[s][i] ?? 1) * ReferenceNetwork.derivative(functions[k], z[s][i])
+            case .normalize(let k, let channels):
+                let positions = sizes[s + 1] / channels
+                let count = Double(xs.count * positions)
+                let (mean, variance) = statistics[k]
+                let inverseStd = variance.map { 1 / ($0 + ReferenceNetwork.batchNormEpsilon).squareRoot() }
+                func normalized(_ b: Int, _ i: Int) -> Double { (a[s][b][i] - mean[i / positions]) * inverseStd[i / positions] }
+                var sumDelta = [Double](repeating: 0, count: channels), sumProduct = sumDelta
+                for b in samples {
+                    for i in 0..<sizes[s + 1] {
+                        sumDelta[i / positions] += delta[b][i]
+                        sumProduct[i / positions] += delta[b][i] * normalized(b, i)
                     }
-                case .pool, .average, .flatten: break
+                }
+                (gScale[k], gShift[k]) = (sumProduct, sumDelta)
+                inputGradient = samples.map { b in
+                    (0..<sizes[s + 1]).map { i in
+                        let c = i / positions
+                        return normalizations[k].scale[c] * inverseStd[c]
+                            * (delta[b][i] - sumDelta[c] / count - normalized(b, i) * sumProduct[c] / count)
+                    }
+                }
+            }
+            // Below a stage that applies a hidden layer's activation: through its mask and f′.
+            if s > 0, let (_, f) = activation(at: s - 1, stages) {
+                inputGradient = samples.map { b in
+                    inputGradient[b].indices.map { i in inputGradient[b][i] * (masks?[b][s][i] ?? 1) * ReferenceNetwork.derivative(f, z[s][b][i]) }
                 }
             }
             delta = inputGradient
         }
-        return (gW, gb)
+        // A weight layer that a batch norm follows: Σ δ over the batch is 0 at its output (the
+        // batch norm subtracts the mean), so its bias's gradient is 0, exactly.
+        for s in stages.indices where activation(at: s, stages) == nil {
+            if case .dense(let l) = stages[s] { gb[l] = gb[l].map { _ in 0 } }
+            if case .conv(let l, _) = stages[s] { gb[l] = gb[l].map { _ in 0 } }
+        }
+        return (gW, gb, gScale, gShift, statistics)
     }
 
-    /// One optimizer step on a batch, from the per-sample gradients, with the rules exactly as
-    /// the README states them. `masks[s]` are sample s's dropout masks.
+    /// One optimizer step on a batch, from the batch's summed gradients, with the rules exactly as
+    /// the README states them; batch norms' running statistics move by momentum 0.1 towards the
+    /// batch's mean and unbiased variance. `masks[b]` are sample b's dropout masks.
     public mutating func step(
         _ options: TrainingOptions, batch: [(x: [Double], y: [Double])], masks: [[[Double]]]?, n: Int, eta: Double
     ) {
         step += 1
         let m = Double(batch.count)
-        var sumW = weights.map { [Double](repeating: 0, count: $0.count) }
-        var sumB = biases.map { [Double](repeating: 0, count: $0.count) }
-        for (s, sample) in batch.enumerated() {
-            let g = gradients(options.loss, x: sample.x, y: sample.y, masks: masks?[s])
-            for l in 0..<weights.count {
-                for k in 0..<sumW[l].count { sumW[l][k] += g.weights[l][k] }
-                for k in 0..<sumB[l].count { sumB[l][k] += g.biases[l][k] }
+        let g = gradients(options.loss, xs: batch.map(\.x), ys: batch.map(\.y), masks: masks)
+        var (sumW, sumB, sumScale, sumShift) = (g.weights, g.biases, g.scales, g.shifts)
+        let momentum = ReferenceNetwork.batchNormMomentum
+        for (k, (mean, variance)) in g.statistics.enumerated() {
+            let count = Double(batch.count * sizes[normalizationStage(k) + 1] / mean.count)
+            for c in mean.indices {
+                normalizations[k].runningMean[c] = (1 - momentum) * normalizations[k].runningMean[c] + momentum * mean[c]
+                normalizations[k].runningVariance[c] =
+                    (1 - momentum) * normalizations[k].runningVariance[c] + momentum * variance[c] * count / max(count - 1, 1)
             }
         }
         // Clipping by global norm, as torch.nn.utils.clip_grad_norm_: every gradient times
         // min(1, c/(‖g‖ + 1e-6)), ‖g‖ over the weights' and the biases' gradients together.
+        let lambda = Double(options.l2) / Double(n), mu = Double(options.momentum)
         if let clipNorm = options.clipNorm {
-            let squares = (sumW + sumB).reduce(0.0) { total, sums in sums.reduce(total) { $0 + ($1 / m) * ($1 / m) } }
+            let squares = (sumW + sumB + sumScale + sumShift).reduce(0.0) { total, sums in sums.reduce(total) { $0 + ($1 / m) * ($1 / m) } }
             let coefficient = min(1, Double(clipNorm) / (squares.squareRoot() + 1e-6))
             sumW = sumW.map { $0.map { $0 * coefficient } }
             sumB = sumB.map { $0.map { $0 * coefficient } }
+            sumScale = sumScale.map { $0.map { $0 * coefficient } }
+            sumShift = sumShift.map { $0.map { $0 * coefficient } }
         }
-        let lambda = Double(options.l2) / Double(n), mu = Double(options.momentum)
+        // γ and β step as biases do: no L2, no decoupled decay.
+        for k in normalizations.indices {
+            for c in normalizations[k].scale.indices {
+                update(&normalizations[k].scale[c], &normalizationState[k][0], c, g: sumScale[k][c] / m, l2: 0, decay: 0, options, eta: eta, mu: mu)
+                update(&normalizations[k].shift[c], &normalizationState[k][1], c, g: sumShift[k][c] / m, l2: 0, decay: 0, options, eta: eta, mu: mu)
+            }
+        }
         for l in 0..<weights.count {
             for k in 0..<weights[l].count {
                 var decay = 0.0, l2 = lambda
@@ -337,15 +466,10 @@ public struct ReferenceNetwork {
                     // number is the weight layer's, from 1, and its elements are NCHW.
                     let stages = self.stages
                     let layerMasks = sizes.indices.map { l -> [Float] in
-                        guard l > 0, l < sizes.count - 1 else { return [] }
-                        switch stages[l - 1] {
-                        case .dense(let k), .conv(let k, _):
-                            guard k + 1 < weights.count else { return [] }
-                            return DropoutMask.values(
-                                count: rows.count * sizes[l], rate: options.dropout, seed: Trainer.dropoutSeed(options.seed),
-                                step: UInt64(t), layer: k + 1)
-                        case .pool, .average, .flatten: return []
-                        }
+                        guard l > 0, l < sizes.count - 1, let (k, _) = activation(at: l - 1, stages), k + 1 < weights.count else { return [] }
+                        return DropoutMask.values(
+                            count: rows.count * sizes[l], rate: options.dropout, seed: Trainer.dropoutSeed(options.seed),
+                            step: UInt64(t), layer: k + 1)
                     }
                     masks = (0..<rows.count).map { r in
                         sizes.indices.map { l in
@@ -360,8 +484,25 @@ public struct ReferenceNetwork {
         }
     }
 
-    /// All parameters, layer by layer, weights before biases.
-    public var flatParameters: [Double] { zip(weights, biases).flatMap { $0 + $1 } }
+    /// The stage of batch norm `k`.
+    func normalizationStage(_ k: Int) -> Int {
+        stages.firstIndex { if case .normalize(k, _) = $0 { return true } else { return false } }!
+    }
+
+    /// All parameters in arena order: layer by layer, weights before biases, a batch norm's γ
+    /// and β where it stands.
+    public var flatParameters: [Double] {
+        stages.flatMap { stage -> [Double] in
+            switch stage {
+            case .dense(let l), .conv(let l, _): return weights[l] + biases[l]
+            case .normalize(let k, _): return normalizations[k].scale + normalizations[k].shift
+            case .pool, .average, .flatten: return []
+            }
+        }
+    }
+
+    /// Every batch norm's running mean, then its running variance.
+    public var flatRunningStatistics: [Double] { normalizations.flatMap { $0.runningMean + $0.runningVariance } }
 }
 
 // Network.flatParameters (BPNet) lists parameters in the order of `ReferenceNetwork`.

@@ -65,6 +65,11 @@ public enum ResumeChecks {
             name: "cnn, momentum, early stopping", sizes: [105, 3], activations: [.relu, .sigmoid],
             options: TrainingOptions(epochs: 3, batchSize: 10, learningRate: 0.3, momentum: 0.5, earlyStop: 2, seed: 10),
             validation: 11, architecture: try! Architecture(parsing: "3x7x5,conv:2:2:2:0,flatten,3")),
+        // Batch norms' running statistics resume too (in the model's tensors), and γ and β's Adam state.
+        Case(
+            name: "cnn, batch norm, adam, dropout", sizes: [105, 3], activations: [.relu, .gelu, .softmax],
+            options: TrainingOptions(epochs: 2, batchSize: 10, optimizer: .adam(), loss: .logLikelihood, dropout: 0.2, seed: 11),
+            architecture: try! Architecture(parsing: "3x7x5,conv:4:3:1:1,batchnorm,maxpool:2,flatten,6,batchnorm,3")),
     ]
 
     /// The training and validation data of every case: 53 samples (64 with the held-out ones).

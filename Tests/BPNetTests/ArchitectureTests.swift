@@ -35,7 +35,7 @@ import Testing
     /// the float64 reference computes on its own.
     @Test(arguments: [
         "3x7x5,conv:4:3:2:1,maxpool:2:1,conv:2:2:3:0", "1x17x9,conv:3:1,maxpool:3,conv:1:4:1:2", "2x5x5,conv:1:5,flatten,3",
-        "3x9x7,avgpool:3:2,conv:4:2,avgpool:2:1,gap", "2x5x8,gap,flatten,3",
+        "3x9x7,avgpool:3:2,conv:4:2,avgpool:2:1,gap", "2x5x8,gap,flatten,3", "2x6x5,conv:3:3,batchnorm,maxpool:2",
     ])
     func shapesAgreeWithTheReference(text: String) throws {
         let model = try Architecture(parsing: text)
@@ -50,6 +50,8 @@ import Testing
                 current = try #require(ImageReference.AveragePool(input: current, size: k, stride: s).output)
             case .globalAvgPool:
                 current = try #require(ImageReference.AveragePool(global: current).output)
+            case .batchNorm:
+                break
             case .flatten, .dense:
                 return
             }
@@ -61,6 +63,9 @@ import Testing
     @Test func impossibleShapes() {
         for (text, message) in [
             ("1x4x4,conv:2:5", "layer 1 (conv:2:5:1:0): a 5×5 kernel is larger than its 4×4 input with padding 0"),
+            ("1x4x4,batchnorm,flatten,3", "layer 1 (batchnorm): normalizes a conv or dense layer's output and applies its activation: put it right after one"),
+            ("1x6x6,conv:2:3,maxpool:2,batchnorm,flatten,3", "layer 3 (batchnorm): normalizes a conv or dense layer's output and applies its activation: put it right after one"),
+            ("4,5,batchnorm,batchnorm,3", "layer 3 (batchnorm): normalizes a conv or dense layer's output and applies its activation: put it right after one"),
             ("1x28x28,30,10", "layer 1 (30): a dense layer takes a flat input, but its input is 1×28×28: put flatten before it"),
             ("784,conv:8:3", "layer 1 (conv:8:3:1:0): takes an image, but its input is flat (784): give the input as CxHxW, such as 1x28x28"),
             ("784,flatten,10", "layer 1 (flatten): its input is already flat (784)"),
@@ -86,7 +91,7 @@ import Testing
             ("1x28x28,conv:32", "layer 1 'conv:32' is not conv:C:K[:S[:P]]"),
             ("1x28x28,conv:3:3:1:1:1", "layer 1 'conv:3:3:1:1:1' is not conv:C:K[:S[:P]]"),
             ("1x28x28,maxpool", "layer 1 'maxpool' is not maxpool:K[:S]"),
-            ("1x28x28,pool:2", "layer 1 'pool:2' is not a size, conv:C:K[:S[:P]], maxpool:K[:S], avgpool:K[:S], gap or flatten"),
+            ("1x28x28,pool:2", "layer 1 'pool:2' is not a size, conv:C:K[:S[:P]], batchnorm, maxpool:K[:S], avgpool:K[:S], gap or flatten"),
             ("1x28,flatten,10", "the input '1x28' is neither a number nor CxHxW"),
         ] {
             #expect {

@@ -52,6 +52,18 @@ import Testing
         Case(layers: "2x7x6,conv:4:3:1:1,maxpool:2:1,conv:3:2,flatten,5,3", activations: [.gelu, .gelu, try! .leakyRelu(slope: 0.2), .softmax],
              samples: 25, options: TrainingOptions(
                 epochs: 2, batchSize: 6, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5, dropout: 0.3, seed: 8)),
+        // Batch norm after a padded convolution (over 7·6 positions a sample) and after a dense
+        // layer (over samples alone), each applying its weight layer's activation; partial
+        // batches (29 = 4·7 + 1 in 4·6 + 5); SGD with momentum (γ and β take the arena's pass).
+        Case(layers: "2x7x6,conv:4:3:1:1,batchnorm,maxpool:2,flatten,9,batchnorm,3", activations: [.relu, .tanh, .softmax],
+             samples: 29, options: TrainingOptions(
+                epochs: 2, batchSize: 6, learningRate: 0.05, loss: .logLikelihood, l2: 0.5, momentum: 0.5, seed: 9)),
+        // GELU after batch norm (its z kept at the batch norm's output), dropout on the normalised
+        // layers' outputs, two convolutions, Adam with clipping.
+        Case(layers: "1x6x7,conv:3:3,batchnorm,conv:5:2:2,batchnorm,flatten,7,3", activations: [.gelu, .leakyRelu, .sigmoid, .softmax],
+             samples: 23, options: TrainingOptions(
+                epochs: 2, batchSize: 5, learningRate: 0.01, optimizer: .adam(), loss: .logLikelihood, dropout: 0.3, clipNorm: 0.5,
+                seed: 10)),
         // Padding 2 around a 5×5 kernel on a 3×3 image; plain SGD.
         Case(layers: "1x3x3,conv:2:5:1:2,flatten,3", activations: [.identity, .softmax], samples: 17, options: TrainingOptions(
             epochs: 3, batchSize: 3, learningRate: 0.1, loss: .logLikelihood)),
@@ -70,6 +82,13 @@ import Testing
         reference.train(data, options: c.options)
         let error = relativeError(network.flatParameters, reference.flatParameters)
         #expect(error < Self.tolerance, "relative error \(error)")
+        // Batch norms' running statistics moved as the reference's did.
+        let running = network.normalizations.flatMap { $0.runningMean + $0.runningVariance }.map(Double.init)
+        #expect(running.count == reference.flatRunningStatistics.count)
+        if !running.isEmpty {
+            #expect(relativeError(running, reference.flatRunningStatistics) < Self.tolerance)
+            #expect(running != start.normalizations.flatMap { $0.runningMean + $0.runningVariance }.map(Double.init))
+        }
         // The parameters really moved, so the comparison is not of two untouched copies.
         #expect(relativeError(network.flatParameters, start.flatParameters) > 1e-3)
         // The trained network's outputs on the backend are its host forward pass.

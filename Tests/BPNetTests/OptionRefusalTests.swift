@@ -58,6 +58,24 @@ import Testing
         #expect(loaded.activations == [.gelu, try .leakyRelu(slope: 0.3)])
     }
 
+    /// Batch norm needs a variance: a training batch of one sample after a dense layer is refused
+    /// (PyTorch's BatchNorm1d refuses it too), as is a distributed run, which would normalize each
+    /// process's shard alone; a batch norm goes right after a conv or dense layer.
+    @Test func batchNormNeedsTwoValuesAChannelAndOneProcess() throws {
+        let layers = ["--layers", "4,5,batchnorm,3", "--activations", "relu,softmax", "--loss", "log-likelihood"]
+        let message = "layer 2 (batchnorm) needs at least 2 values a channel in every training batch for a variance"
+        try expectError(train + layers + ["--batch-size", "10"], message + ", but 31 samples in batches of 10 leave a batch of 1 sample")
+        try expectError(train + layers + ["--batch-size", "1"], message)
+        #expect(try CLI.run(train + layers + ["--batch-size", "8"]).status == 0)
+        try expectError(
+            train + ["--layers", "4,batchnorm,5,3"], "layer 1 (batchnorm): normalizes a conv or dense layer's output and applies its activation")
+        let network = try Network(architecture: try Architecture(parsing: "4,5,batchnorm,3"), activations: [.relu, .softmax])
+        #expect(throws: BPNetError.invalidArgument(
+            "batchnorm does not train distributed yet: each process would normalize by its own shard's statistics")) {
+            try Trainer.checkNormalization(network, samples: 31, batch: 8, distributed: true)
+        }
+    }
+
     /// Each optimizer option with each optimizer that ignores it.
     @Test func optimizerOptionsTheOptimizerIgnores() throws {
         try expectError(train + ["--optimizer", "adamw", "--l2", "0.1"], "--l2 does nothing with --optimizer adamw: adamw decouples its weight decay (use --weight-decay)")

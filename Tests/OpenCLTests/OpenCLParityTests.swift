@@ -89,6 +89,13 @@ struct OpenCLParityTests {
         expectAllPass(checks)
     }
 
+    /// Batch norm's statistics, normalisation and backward pass on the device and the CPU, against float64.
+    @Test func batchNormMatchesFloat64() throws {
+        let checks = Verification.normalizationChecks(try Self.device(), cpu: cpu, depth: .full)
+        #expect(checks.count == 5)
+        expectAllPass(checks)
+    }
+
     @Test func elementwiseKernelsMatchCPU() throws {
         expectAllPass(Verification.elementwiseChecks(try Self.device(), cpu: cpu, depth: .full))
     }

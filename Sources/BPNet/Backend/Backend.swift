@@ -183,6 +183,30 @@ public protocol Backend: AnyObject, Sendable {
     /// pre-activation z for its derivative (GELU), after a `linear` step with identity wrote z.
     func activate(_ z: any DeviceBuffer, into a: any DeviceBuffer, count: Int, function: Activation) throws
 
+    // Batch normalisation over the columns of x: [rows, channels], whose rows are a batch's
+    // samples (or, NHWC, its pixels). Sums run over the rows in order, per channel.
+
+    /// mean, variance: [channels] = each column's mean and biased variance Σ(x − μ)²/rows; then
+    /// runningMean = (1 − momentum)·runningMean + momentum·μ, and runningVariance likewise with
+    /// the unbiased variance (·rows/(rows − 1)), as PyTorch's training mode.
+    func normalizationStatistics(
+        _ x: any DeviceBuffer, rows: Int, channels: Int, mean: any DeviceBuffer, variance: any DeviceBuffer,
+        runningMean: any DeviceBuffer, runningVariance: any DeviceBuffer, momentum: Float) throws
+
+    /// y: [rows, channels] = f(γ/√(σ² + ε)·(x − μ) + β), with the batch's statistics in training
+    /// and the running ones in evaluation; f is the activation of the weight layer before it.
+    func normalize(
+        _ x: any DeviceBuffer, rows: Int, channels: Int, mean: any DeviceBuffer, variance: any DeviceBuffer, scale: any DeviceBuffer,
+        shift: any DeviceBuffer, epsilon: Float, into y: any DeviceBuffer, activation: Activation) throws
+
+    /// The training-mode backward of `normalize` before f: δ: [rows, channels] at its output, and
+    /// x̂ = (x − μ)/√(σ² + ε) -> scaleGradient = Σ_rows δ·x̂ / samples, shiftGradient = Σ_rows δ /
+    /// samples, inputGradient = γ/√(σ² + ε)·(δ − Σδ/rows − x̂·Σ(δ·x̂)/rows).
+    func normalizationBackward(
+        _ delta: any DeviceBuffer, x: any DeviceBuffer, rows: Int, channels: Int, samples: Int, mean: any DeviceBuffer,
+        variance: any DeviceBuffer, scale: any DeviceBuffer, epsilon: Float, scaleGradient: any DeviceBuffer,
+        shiftGradient: any DeviceBuffer, into inputGradient: any DeviceBuffer) throws
+
     // Dropout: a mask drawn by a counter-based generator, so every backend draws the same.
 
     /// mask: [count] = scale where element i's Philox draw for (seed, step, layer) at counter

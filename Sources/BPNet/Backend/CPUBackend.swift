@@ -418,7 +418,41 @@ public final class CPUBackend: Backend, GeneralForms {
     public func activate(_ z: any DeviceBuffer, into a: any DeviceBuffer, count: Int, function: Activation) throws {
         if function == .softmax { throw BPNetError.invalidArgument("activate: softmax is a row operation, not an element-wise one") }
         let x = cpu(z).floats, y = cpu(a).floats
+        if function == .identity {
+            if x != y { y.update(from: x, count: count) }
+            return
+        }
         for i in 0..<count { y[i] = function(x[i]) }
+    }
+
+    public func normalizationStatistics(
+        _ x: any DeviceBuffer, rows: Int, channels: Int, mean: any DeviceBuffer, variance: any DeviceBuffer,
+        runningMean: any DeviceBuffer, runningVariance: any DeviceBuffer, momentum: Float
+    ) throws {
+        bpnet_batch_norm_statistics(
+            cpu(x).floats, rows, channels, cpu(mean).floats, cpu(variance).floats, cpu(runningMean).floats, cpu(runningVariance).floats,
+            momentum)
+    }
+
+    public func normalize(
+        _ x: any DeviceBuffer, rows: Int, channels: Int, mean: any DeviceBuffer, variance: any DeviceBuffer, scale: any DeviceBuffer,
+        shift: any DeviceBuffer, epsilon: Float, into y: any DeviceBuffer, activation: Activation
+    ) throws {
+        if activation == .softmax { throw BPNetError.invalidArgument("normalize: softmax is a row operation, not an element-wise one") }
+        bpnet_batch_norm(
+            cpu(x).floats, rows, channels, cpu(mean).floats, cpu(variance).floats, cpu(scale).floats, cpu(shift).floats, epsilon,
+            cpu(y).floats)
+        try activate(y, into: y, count: rows * channels, function: activation)
+    }
+
+    public func normalizationBackward(
+        _ delta: any DeviceBuffer, x: any DeviceBuffer, rows: Int, channels: Int, samples: Int, mean: any DeviceBuffer,
+        variance: any DeviceBuffer, scale: any DeviceBuffer, epsilon: Float, scaleGradient: any DeviceBuffer,
+        shiftGradient: any DeviceBuffer, into inputGradient: any DeviceBuffer
+    ) throws {
+        bpnet_batch_norm_backward(
+            cpu(delta).floats, cpu(x).floats, rows, channels, samples, cpu(mean).floats, cpu(variance).floats, cpu(scale).floats,
+            epsilon, cpu(scaleGradient).floats, cpu(shiftGradient).floats, cpu(inputGradient).floats)
     }
 
     public func batchMetrics(

@@ -128,6 +128,37 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
             try inner.multiplyDerivative(delta, activation: activation, count: count, function: function)
         }
     }
+    public func normalizationStatistics(
+        _ x: any DeviceBuffer, rows: Int, channels: Int, mean: any DeviceBuffer, variance: any DeviceBuffer,
+        runningMean: any DeviceBuffer, runningVariance: any DeviceBuffer, momentum: Float
+    ) throws {
+        try timed("batch norm: statistics") {
+            try inner.normalizationStatistics(
+                x, rows: rows, channels: channels, mean: mean, variance: variance, runningMean: runningMean,
+                runningVariance: runningVariance, momentum: momentum)
+        }
+    }
+    public func normalize(
+        _ x: any DeviceBuffer, rows: Int, channels: Int, mean: any DeviceBuffer, variance: any DeviceBuffer, scale: any DeviceBuffer,
+        shift: any DeviceBuffer, epsilon: Float, into y: any DeviceBuffer, activation: Activation
+    ) throws {
+        try timed("batch norm, \(activation.rawValue)") {
+            try inner.normalize(
+                x, rows: rows, channels: channels, mean: mean, variance: variance, scale: scale, shift: shift, epsilon: epsilon, into: y,
+                activation: activation)
+        }
+    }
+    public func normalizationBackward(
+        _ delta: any DeviceBuffer, x: any DeviceBuffer, rows: Int, channels: Int, samples: Int, mean: any DeviceBuffer,
+        variance: any DeviceBuffer, scale: any DeviceBuffer, epsilon: Float, scaleGradient: any DeviceBuffer,
+        shiftGradient: any DeviceBuffer, into inputGradient: any DeviceBuffer
+    ) throws {
+        try timed("batch norm: backward") {
+            try inner.normalizationBackward(
+                delta, x: x, rows: rows, channels: channels, samples: samples, mean: mean, variance: variance, scale: scale,
+                epsilon: epsilon, scaleGradient: scaleGradient, shiftGradient: shiftGradient, into: inputGradient)
+        }
+    }
     public func activate(_ z: any DeviceBuffer, into a: any DeviceBuffer, count: Int, function: Activation) throws {
         try timed("\(function.rawValue)(z)") { try inner.activate(z, into: a, count: count, function: function) }
     }

@@ -23,12 +23,12 @@ struct AvgPool2D: LayerDefinition {
     }
 
     // X: [rows, H, W, C] -> patches [rows·OH·OW·C, K·K] -> · 1/(K·K) -> [rows, OH, OW, C].
-    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> LayerStage {
+    func stage(input: Architecture.Shape, output: Architecture.Shape, index: LayerStage.Index, isFirst: Bool) -> LayerStage {
         let d = input.dimensions
         return .averagePool(WindowGeometry(channels: d[0], height: d[1], width: d[2], kernel: size, stride: stride))
     }
 
-    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: Layer?) -> [Float] {
+    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: LayerParameters) -> [Float] {
         let (h, w) = (input.dimensions[1], input.dimensions[2])
         let (c, oh, ow) = (output.dimensions[0], output.dimensions[1], output.dimensions[2])
         let scale = 1 / Float(size * size)

@@ -50,15 +50,15 @@ struct Conv2D: LayerDefinition {
 
     // X: [rows, H, W, C] -> patches [rows·OH·OW, C·K·K] (im2col) -> f(patches·Wᵀ + b): [rows, OH, OW, Cout];
     // backward: δ·W into the patches' gradient, then col2im.
-    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> LayerStage {
+    func stage(input: Architecture.Shape, output: Architecture.Shape, index: LayerStage.Index, isFirst: Bool) -> LayerStage {
         let d = input.dimensions
         return .weights(
-            layer: weightLayer,
+            layer: index.weightLayer,
             geometry: WindowGeometry(channels: d[0], height: d[1], width: d[2], kernel: kernel, stride: stride, padding: padding))
     }
 
-    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: Layer?) -> [Float] {
-        let parameters = parameters!
+    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: LayerParameters) -> [Float] {
+        let parameters = parameters.weights!
         let (cin, h, w) = (input.dimensions[0], input.dimensions[1], input.dimensions[2])
         let (oh, ow) = (output.dimensions[1], output.dimensions[2])
         let (k, s, p) = (kernel, stride, padding)

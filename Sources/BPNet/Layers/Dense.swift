@@ -28,11 +28,11 @@ struct Dense: LayerDefinition {
     }
 
     // A: [rows, inputs] -> f(A·Wᵀ + b): [rows, outputs], the `linear` step.
-    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> LayerStage {
-        .weights(layer: weightLayer, geometry: nil)
+    func stage(input: Architecture.Shape, output: Architecture.Shape, index: LayerStage.Index, isFirst: Bool) -> LayerStage {
+        .weights(layer: index.weightLayer, geometry: nil)
     }
 
-    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: Layer?) -> [Float] {
-        parameters!(x)
+    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: LayerParameters) -> [Float] {
+        parameters.weights!(x)
     }
 }

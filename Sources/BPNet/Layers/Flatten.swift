@@ -15,10 +15,10 @@ struct Flatten: LayerDefinition {
 
     // X: [rows, H·W, C] (NHWC) -> [rows, C, H·W]. The data's batch is NCHW already: flattening it
     // first copies it, as a transpose of one row.
-    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> LayerStage {
+    func stage(input: Architecture.Shape, output: Architecture.Shape, index: LayerStage.Index, isFirst: Bool) -> LayerStage {
         let d = input.dimensions
         return isFirst ? .flatten(pixels: 1, channels: input.count) : .flatten(pixels: d[1] * d[2], channels: d[0])
     }
 
-    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: Layer?) -> [Float] { x }
+    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: LayerParameters) -> [Float] { x }
 }

@@ -22,12 +22,12 @@ struct GlobalAvgPool: LayerDefinition {
     }
 
     // X: [rows, H·W, C] -> [rows, C, H·W] -> · 1/(H·W) -> [rows, C]. The whole image is its window.
-    func stage(input: Architecture.Shape, output: Architecture.Shape, weightLayer: Int, isFirst: Bool) -> LayerStage {
+    func stage(input: Architecture.Shape, output: Architecture.Shape, index: LayerStage.Index, isFirst: Bool) -> LayerStage {
         let d = input.dimensions
         return .globalAveragePool(WindowGeometry(channels: d[0], height: d[1], width: d[2], kernel: 1))
     }
 
-    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: Layer?) -> [Float] {
+    func forward(_ x: [Float], input: Architecture.Shape, output: Architecture.Shape, parameters: LayerParameters) -> [Float] {
         let pixels = input.dimensions[1] * input.dimensions[2]
         let scale = 1 / Float(pixels)
         return (0..<input.dimensions[0]).map { channel in

@@ -15,6 +15,9 @@ extension Architecture {
         case globalAvgPool
         /// An image as a flat vector in NCHW order (channel, row, column), as `torch.flatten`.
         case flatten
+        /// Batch normalisation of the weight layer before it, whose activation then applies
+        /// (`torch.nn.BatchNorm2d` after a convolution, `BatchNorm1d` after a dense layer).
+        case batchNorm
 
         var definition: any LayerDefinition {
             switch self {
@@ -25,15 +28,16 @@ extension Architecture {
             case .avgPool2d(let size, let stride): return AvgPool2D(size: size, stride: stride ?? size)
             case .globalAvgPool: return GlobalAvgPool()
             case .flatten: return Flatten()
+            case .batchNorm: return BatchNorm()
             }
         }
 
         /// Every kind, for the `--layers` grammar and its messages.
         static let kinds: [any LayerDefinition.Type] = [
-            Dense.self, Conv2D.self, MaxPool2D.self, AvgPool2D.self, GlobalAvgPool.self, Flatten.self,
+            Dense.self, Conv2D.self, BatchNorm.self, MaxPool2D.self, AvgPool2D.self, GlobalAvgPool.self, Flatten.self,
         ]
 
-        /// The kind, as summaries name it: `dense`, `conv2d`, `maxpool2d`, `avgpool2d`, `globalavgpool` or `flatten`.
+        /// The kind, as summaries name it: `dense`, `conv2d`, `batchnorm`, `maxpool2d`, `avgpool2d`, `globalavgpool` or `flatten`.
         public var kind: String { definition.name }
 
         /// Whether the layer has weights, and so an activation of its own.

@@ -5,7 +5,7 @@ import Foundation
 /// its weight layers.
 ///
 /// The command-line form is `--layers`: `CxHxW` (or a bare number for flat inputs) first, then
-/// `conv:C:K[:S[:P]]`, `maxpool:K[:S]`, `avgpool:K[:S]`, `gap`, `flatten`, or a bare number for a dense layer, such as
+/// `conv:C:K[:S[:P]]`, `batchnorm`, `maxpool:K[:S]`, `avgpool:K[:S]`, `gap`, `flatten`, or a bare number for a dense layer, such as
 /// `1x28x28,conv:32:5:1:2,maxpool:2,conv:64:5:1:2,maxpool:2,flatten,1024,10`. `784,30,10` is
 /// today's dense network.
 public struct Architecture: Equatable, Sendable, CustomStringConvertible {
@@ -64,6 +64,10 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         var current = input
         for (index, layer) in layers.enumerated() {
             func fail(_ problem: String) -> BPNetError { .invalidArgument("layer \(index + 1) (\(layer)): \(problem)") }
+            // A batch norm takes the activation of the weight layer it follows.
+            if layer.definition.normalizedChannels(input: current) != nil, index == 0 || !layers[index - 1].isWeightLayer {
+                throw fail("normalizes a conv or dense layer's output and applies its activation: put it right after one")
+            }
             current = try layer.definition.outputShape(current, fail)
             try Self.check(current, what: "layer \(index + 1) (\(layer))'s output")
             shapes.append(current)
@@ -101,11 +105,21 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Parameters per layer: a weight layer's weights and biases, none for pooling and flatten.
+    /// Parameters per layer: a weight layer's weights and biases, a batch norm's γ and β (its
+    /// running statistics are buffers, not parameters, as in PyTorch), none for pooling and flatten.
     public func parameterCounts() throws -> [Int] {
         var counts = [Int](repeating: 0, count: layers.count)
         for weights in try weights() { counts[weights.layer] = weights.count }
+        for (index, channels) in try normalizedChannels() { counts[index] = 2 * channels }
         return counts
+    }
+
+    /// Each batch norm's index in `layers` and its channels, in order.
+    public func normalizedChannels() throws -> [(layer: Int, channels: Int)] {
+        let shapes = try shapes()
+        return zip([input] + shapes, layers).enumerated().compactMap { index, pair in
+            pair.1.definition.normalizedChannels(input: pair.0).map { (index, $0) }
+        }
     }
 
     /// The sizes of the dense network this describes, when it is one (a flat input and dense

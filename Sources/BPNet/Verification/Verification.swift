@@ -49,6 +49,7 @@ public enum Verification {
         record(dropoutChecks(tuned, cpu: cpu, depth: depth))
         record(clipChecks(tuned, cpu: cpu, depth: depth))
         record(augmentChecks(tuned, cpu: cpu, depth: depth))
+        record(normalizationChecks(tuned, cpu: cpu, depth: depth))
         record([determinismCheck(tuned, depth: depth)])
         if let times = try? tuned.kernelTimes() { launched.formUnion(times.entries.map(\.operation)) }
         return VerificationReport(
@@ -252,6 +253,12 @@ public enum Verification {
                 initializer: .he, options: TrainingOptions(
                     epochs: epochs, batchSize: 7, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5,
                     augment: Augmentation(cropPadding: 2, flip: true))),
+            // Batch norm after a convolution (per channel, over the positions) and after a dense
+            // layer, each applying its weight layer's activation; SGD with momentum.
+            TrainingRun(
+                architecture: architecture("2x6x7,conv:3:3:1:1,batchnorm,maxpool:2,flatten,7,batchnorm,3"),
+                activations: [.relu, .tanh, .softmax], initializer: .he,
+                options: TrainingOptions(epochs: epochs, batchSize: 8, learningRate: 0.05, loss: .logLikelihood, momentum: 0.5, seed: 8)),
             // A GELU convolution under pooling and dropout (⊙ f′(z) after max pooling's backward),
             // then a leaky ReLU layer; Adam.
             TrainingRun(
@@ -482,5 +489,5 @@ public enum Verification {
 
 extension Network {
     /// All parameters, layer by layer, weights before biases, in double precision.
-    public var flatParameters: [Double] { layers.flatMap { $0.weights + $0.biases }.map(Double.init) }
+    public var flatParameters: [Double] { parameterTensors.flatMap(\.values).map(Double.init) }
 }

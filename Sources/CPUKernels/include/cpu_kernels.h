@@ -25,6 +25,18 @@ void bpnet_adam_step(float *p, const float *g, float *m, float *s, long count, f
 // momentum buffer b (not NULL), b = μb + u and p −= η·b.
 void bpnet_rmsprop_step(float *p, const float *g, float *v, float *b, long count, float eta, float l2, float alpha,
                         float epsilon, float mu);
+// Batch normalisation over the columns of x: [rows, channels] (normalization.c). Statistics: each
+// column's mean and biased variance, and the running statistics moved by `momentum` towards the
+// mean and the unbiased variance. Forward: y = γ/√(σ² + ε)·(x − μ) + β. Backward, with
+// x̂ = (x − μ)/√(σ² + ε): gγ = Σδ·x̂/samples, gβ = Σδ/samples, δx = γ/√(σ² + ε)·(δ − Σδ/rows −
+// x̂·Σδx̂/rows).
+void bpnet_batch_norm_statistics(const float *x, long rows, long channels, float *mean, float *variance, float *running_mean,
+                                 float *running_variance, float momentum);
+void bpnet_batch_norm(const float *x, long rows, long channels, const float *mean, const float *variance, const float *scale,
+                      const float *shift, float epsilon, float *y);
+void bpnet_batch_norm_backward(const float *delta, const float *x, long rows, long channels, long samples, const float *mean,
+                               const float *variance, const float *scale, float epsilon, float *scale_gradient,
+                               float *shift_gradient, float *input_gradient);
 // x *= min(1, max_norm/(‖x‖ + 1e-6)), ‖x‖ = √(Σ x²): the squares summed in float in 16 lanes
 // (element i in lane i mod 16, in order), the lanes then added in order, so the sum's order
 // depends on count alone.

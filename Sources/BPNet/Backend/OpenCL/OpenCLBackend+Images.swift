@@ -5,7 +5,7 @@
 extension OpenCLBackend {
     /// The kernels index with 32-bit ints: every buffer an operation touches must hold at most
     /// Int32.max elements, and the buffers must be as large as the operation needs.
-    private func checkSizes(_ operation: String, _ buffers: [(name: String, needed: Int, buffer: any DeviceBuffer)]) throws {
+    func checkSizes(_ operation: String, _ buffers: [(name: String, needed: Int, buffer: any DeviceBuffer)]) throws {
         for (name, needed, buffer) in buffers {
             guard needed <= Int(Int32.max) else {
                 throw BPNetError.invalidArgument(

@@ -66,6 +66,7 @@ final class OpenCLContext: @unchecked Sendable {
         case gatherRows, gatherBatch
         case updateBias, biasGradient, optimizerStep, optimizerStepArena, clipToGlobalNorm, dropoutMask, augmentImages, multiply
         case im2col, col2im, maxPool, maxPoolBackward, transposeSamples
+        case batchNormStatistics, batchNorm, batchNormBackward
 
         /// The kernel's name in Kernels/*.cl.
         var name: String {
@@ -99,6 +100,9 @@ final class OpenCLContext: @unchecked Sendable {
             case .col2im: return "col2im"
             case .maxPool: return "max_pool"
             case .maxPoolBackward: return "max_pool_backward"
+            case .batchNormStatistics: return "batch_norm_statistics"
+            case .batchNorm: return "batch_norm"
+            case .batchNormBackward: return "batch_norm_backward"
             case .transposeSamples: return "transpose_samples"
             }
         }
