@@ -35,13 +35,13 @@ kernel void batch_norm(global const float* x, const int rows, const int channels
     const int c = get_global_id(0), r = get_global_id(1);
     if (c >= channels || r >= rows) return;
     const long at = (long)r * channels + c;
-    const float a = scale[c] / sqrt(variance[c] + epsilon);
-    y[at] = activate(f, p, a * (x[at] - mean[c]) + shift[c]);
+    const float factor = scale[c] / sqrt(variance[c] + epsilon);
+    y[at] = activate(f, p, factor * (x[at] - mean[c]) + shift[c]);
 }
 
 // δ: [rows, channels] at the batch norm's output (before f) -> gγ = Σδ·x̂/samples,
-// gβ = Σδ/samples, and δx = γ/√(σ² + ε)·(δ − Σδ/rows − x̂·Σδx̂/rows), x̂ = (x − μ)/√(σ² + ε).
-// global: (channels)
+// gβ = Σδ/samples, and δx = γ/√(σ² + ε)·(δ − gβ/positions − x̂·gγ/positions), x̂ = (x − μ)/√(σ² + ε),
+// positions = rows/samples (so gβ/positions is Σδ/rows), as the CPU forms it. global: (channels)
 kernel void batch_norm_backward(global const float* delta, global const float* x, const int rows, const int channels,
                                 const int samples, global const float* mean, global const float* variance,
                                 global const float* scale, const float epsilon, global float* scale_gradient,
@@ -56,11 +56,13 @@ kernel void batch_norm_backward(global const float* delta, global const float* x
         sum_delta += delta[at];
         sum_product += delta[at] * ((x[at] - mu) * inverse_std);
     }
-    scale_gradient[c] = sum_product / (float)samples;
-    shift_gradient[c] = sum_delta / (float)samples;
-    const float mean_delta = sum_delta / (float)rows, mean_product = sum_product / (float)rows;
+    const float g_scale = sum_product / (float)samples, g_shift = sum_delta / (float)samples;
+    scale_gradient[c] = g_scale;
+    shift_gradient[c] = g_shift;
+    const float positions = (float)(rows / samples);
+    const float mean_delta = g_shift / positions, mean_product = g_scale / positions;
     for (int r = 0; r < rows; ++r) {
         const long at = (long)r * channels + c;
-        input_gradient[at] = scale[c] * inverse_std * (delta[at] - mean_delta - ((x[at] - mu) * inverse_std) * mean_product);
+        input_gradient[at] = (scale[c] * inverse_std) * (delta[at] - mean_delta - ((x[at] - mu) * inverse_std) * mean_product);
     }
 }

@@ -1,10 +1,15 @@
 // Batch normalisation over the columns of x: [rows, channels] (an NHWC batch's pixels, or a dense
 // layer's samples, are its rows). Sums run over the rows in order, one per channel, as the OpenCL
-// kernels (Kernels/normalization.cl) add them; the channels are the vectorized inner loop.
+// kernels (Kernels/normalization.cl) add them; the channels are the vectorized inner loop. The
+// element-wise passes take any range of rows, so the backend splits them across threads; the
+// per-channel factors γ/√(σ² + ε) and 1/√(σ² + ε) are computed once per block of channels.
 #include <math.h>
 
 #include "cpu_kernels.h"
 #include "vector_clones.h"
+
+// Channels per block of per-channel factors, kept on the stack.
+#define CHANNEL_BLOCK 256
 
 VECTOR_CLONES
 void bpnet_batch_norm_statistics(const float *restrict x, long rows, long channels, float *restrict mean,
@@ -32,37 +37,63 @@ void bpnet_batch_norm_statistics(const float *restrict x, long rows, long channe
 VECTOR_CLONES
 void bpnet_batch_norm(const float *restrict x, long rows, long channels, const float *restrict mean,
                       const float *restrict variance, const float *restrict scale, const float *restrict shift, float epsilon,
-                      float *restrict y) {
-    for (long r = 0; r < rows; ++r)
-        for (long c = 0; c < channels; ++c) {
-            const float a = scale[c] / sqrtf(variance[c] + epsilon);
-            y[r * channels + c] = a * (x[r * channels + c] - mean[c]) + shift[c];
-        }
+                      int relu, float *restrict y) {
+    for (long c0 = 0; c0 < channels; c0 += CHANNEL_BLOCK) {
+        const long width = channels - c0 < CHANNEL_BLOCK ? channels - c0 : CHANNEL_BLOCK;
+        float factor[CHANNEL_BLOCK];
+        for (long c = 0; c < width; ++c) factor[c] = scale[c0 + c] / sqrtf(variance[c0 + c] + epsilon);
+        for (long r = 0; r < rows; ++r)
+            for (long c = 0; c < width; ++c) {
+                const long at = r * channels + c0 + c;
+                const float z = factor[c] * (x[at] - mean[c0 + c]) + shift[c0 + c];
+                y[at] = relu ? (z > 0.0f ? z : 0.0f) : z;
+            }
+    }
 }
 
 VECTOR_CLONES
-void bpnet_batch_norm_backward(const float *restrict delta, const float *restrict x, long rows, long channels, long samples,
-                               const float *restrict mean, const float *restrict variance, const float *restrict scale,
-                               float epsilon, float *restrict scale_gradient, float *restrict shift_gradient,
-                               float *restrict input_gradient) {
-    // The gradients' buffers hold the sums Σδ·x̂ and Σδ until the end.
-    for (long c = 0; c < channels; ++c) scale_gradient[c] = 0.0f, shift_gradient[c] = 0.0f;
-    for (long r = 0; r < rows; ++r)
-        for (long c = 0; c < channels; ++c) {
-            const float inverse_std = 1.0f / sqrtf(variance[c] + epsilon);
-            const float normalized = (x[r * channels + c] - mean[c]) * inverse_std;
-            shift_gradient[c] += delta[r * channels + c];
-            scale_gradient[c] += delta[r * channels + c] * normalized;
+void bpnet_batch_norm_backward_sums(const float *restrict delta, const float *restrict x, long rows, long channels, long samples,
+                                    const float *restrict mean, const float *restrict variance, float epsilon,
+                                    float *restrict scale_gradient, float *restrict shift_gradient) {
+    for (long c0 = 0; c0 < channels; c0 += CHANNEL_BLOCK) {
+        const long width = channels - c0 < CHANNEL_BLOCK ? channels - c0 : CHANNEL_BLOCK;
+        float inverse_std[CHANNEL_BLOCK], sum_delta[CHANNEL_BLOCK], sum_product[CHANNEL_BLOCK];
+        for (long c = 0; c < width; ++c) {
+            inverse_std[c] = 1.0f / sqrtf(variance[c0 + c] + epsilon);
+            sum_delta[c] = 0.0f, sum_product[c] = 0.0f;
         }
-    for (long r = 0; r < rows; ++r)
-        for (long c = 0; c < channels; ++c) {
-            const float inverse_std = 1.0f / sqrtf(variance[c] + epsilon);
-            const float normalized = (x[r * channels + c] - mean[c]) * inverse_std;
-            input_gradient[r * channels + c] = scale[c] * inverse_std
-                * (delta[r * channels + c] - shift_gradient[c] / (float)rows - normalized * (scale_gradient[c] / (float)rows));
+        for (long r = 0; r < rows; ++r)
+            for (long c = 0; c < width; ++c) {
+                const long at = r * channels + c0 + c;
+                sum_delta[c] += delta[at];
+                sum_product[c] += delta[at] * ((x[at] - mean[c0 + c]) * inverse_std[c]);
+            }
+        for (long c = 0; c < width; ++c) {
+            scale_gradient[c0 + c] = sum_product[c] / (float)samples;
+            shift_gradient[c0 + c] = sum_delta[c] / (float)samples;
         }
-    for (long c = 0; c < channels; ++c) {
-        scale_gradient[c] /= (float)samples;
-        shift_gradient[c] /= (float)samples;
+    }
+}
+
+VECTOR_CLONES
+void bpnet_batch_norm_backward_input(const float *restrict delta, const float *restrict x, long rows, long channels,
+                                     long positions, const float *restrict mean, const float *restrict variance,
+                                     const float *restrict scale, float epsilon, const float *restrict scale_gradient,
+                                     const float *restrict shift_gradient, float *restrict input_gradient) {
+    for (long c0 = 0; c0 < channels; c0 += CHANNEL_BLOCK) {
+        const long width = channels - c0 < CHANNEL_BLOCK ? channels - c0 : CHANNEL_BLOCK;
+        float inverse_std[CHANNEL_BLOCK], factor[CHANNEL_BLOCK], mean_delta[CHANNEL_BLOCK], mean_product[CHANNEL_BLOCK];
+        for (long c = 0; c < width; ++c) {
+            inverse_std[c] = 1.0f / sqrtf(variance[c0 + c] + epsilon);
+            factor[c] = scale[c0 + c] * inverse_std[c];
+            // Σ/rows of the whole batch, from the gradients Σ/samples: rows = samples·positions.
+            mean_delta[c] = shift_gradient[c0 + c] / (float)positions;
+            mean_product[c] = scale_gradient[c0 + c] / (float)positions;
+        }
+        for (long r = 0; r < rows; ++r)
+            for (long c = 0; c < width; ++c) {
+                const long at = r * channels + c0 + c;
+                input_gradient[at] = factor[c] * (delta[at] - mean_delta[c] - ((x[at] - mean[c0 + c]) * inverse_std[c]) * mean_product[c]);
+            }
     }
 }

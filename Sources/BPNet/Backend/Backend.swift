@@ -201,7 +201,8 @@ public protocol Backend: AnyObject, Sendable {
 
     /// The training-mode backward of `normalize` before f: δ: [rows, channels] at its output, and
     /// x̂ = (x − μ)/√(σ² + ε) -> scaleGradient = Σ_rows δ·x̂ / samples, shiftGradient = Σ_rows δ /
-    /// samples, inputGradient = γ/√(σ² + ε)·(δ − Σδ/rows − x̂·Σ(δ·x̂)/rows).
+    /// samples, inputGradient = γ/√(σ² + ε)·(δ − Σδ/rows − x̂·Σ(δ·x̂)/rows), the means formed as
+    /// the gradients over rows/samples: rows must be samples times the positions of a sample.
     func normalizationBackward(
         _ delta: any DeviceBuffer, x: any DeviceBuffer, rows: Int, channels: Int, samples: Int, mean: any DeviceBuffer,
         variance: any DeviceBuffer, scale: any DeviceBuffer, epsilon: Float, scaleGradient: any DeviceBuffer,

@@ -439,20 +439,30 @@ public final class CPUBackend: Backend, GeneralForms {
         shift: any DeviceBuffer, epsilon: Float, into y: any DeviceBuffer, activation: Activation
     ) throws {
         if activation == .softmax { throw BPNetError.invalidArgument("normalize: softmax is a row operation, not an element-wise one") }
-        bpnet_batch_norm(
-            cpu(x).floats, rows, channels, cpu(mean).floats, cpu(variance).floats, cpu(scale).floats, cpu(shift).floats, epsilon,
-            cpu(y).floats)
-        try activate(y, into: y, count: rows * channels, function: activation)
+        let (input, output) = (cpu(x).floats, cpu(y).floats)
+        let (mu, sigma2, gamma, beta) = (cpu(mean).floats, cpu(variance).floats, cpu(scale).floats, cpu(shift).floats)
+        // ReLU in the loop; another activation after it. Each element alone: any split of the rows gives the same bits.
+        let relu: Int32 = activation == .relu ? 1 : 0
+        inSampleShares(rows) { first, count in
+            bpnet_batch_norm(input + first * channels, count, channels, mu, sigma2, gamma, beta, epsilon, relu, output + first * channels)
+        }
+        if activation != .relu { try activate(y, into: y, count: rows * channels, function: activation) }
     }
 
+    // The sums in row order, then each element alone, in shares of rows.
     public func normalizationBackward(
         _ delta: any DeviceBuffer, x: any DeviceBuffer, rows: Int, channels: Int, samples: Int, mean: any DeviceBuffer,
         variance: any DeviceBuffer, scale: any DeviceBuffer, epsilon: Float, scaleGradient: any DeviceBuffer,
         shiftGradient: any DeviceBuffer, into inputGradient: any DeviceBuffer
     ) throws {
-        bpnet_batch_norm_backward(
-            cpu(delta).floats, cpu(x).floats, rows, channels, samples, cpu(mean).floats, cpu(variance).floats, cpu(scale).floats,
-            epsilon, cpu(scaleGradient).floats, cpu(shiftGradient).floats, cpu(inputGradient).floats)
+        let (d, input, mu, sigma2) = (cpu(delta).floats, cpu(x).floats, cpu(mean).floats, cpu(variance).floats)
+        let (gScale, gShift, gInput, gamma) = (cpu(scaleGradient).floats, cpu(shiftGradient).floats, cpu(inputGradient).floats, cpu(scale).floats)
+        bpnet_batch_norm_backward_sums(d, input, rows, channels, samples, mu, sigma2, epsilon, gScale, gShift)
+        inSampleShares(rows) { first, count in
+            bpnet_batch_norm_backward_input(
+                d + first * channels, input + first * channels, count, channels, rows / samples, mu, sigma2, gamma, epsilon, gScale, gShift,
+                gInput + first * channels)
+        }
     }
 
     public func batchMetrics(

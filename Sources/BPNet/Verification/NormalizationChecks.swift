@@ -12,7 +12,7 @@ extension Verification {
                 let x = uniform(rows * channels, seed: 120, in: -2...3), delta = uniform(rows * channels, seed: 121, in: -1...1)
                 let gamma = uniform(channels, seed: 122, in: 0.5...1.5), beta = uniform(channels, seed: 123, in: -0.5...0.5)
                 let running = (uniform(channels, seed: 124, in: -1...1), uniform(channels, seed: 125, in: 0.5...2))
-                let samples = max(rows / 3, 1), epsilon = Float(1e-5), momentum = Float(0.1), f = Activation.leakyRelu
+                let samples = rows % 3 == 0 ? rows / 3 : rows, epsilon = Float(1e-5), momentum = Float(0.1), f = Activation.leakyRelu
                 // float64, from the definition.
                 let n = Double(rows)
                 let mean = (0..<channels).map { c in (0..<rows).reduce(0.0) { $0 + Double(x[$1 * channels + c]) } / n }

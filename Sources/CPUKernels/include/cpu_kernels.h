@@ -27,16 +27,19 @@ void bpnet_rmsprop_step(float *p, const float *g, float *v, float *b, long count
                         float epsilon, float mu);
 // Batch normalisation over the columns of x: [rows, channels] (normalization.c). Statistics: each
 // column's mean and biased variance, and the running statistics moved by `momentum` towards the
-// mean and the unbiased variance. Forward: y = γ/√(σ² + ε)·(x − μ) + β. Backward, with
-// x̂ = (x − μ)/√(σ² + ε): gγ = Σδ·x̂/samples, gβ = Σδ/samples, δx = γ/√(σ² + ε)·(δ − Σδ/rows −
-// x̂·Σδx̂/rows).
+// mean and the unbiased variance. Forward: y = γ/√(σ² + ε)·(x − μ) + β, then max(y, 0) with
+// `relu`. Backward, with x̂ = (x − μ)/√(σ² + ε): the sums gγ = Σδ·x̂/samples and gβ = Σδ/samples
+// over all rows; then, for any range of rows, δx = γ/√(σ² + ε)·(δ − gβ/positions −
+// x̂·gγ/positions), positions being the batch's rows per sample.
 void bpnet_batch_norm_statistics(const float *x, long rows, long channels, float *mean, float *variance, float *running_mean,
                                  float *running_variance, float momentum);
 void bpnet_batch_norm(const float *x, long rows, long channels, const float *mean, const float *variance, const float *scale,
-                      const float *shift, float epsilon, float *y);
-void bpnet_batch_norm_backward(const float *delta, const float *x, long rows, long channels, long samples, const float *mean,
-                               const float *variance, const float *scale, float epsilon, float *scale_gradient,
-                               float *shift_gradient, float *input_gradient);
+                      const float *shift, float epsilon, int relu, float *y);
+void bpnet_batch_norm_backward_sums(const float *delta, const float *x, long rows, long channels, long samples, const float *mean,
+                                    const float *variance, float epsilon, float *scale_gradient, float *shift_gradient);
+void bpnet_batch_norm_backward_input(const float *delta, const float *x, long rows, long channels, long positions, const float *mean,
+                                     const float *variance, const float *scale, float epsilon, const float *scale_gradient,
+                                     const float *shift_gradient, float *input_gradient);
 // x *= min(1, max_norm/(‖x‖ + 1e-6)), ‖x‖ = √(Σ x²): the squares summed in float in 16 lanes
 // (element i in lane i mod 16, in order), the lanes then added in order, so the sum's order
 // depends on count alone.
