@@ -1,7 +1,9 @@
 """Trains the same small network in BPNet and in PyTorch from the same weights, on the same
 batches, and compares the weights after it: a check, against PyTorch itself, of the rules that
 BPNet says it takes from PyTorch (RMSprop, Adam, clip_grad_norm_, AvgPool2d, AdaptiveAvgPool2d,
-Conv2d, MaxPool2d, the flatten order, the layouts of model files).
+Conv2d, MaxPool2d, BatchNorm2d and BatchNorm1d with their running statistics, GELU, LeakyReLU, the
+flatten order, the layouts of model files). A weight layer that a batch norm follows is built with
+bias=False in PyTorch: BPNet keeps that bias at its initial value, zero here.
 
 Run it where PyTorch is installed, e.g. `make bench-compare`'s environment:
 
@@ -38,6 +40,14 @@ CASES = [
      "12,7,3", ["sigmoid", "softmax"],
      ["--optimizer", "rmsprop", "--alpha", "0.9"],
      lambda w, b, n: torch.optim.RMSprop(w + b, lr=0.01, alpha=0.9), None),
+    ("sgd, momentum, L2; batch norm after conv and dense, GELU, leaky ReLU",
+     "2x7x6,conv:4:3:1:1,batchnorm,maxpool:2,flatten,9,batchnorm,3", ["gelu", "leaky-relu:0.2", "softmax"],
+     ["--learning-rate", "0.1", "--momentum", "0.5", "--l2", "0.7"],
+     lambda w, b, n: torch.optim.SGD([{"params": w, "weight_decay": 0.7 / n}, {"params": b}], lr=0.1, momentum=0.5), None),
+    ("adam; batch norm, two convolutions",
+     "1x8x7,conv:3:3,batchnorm,conv:5:2:2,batchnorm,flatten,3", ["relu", "leaky-relu", "softmax"],
+     ["--optimizer", "adam", "--learning-rate", "0.01"],
+     lambda w, b, n: torch.optim.Adam(w + b, lr=0.01), None),
 ]
 SAMPLES, BATCH, EPOCHS = 37, 8, 2
 
@@ -70,18 +80,31 @@ def read_safetensors(path):
     return tensors
 
 
+def activation_module(name):
+    if name.startswith("leaky-relu"):
+        return torch.nn.LeakyReLU(float(name.split(":")[1]) if ":" in name else 0.01)
+    return {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid, "gelu": torch.nn.GELU}[name]()
+
+
 def torch_model(layers, activations):
+    """The Sequential, and its layers with parameters in BPNet's order (layers.{k})."""
     tokens = layers.split(",")
     shape = [int(v) for v in tokens[0].split("x")]
     modules, weight_layers, functions = [], [], iter(activations)
-    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}
-    for token in tokens[1:]:
+    for index, token in enumerate(tokens[1:], start=1):
         fields = token.split(":")
+        normalized = index + 1 < len(tokens) and tokens[index + 1] == "batchnorm"
+        if fields[0] == "batchnorm":
+            norm = torch.nn.BatchNorm2d(shape[0]) if len(shape) == 3 else torch.nn.BatchNorm1d(shape[0])
+            modules.append(norm)
+            weight_layers.append(norm)
+            modules.append(activation_module(function))
+            continue
         if fields[0] == "conv":
             c, k = int(fields[1]), int(fields[2])
             s = int(fields[3]) if len(fields) > 3 else 1
             p = int(fields[4]) if len(fields) > 4 else 0
-            conv = torch.nn.Conv2d(shape[0], c, k, stride=s, padding=p)
+            conv = torch.nn.Conv2d(shape[0], c, k, stride=s, padding=p, bias=not normalized)
             modules.append(conv)
             weight_layers.append(conv)
             shape = [c, (shape[1] + 2 * p - k) // s + 1, (shape[2] + 2 * p - k) // s + 1]
@@ -101,14 +124,19 @@ def torch_model(layers, activations):
             shape = [int(np.prod(shape))]
             continue
         else:
-            linear = torch.nn.Linear(int(np.prod(shape)), int(token))
+            linear = torch.nn.Linear(int(np.prod(shape)), int(token), bias=not normalized)
             modules.append(linear)
             weight_layers.append(linear)
             shape = [int(token)]
         function = next(functions)
-        if function != "softmax":  # the softmax is in the cross-entropy loss
-            modules.append(act[function]())
+        if function != "softmax" and not normalized:  # the softmax is in the cross-entropy loss
+            modules.append(activation_module(function))
     return torch.nn.Sequential(*modules), weight_layers
+
+
+def bias(layer):
+    """A layer's bias, zeros where it has none (BPNet's bias before a batch norm)."""
+    return layer.bias if layer.bias is not None else torch.zeros(layer.weight.shape[0])
 
 
 def run_case(bpnet, folder, case, seed):
@@ -124,7 +152,10 @@ def run_case(bpnet, folder, case, seed):
     start = {}
     for k, layer in enumerate(weight_layers):
         start[f"layers.{k}.weight"] = layer.weight.detach().numpy().copy()
-        start[f"layers.{k}.bias"] = layer.bias.detach().numpy().copy()
+        start[f"layers.{k}.bias"] = bias(layer).detach().numpy().copy()
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+            start[f"layers.{k}.running_mean"] = layer.running_mean.numpy().copy()
+            start[f"layers.{k}.running_var"] = layer.running_var.numpy().copy()
     init, out = os.path.join(folder, "init.safetensors"), os.path.join(folder, "out.safetensors")
     write_safetensors(init, start)
     command = [bpnet, "train", "--data", data, "--layers", layers, "--activations", ",".join(activations),
@@ -133,7 +164,11 @@ def run_case(bpnet, folder, case, seed):
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"{name}: bpnet failed: {result.stderr.strip()}")
-    optimizer = make_optimizer([l.weight for l in weight_layers], [l.bias for l in weight_layers], SAMPLES)
+    # Weights decay; biases, γ and β do not (BPNet's L2 acts on conv and dense weights alone).
+    norms = [l for l in weight_layers if isinstance(l, torch.nn.modules.batchnorm._BatchNorm)]
+    decaying = [l.weight for l in weight_layers if l not in norms]
+    others = [l.bias for l in weight_layers if l.bias is not None and l not in norms] + [p for l in norms for p in (l.weight, l.bias)]
+    optimizer = make_optimizer(decaying, others, SAMPLES)
     images = torch.from_numpy(x).reshape([-1] + [int(v) for v in layers.split(",")[0].split("x")])
     targets = torch.from_numpy(labels)
     clipped, steps = 0, 0
@@ -147,9 +182,12 @@ def run_case(bpnet, folder, case, seed):
             steps += 1
             optimizer.step()
     trained = read_safetensors(out)
-    theirs = np.concatenate([p.detach().numpy().ravel() for layer in weight_layers for p in (layer.weight, layer.bias)])
-    mine = np.concatenate([trained[f"layers.{k}.{role}"].ravel() for k in range(len(weight_layers)) for role in ("weight", "bias")])
-    moved = np.linalg.norm(theirs - np.concatenate([v.ravel() for v in start.values()])) / np.linalg.norm(theirs)
+    roles = lambda layer: ["weight", "bias"] + (["running_mean", "running_var"] if layer in norms else [])
+    values = {"weight": lambda l: l.weight, "bias": bias, "running_mean": lambda l: l.running_mean, "running_var": lambda l: l.running_var}
+    theirs = np.concatenate([values[role](layer).detach().numpy().ravel() for layer in weight_layers for role in roles(layer)])
+    mine = np.concatenate([trained[f"layers.{k}.{role}"].ravel() for k, layer in enumerate(weight_layers) for role in roles(layer)])
+    before = np.concatenate([start[f"layers.{k}.{role}"].ravel() for k, layer in enumerate(weight_layers) for role in roles(layer)])
+    moved = np.linalg.norm(theirs - before) / np.linalg.norm(theirs)
     return np.linalg.norm(mine - theirs) / np.linalg.norm(theirs), moved, f"{clipped} of {steps} steps clipped" if clip else ""
 
 
