@@ -610,6 +610,28 @@ final class ResidentNetwork {
         return (loss, Int(correct), firstNonFinite)
     }
 
+    /// In a distributed run each process normalizes its own shard, and moves its own running
+    /// statistics; these become rank 0's on every process (as DistributedDataParallel broadcasts
+    /// its buffers), before anything reads them: an evaluation, a checkpoint, the trained model.
+    func shareRunningStatistics(_ communicator: any Communicator) throws {
+        guard !normalizationBuffers.isEmpty else { return }
+        var values: [Float] = []
+        for buffers in normalizationBuffers {
+            values += try backend.download(buffers.runningMean) + backend.download(buffers.runningVariance)
+        }
+        var bytes = values.withUnsafeBytes { Array($0) }
+        try communicator.broadcast(&bytes, root: 0)
+        guard communicator.rank != 0, bytes.count == values.count * MemoryLayout<Float>.size else { return }
+        values = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        var offset = 0
+        for buffers in normalizationBuffers {
+            for buffer in [buffers.runningMean, buffers.runningVariance] {
+                try values[offset..<(offset + buffer.count)].withUnsafeBufferPointer { try backend.upload($0, to: buffer, offset: 0) }
+                offset += buffer.count
+            }
+        }
+    }
+
     /// The optimizer state, per parameter tensor and slot, copied back to the host.
     func downloadState() throws -> [[[Float]]] { try arena.downloadState() }
 

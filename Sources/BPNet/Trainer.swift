@@ -218,23 +218,22 @@ public struct Trainer: Sendable {
     /// reads the outputs back to the host, so it costs a test pass's downloads per epoch.
     public var measureConfusion = false
 
-    /// Batch norm needs two values a channel in every training batch, as PyTorch's, for a variance;
-    /// and one process: under a communicator each would normalize by its own shard.
-    public static func checkNormalization(_ network: Network, samples n: Int, batch: Int, distributed: Bool) throws {
+    /// Batch norm needs two values a channel in every training batch, as PyTorch's, for a
+    /// variance: in a distributed run, in every process's shard of it (`ranks`), which each
+    /// process normalizes alone.
+    public static func checkNormalization(_ network: Network, samples n: Int, batch: Int, ranks: Int = 1) throws {
         let channels = try network.architecture.normalizedChannels()
         guard let first = channels.first else { return }
-        if distributed {
-            throw BPNetError.invalidArgument(
-                "batchnorm does not train distributed yet: each process would normalize by its own shard's statistics")
-        }
         let shapes = [network.architecture.input] + network.shapes
         let narrowest = channels.min { shapes[$0.layer + 1].count / $0.channels < shapes[$1.layer + 1].count / $1.channels } ?? first
         let positions = shapes[narrowest.layer + 1].count / narrowest.channels
-        let smallest = n % batch == 0 ? batch : n % batch
+        // The smallest shard that has rows at all, of a full batch or of the epoch's last.
+        let smallest = [batch, n % batch].filter { $0 > 0 }.map { max($0 / ranks, 1) }.min() ?? batch
         guard smallest * positions >= 2 else {
+            let whose = ranks > 1 ? "\(n) samples in batches of \(batch) over \(ranks) processes leave a shard" : "\(n) samples in batches of \(batch) leave a batch"
             throw BPNetError.invalidArgument(
                 "layer \(narrowest.layer + 1) (batchnorm) needs at least 2 values a channel in every training batch for a variance, "
-                    + "but \(n) samples in batches of \(batch) leave a batch of 1 sample: use another --batch-size")
+                    + "but \(whose) of 1 sample: use another --batch-size")
         }
     }
 
@@ -299,7 +298,7 @@ public struct Trainer: Sendable {
                 network = resume.network
             }
             try options.validate(for: network)
-            try Trainer.checkNormalization(network, samples: n, batch: batch, distributed: communicator != nil)
+            try Trainer.checkNormalization(network, samples: n, batch: batch, ranks: communicator?.size ?? 1)
             let (batchValues, overflow) = batch.multipliedReportingOverflow(by: network.widestRow)
             guard !overflow, batchValues <= Network.maxElements else {
                 throw BPNetError.invalidArgument(
@@ -381,6 +380,7 @@ public struct Trainer: Sendable {
         func emitCheckpoint(epochsDone: Int, batchesDone: Int) throws {
             // Every process of a distributed run takes part in reducing the sums, with or without a callback.
             guard let fingerprint, checkpoint != nil || communicator != nil else { return }
+            if let communicator { try resident.shareRunningStatistics(communicator) }
             var sums: [Float] = []
             if batchesDone > 0 {
                 sums = Array(try backend.download(resident.metrics).prefix(2 * batchesDone))
@@ -505,6 +505,7 @@ public struct Trainer: Sendable {
                     }
                 }
             }
+            if let communicator { try resident.shareRunningStatistics(communicator) }
             let (lossSum, correct, diverged) = try ResidentNetwork.sumAndCheck(
                 resident.metrics, backend: backend, communicator: communicator)
             if let slot = diverged {

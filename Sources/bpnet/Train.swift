@@ -333,7 +333,7 @@ struct Train: ParsableCommand {
         try options.loss.validate(output: model.activations[model.activations.count - 1])
         try options.validate(for: model)
         try Trainer.checkNormalization(
-            model, samples: trainingData.count, batch: min(options.batchSize, max(trainingData.count, 1)), distributed: communicator != nil)
+            model, samples: trainingData.count, batch: min(options.batchSize, max(trainingData.count, 1)), ranks: communicator?.size ?? 1)
         // Refused before the first line of output; the trainer checks the same again.
         try resumed?.checkResumable(
             network: model, options: options, data: DataFingerprint(training: trainingData, validation: validationData))

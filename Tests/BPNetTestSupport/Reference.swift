@@ -336,17 +336,34 @@ public struct ReferenceNetwork {
 
     /// One optimizer step on a batch, from the batch's summed gradients, with the rules exactly as
     /// the README states them; batch norms' running statistics move by momentum 0.1 towards the
-    /// batch's mean and unbiased variance. `masks[b]` are sample b's dropout masks.
+    /// batch's mean and unbiased variance. `masks[b]` are sample b's dropout masks. With `ranks`,
+    /// the batch is split into contiguous shards as a distributed run splits it, each shard's
+    /// batch norms normalize by its own statistics, and the running statistics follow shard 0's.
     public mutating func step(
-        _ options: TrainingOptions, batch: [(x: [Double], y: [Double])], masks: [[[Double]]]?, n: Int, eta: Double
+        _ options: TrainingOptions, batch: [(x: [Double], y: [Double])], masks: [[[Double]]]?, n: Int, eta: Double, ranks: Int = 1
     ) {
         step += 1
         let m = Double(batch.count)
-        let g = gradients(options.loss, xs: batch.map(\.x), ys: batch.map(\.y), masks: masks)
-        var (sumW, sumB, sumScale, sumShift) = (g.weights, g.biases, g.scales, g.shifts)
+        var sumW = weights.map { $0.map { _ in 0.0 } }, sumB = biases.map { $0.map { _ in 0.0 } }
+        var sumScale = normalizations.map { $0.scale.map { _ in 0.0 } }, sumShift = sumScale
+        var statistics: [(mean: [Double], variance: [Double])] = [], firstShardRows = 0
+        for rank in 0..<ranks {
+            let shard = BatchShard(rows: batch.count, rank: rank, size: ranks)
+            guard shard.rows > 0 else { continue }
+            let part = shard.offset..<(shard.offset + shard.rows)
+            let g = gradients(options.loss, xs: batch[part].map(\.x), ys: batch[part].map(\.y), masks: masks.map { Array($0[part]) })
+            func add(_ sums: inout [[Double]], _ values: [[Double]]) {
+                for l in sums.indices { for k in sums[l].indices { sums[l][k] += values[l][k] } }
+            }
+            add(&sumW, g.weights)
+            add(&sumB, g.biases)
+            add(&sumScale, g.scales)
+            add(&sumShift, g.shifts)
+            if rank == 0 { (statistics, firstShardRows) = (g.statistics, shard.rows) }
+        }
         let momentum = ReferenceNetwork.batchNormMomentum
-        for (k, (mean, variance)) in g.statistics.enumerated() {
-            let count = Double(batch.count * sizes[normalizationStage(k) + 1] / mean.count)
+        for (k, (mean, variance)) in statistics.enumerated() {
+            let count = Double(firstShardRows * sizes[normalizationStage(k) + 1] / mean.count)
             for c in mean.indices {
                 normalizations[k].runningMean[c] = (1 - momentum) * normalizations[k].runningMean[c] + momentum * mean[c]
                 normalizations[k].runningVariance[c] =
@@ -441,7 +458,7 @@ public struct ReferenceNetwork {
         return out
     }
 
-    public mutating func train(_ data: Dataset, options: TrainingOptions) {
+    public mutating func train(_ data: Dataset, options: TrainingOptions, ranks: Int = 1) {
         let n = data.count
         var order = (0..<Int32(n)).map { $0 }
         var generator = Trainer.shuffleGenerator(seed: options.seed)
@@ -479,7 +496,7 @@ public struct ReferenceNetwork {
                 }
                 let eta = Double(
                     options.schedule.learningRate(options.learningRate, step: t, epoch: epoch, totalSteps: options.epochs * batches))
-                step(options, batch: batch, masks: masks, n: n, eta: eta)
+                step(options, batch: batch, masks: masks, n: n, eta: eta, ranks: ranks)
             }
         }
     }

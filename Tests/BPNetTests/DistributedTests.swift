@@ -192,6 +192,39 @@ struct DistributedTests {
         }
     }
 
+    /// Batch norm across 2 and 3 ranks: each normalizes its own shard by its statistics, and the
+    /// running statistics are rank 0's on every rank (as DistributedDataParallel without
+    /// SyncBatchNorm): the float64 reference that splits each batch into the same shards agrees
+    /// within 1e-4, replicas are identical, and one process, which normalizes whole batches, differs.
+    @Test(arguments: [2, 3])
+    func batchNormNormalizesEachRanksShard(ranks: Int) throws {
+        let architecture = try Architecture(parsing: "2x6x5,conv:4:3:1:1,batchnorm,maxpool:2,flatten,7,batchnorm,3")
+        // 55 = 4·12 + 7: the last batch's shards hold 4 and 3, or 3, 2 and 2 samples.
+        let data = try TestData.classification(count: 55, inputs: 60, classes: 3, seed: 4)
+        let options = TrainingOptions(epochs: 2, batchSize: 12, learningRate: 0.05, loss: .logLikelihood, momentum: 0.6, dropout: 0.2, seed: 2)
+        @Sendable func network() throws -> Network {
+            try Network(architecture: architecture, activations: [.relu, .tanh, .softmax], initializer: .he, seed: 1)
+        }
+        var reference = ReferenceNetwork(try network())
+        reference.train(data, options: options, ranks: ranks)
+        var single = try network()
+        try Trainer(options).train(&single, on: data, backend: CPUBackend())
+        let results = try ThreadCommunicator.run(ranks: ranks) { _, communicator in
+            var trainer = Trainer(options)
+            trainer.communicator = communicator
+            var trained = try network()
+            try trainer.train(&trained, on: data, backend: CPUBackend())
+            return trained
+        }
+        for trained in results {
+            #expect(trained == results[0], "replicas differ (the running statistics included)")
+            #expect(relativeError(trained.flatParameters, reference.flatParameters) < 1e-4)
+            let running = trained.normalizations.flatMap { $0.runningMean + $0.runningVariance }.map(Double.init)
+            #expect(relativeError(running, reference.flatRunningStatistics) < 1e-4)
+            #expect(relativeError(trained.flatParameters, single.flatParameters) > 1e-3, "shards normalized as whole batches")
+        }
+    }
+
     /// Cancelled on one rank only, every rank stops after the same batch (the next exchange's,
     /// which carries the request to the others); rank 0's checkpoint
     /// holds the whole batches' sums, and resumes on 1 process and on 2 ranks to the run that

@@ -59,8 +59,9 @@ import Testing
     }
 
     /// Batch norm needs a variance: a training batch of one sample after a dense layer is refused
-    /// (PyTorch's BatchNorm1d refuses it too), as is a distributed run, which would normalize each
-    /// process's shard alone; a batch norm goes right after a conv or dense layer.
+    /// (PyTorch's BatchNorm1d refuses it too), and so is a process's shard of one sample in a
+    /// distributed run, where each process normalizes its shard; a batch norm goes right after a
+    /// conv or dense layer.
     @Test func batchNormNeedsTwoValuesAChannelAndOneProcess() throws {
         let layers = ["--layers", "4,5,batchnorm,3", "--activations", "relu,softmax", "--loss", "log-likelihood"]
         let message = "layer 2 (batchnorm) needs at least 2 values a channel in every training batch for a variance"
@@ -71,9 +72,10 @@ import Testing
             train + ["--layers", "4,batchnorm,5,3"], "layer 1 (batchnorm): normalizes a conv or dense layer's output and applies its activation")
         let network = try Network(architecture: try Architecture(parsing: "4,5,batchnorm,3"), activations: [.relu, .softmax])
         #expect(throws: BPNetError.invalidArgument(
-            "batchnorm does not train distributed yet: each process would normalize by its own shard's statistics")) {
-            try Trainer.checkNormalization(network, samples: 31, batch: 8, distributed: true)
+            message + ", but 31 samples in batches of 8 over 4 processes leave a shard of 1 sample: use another --batch-size")) {
+            try Trainer.checkNormalization(network, samples: 31, batch: 8, ranks: 4)
         }
+        try Trainer.checkNormalization(network, samples: 32, batch: 8, ranks: 4)
     }
 
     /// Each optimizer option with each optimizer that ignores it.
