@@ -33,8 +33,11 @@ import Testing
 
     /// A dense network, and a convolutional one, whose plan also counts its patches, the patch
     /// gradient, pooling's argmax, the NHWC copy of a several-channel input and the convolution's
-    /// dropout mask in NCHW order.
-    static let networks = ["33,17,3", "2x7x6,conv:8:3:1:1,maxpool:2,conv:4:2,flatten,10,3"]
+    /// dropout mask in NCHW order; and one with batch norms and GELU, whose z the plan counts where
+    /// the batch norms keep it (and whose SGD takes the arena's pass).
+    static let networks = [
+        "33,17,3", "2x7x6,conv:8:3:1:1,maxpool:2,conv:4:2,flatten,10,3", "2x7x6,conv:8:3:1:1,batchnorm,maxpool:2,flatten,10,batchnorm,3",
+    ]
 
     @Test(arguments: paths.indices, networks)
     func planMatchesWhatTheTrainerAllocates(path index: Int, layers: String) throws {
@@ -48,11 +51,13 @@ import Testing
         if hook { trainer.betweenGradientAndUpdate = { _, _ in } }
         if distributed { trainer.communicator = ThreadCommunicator.group(size: 1)[0] }
         let weightLayers = architecture.layers.filter(\.isWeightLayer).count
-        let activations = [Activation](repeating: .relu, count: weightLayers - 1) + [.sigmoid]
+        let hidden: Activation = layers.contains("batchnorm") ? .gelu : .relu
+        let activations = [Activation](repeating: hidden, count: weightLayers - 1) + [.sigmoid]
         var network = try Network(architecture: architecture, activations: activations, seed: 1)
         try trainer.train(&network, on: data, test: test, backend: backend)
         let plan = try MemoryPlan(
-            architecture: architecture, options: options, samples: 40, testSamples: 9, hook: hook, distributed: distributed)
+            architecture: architecture, options: options, activations: activations, samples: 40, testSamples: 9, hook: hook,
+            distributed: distributed)
         let allocated = Double(backend.bufferElements + backend.transferElements) * 4
         let parameterBytes = Double(try architecture.parameterCounts().reduce(0, +)) * 4
         // The arena pads each tensor to a 64-byte line.
