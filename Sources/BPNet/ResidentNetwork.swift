@@ -6,8 +6,10 @@
 /// architecture): a dense layer is `linear`; a convolution is im2col, then `linear` over the
 /// patches, whose rows are output positions; max pooling is `maxPool` with its argmax; average
 /// pooling is im2col and a GEMM with a column of ones; global average pooling a transpose and
-/// that GEMM; flatten is the NHWC-to-NCHW transpose. Images between stages are NHWC (see `WindowGeometry`). A dense
-/// network lowers to exactly the calls it always made, in the same order, so its bits stand.
+/// that GEMM; flatten is the NHWC-to-NCHW transpose; batch norm is its statistics and `normalize`
+/// (with the activation of the weight layer before it, which applies none). Images between stages
+/// are NHWC (see `WindowGeometry`). A dense network lowers to exactly the calls it always made, in
+/// the same order, so its bits stand.
 final class ResidentNetwork {
     /// What training needs beyond the forward pass.
     struct Training {
@@ -42,7 +44,7 @@ final class ResidentNetwork {
 
     /// The parameters, their gradients (on the unfused paths) and the optimizer's state slots
     /// (`Optimizer.stateBuffers`; the fused SGD update always has its velocity, which its
-    /// epilogue writes), each one buffer in W0, b0, W1, b1 order.
+    /// epilogue writes), each one buffer in W0, b0, W1, b1 order (a batch norm's γ and β where it stands).
     let arena: ParameterArena
     /// activations[0] is the input batch `[capacity, n0]` (NCHW as the data holds it);
     /// activations[s + 1] is stage s's output `[capacity, n_{s+1}]`.
@@ -50,9 +52,9 @@ final class ResidentNetwork {
     /// A convolution's or average pooling's patches `[capacity·OH·OW, C·K·K]` at its stage (global
     /// pooling's NCHW copy at its); empty elsewhere.
     private let columns: [any DeviceBuffer]
-    /// When training, preactivations[s + 1] is weight stage s's z, kept where its activation's
-    /// derivative reads z (GELU): `linear` writes z there and `activate` writes a = f(z) into
-    /// activations[s + 1]. Empty elsewhere.
+    /// When training, preactivations[s + 1] is the z of stage s, when s applies an activation whose
+    /// derivative reads z (GELU): `linear` (or a batch norm's `normalize`) writes z there and
+    /// `activate` writes a = f(z) into activations[s + 1]. Empty elsewhere.
     private let preactivations: [any DeviceBuffer]
     /// A batch norm's batch mean and biased variance `[C]` (training's, which its backward pass
     /// reads) and its running statistics `[C]`, which training moves and evaluation normalizes with.
@@ -74,7 +76,8 @@ final class ResidentNetwork {
     private let inputNHWC: any DeviceBuffer
     /// The gathered batch before augmentation, when training augments.
     private let gathered: any DeviceBuffer
-    /// For hidden weight layers under dropout: masks[s + 1] and dropped[s + 1] = activations[s + 1]
+    /// For the stages that apply a hidden weight layer's activation (the layer's own, or the batch
+    /// norm after it) under dropout: masks[s + 1] and dropped[s + 1] = activations[s + 1]
     /// ⊙ masks[s + 1], the next stage's input; empty placeholders elsewhere. A convolution's mask
     /// is drawn in NCHW order into `maskNCHW`, then moved to NHWC.
     private let masks: [any DeviceBuffer]

@@ -194,7 +194,8 @@ public struct Trainer: Sendable {
     public var options: TrainingOptions
 
     /// The seam between gradient and update: it sees the arena's gradient tensors in their order,
-    /// gW_0, gb_0, gW_1, gb_1, … (`Network.parameterTensors`), in buffers on the backend, after the backward pass and before the optimizer runs. An allreduce across
+    /// gW_0, gb_0, gW_1, gb_1, … with a batch norm's gγ and gβ where it stands (`Network.parameterTensors`),
+    /// in buffers on the backend, after the backward pass and before the optimizer runs. An allreduce across
     /// processes goes here. With it set, the trainer never takes the fused SGD update.
     public var betweenGradientAndUpdate: (@Sendable ([any DeviceBuffer], any Backend) throws -> Void)?
 

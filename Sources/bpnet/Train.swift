@@ -30,7 +30,9 @@ struct Train: ParsableCommand {
             The input is a number (flat) or CxHxW (an image: IDX images are 1xHxW, a CSV row holds C·H·W values in NCHW \
             order). Then, comma-separated: N, a dense layer of N units (on a flat input); conv:C:K[:S[:P]], C channels of \
             K×K kernels, stride S (1), zero padding P (0); maxpool:K[:S], K×K max pooling every S (K); avgpool:K[:S], \
-            K×K average pooling every S (K); gap, each channel's mean (C×1×1); batchnorm, right after a conv or dense layer,             whose activation then applies after it; flatten, an image as a flat vector. The last layer is dense. Such as             1x28x28,conv:32:5:1:2,maxpool:2,conv:64:5:1:2,maxpool:2,flatten,1024,10.
+            K×K average pooling every S (K); gap, each channel's mean (C×1×1); batchnorm, right after a conv or dense layer, \
+            whose activation then applies after it; flatten, an image as a flat vector. The last layer is dense. Such as \
+            1x28x28,conv:32:5:1:2,maxpool:2,conv:64:5:1:2,maxpool:2,flatten,1024,10.
             """))
     var layers: String?
 

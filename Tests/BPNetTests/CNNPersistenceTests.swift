@@ -83,6 +83,38 @@ import Testing
 
     /// A tensor whose shape is not the one the recorded architecture gives is refused in one line
     /// that names it and both shapes; so is an architecture that cannot be.
+    /// Batch norms' γ, β and running statistics round-trip under PyTorch's names, and a file whose
+    /// batch-norm tensors are missing, misshapen, not finite or a negative variance is refused by
+    /// name, in one line.
+    @Test func batchNormTensorsRoundTripAndBadOnesAreRefused() throws {
+        let architecture = try Architecture(parsing: "2x5x4,conv:3:3:1:1,batchnorm,flatten,4,batchnorm,2")
+        var network = try Network(architecture: architecture, activations: [.gelu, try .leakyRelu(slope: 0.2), .softmax], seed: 4)
+        network.normalizations[0] = try Normalization(scale: [1, 2, 3], shift: [0.5, 0, -1], runningMean: [0.1, 0.2, 0.3], runningVariance: [1, 2, 0])
+        let data = ModelFile.encode(network)
+        #expect(try ModelFile.decode(data, file: "m").network == network)
+        let names = ModelFile.tensors(network).map(\.name)
+        #expect(names == [
+            "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias", "layers.1.running_mean", "layers.1.running_var",
+            "layers.2.weight", "layers.2.bias", "layers.3.weight", "layers.3.bias", "layers.3.running_mean", "layers.3.running_var",
+            "layers.4.weight", "layers.4.bias",
+        ])
+        func tampered(_ change: (inout [Safetensors.Tensor]) -> Void) -> Data {
+            var tensors = ModelFile.tensors(network)
+            change(&tensors)
+            return Safetensors.encode(metadata: ModelFile.entries(network, metadata: .init()), tensors: tensors)
+        }
+        let cases: [(Data, String)] = [
+            (tampered { $0.removeAll { $0.name == "layers.3.running_var" } }, "missing tensor layers.3.running_var"),
+            (tampered { $0[4] = .init("layers.1.running_mean", shape: [2], floats: [0, 0]) },
+             "layers.1.running_mean has shape [2], but batchnorm 1 of metadata layers '\(architecture)' needs [3]"),
+            (tampered { $0[5] = .init("layers.1.running_var", shape: [3], floats: [1, -2, 1]) }, "layers.1.running_var holds a negative variance"),
+            (tampered { $0[2] = .init("layers.1.weight", shape: [3], floats: [1, .nan, 1]) }, "layers.1.weight holds NaN or infinite values"),
+        ]
+        for (bytes, problem) in cases {
+            #expect(throws: BPNetError.model(file: "m", problem: problem)) { try ModelFile.decode(bytes, file: "m") }
+        }
+    }
+
     @Test func wrongShapesAreRefusedByName() throws {
         let encoded = ModelFile.encode(network)
         // The metadata now says 2×2 kernels; the file holds 3×3 ones.

@@ -62,7 +62,7 @@ import Testing
     /// (PyTorch's BatchNorm1d refuses it too), and so is a process's shard of one sample in a
     /// distributed run, where each process normalizes its shard; a batch norm goes right after a
     /// conv or dense layer.
-    @Test func batchNormNeedsTwoValuesAChannelAndOneProcess() throws {
+    @Test func batchNormNeedsTwoValuesAChannelInEveryBatchAndShard() throws {
         let layers = ["--layers", "4,5,batchnorm,3", "--activations", "relu,softmax", "--loss", "log-likelihood"]
         let message = "layer 2 (batchnorm) needs at least 2 values a channel in every training batch for a variance"
         try expectError(train + layers + ["--batch-size", "10"], message + ", but 31 samples in batches of 10 leave a batch of 1 sample")

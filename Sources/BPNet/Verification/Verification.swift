@@ -488,6 +488,7 @@ public enum Verification {
 }
 
 extension Network {
-    /// All parameters, layer by layer, weights before biases, in double precision.
+    /// All parameters in arena order (layer by layer, weights before biases, a batch norm's γ and β
+    /// where it stands), in double precision.
     public var flatParameters: [Double] { parameterTensors.flatMap(\.values).map(Double.init) }
 }
