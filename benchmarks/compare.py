@@ -32,12 +32,13 @@ CLBLAST = os.path.join(ROOT, ".build/bench/clblast_sgemm")
 VENV_PYTHON = os.path.join(ROOT, ".build/bench/venv/bin/python3")
 # Each config: BPNet's --layers, the batch size, the learning rate and any further options (none:
 # sigmoid layers, the quadratic cost and SGD, as numpy_sgd.py and torch_sgd.py train).
-RECIPE_CNN = "1x28x28,conv:32:3:1:1,maxpool:2,conv:64:3:1:1,maxpool:2,flatten,128,10"
+RECIPE_CNN = "1x28x28,conv:32:3:1:1,batchnorm,maxpool:2,conv:64:3:1:1,batchnorm,maxpool:2,flatten,256,batchnorm,10"
 CONFIGS = {
     "A": ("784,100,10", 10, 3.0, []),
     "B": ("784,100,10", 128, 3.0, []),
     "C": ("784,1024,1024,10", 128, 0.1, []),
-    "E": (RECIPE_CNN, 64, 0.001, ["--activations", "relu,relu,relu,softmax", "--loss", "log-likelihood", "--optimizer", "adam"]),
+    "E": (RECIPE_CNN, 64, 0.002, ["--activations", "relu,relu,relu,softmax", "--loss", "log-likelihood", "--optimizer", "adam",
+                                  "--augment", "crop:2,flip"]),
 }
 SELECTED = os.environ.get("CONFIGS", "")  # empty: every part, every config
 EPOCHS = int(os.environ.get("EPOCHS", "4"))
@@ -109,7 +110,8 @@ def training_flops(layers):
     """GEMM FLOPs of one sample's step, as `bpnet bench` counts them: every forward and gradient
     product, and every backward product but the first layer's, 2·n_in·n_out each, per row (a
     convolution has a row per output position, n_in = input channels·K², n_out = its channels).
-    `layers` is BPNet's --layers: sizes, or an image CxHxW followed by conv, maxpool, flatten, sizes."""
+    `layers` is BPNet's --layers: sizes, or an image CxHxW followed by conv, batchnorm, maxpool,
+    avgpool, gap, flatten, sizes (batch norm and pooling do no GEMM)."""
     tokens = layers.split(",")
     shape = [int(d) for d in tokens[0].split("x")]
     products = []
@@ -122,7 +124,11 @@ def training_flops(layers):
             size = [(d + 2 * padding - kernel) // stride + 1 for d in shape[1:]]
             products.append(2 * size[0] * size[1] * shape[0] * kernel * kernel * channels)
             shape = [channels] + size
-        elif parts[0] == "maxpool":
+        elif parts[0] == "batchnorm":
+            continue
+        elif parts[0] == "gap":
+            shape = [shape[0], 1, 1]
+        elif parts[0] in ("maxpool", "avgpool"):
             window = int(parts[1])
             stride = int(parts[2]) if len(parts) > 2 else window
             shape = [shape[0]] + [(d - window) // stride + 1 for d in shape[1:]]

@@ -2,14 +2,15 @@
 """Config E, the README's recipe CNN, in PyTorch CPU eager mode (autograd + torch.optim.Adam), for
 side-by-side timing with `bpnet train --device cpu`.
 
-It takes BPNet's options and builds the same network from them: `--layers` as `bpnet train` reads it
-(an input CxHxW, then conv:C:K[:S[:P]], maxpool:K[:S], flatten and dense sizes), one activation per
-weight layer (relu or sigmoid; softmax last, with --loss log-likelihood, which is cross-entropy on
-the logits), --optimizer adam or sgd. Inputs are reshaped to N×C×H×W; the samples are shuffled every
-epoch; each batch's loss and correct count are summed over the epoch, as BPNet's epoch does.
-Usage: torch_cnn.py --layers 1x28x28,conv:32:3:1:1,maxpool:2,conv:64:3:1:1,maxpool:2,flatten,128,10
-       --activations relu,relu,relu,softmax --loss log-likelihood --optimizer adam --learning-rate 0.001
-       --batch-size 64 --epochs 2 [--limit N] [--threads N] [--profile]
+It takes BPNet's options and builds the same network from them (torch_layers.py): `--layers` as
+`bpnet train` reads it, one activation per weight layer (softmax last, with --loss log-likelihood,
+which is cross-entropy on the logits), --optimizer adam or sgd, and --augment crop:P,flip, done on
+each batch as one gather, as BPNet does it where the batch is gathered. Inputs are reshaped to
+N×C×H×W; the samples are shuffled every epoch; each batch's loss and correct count are summed over
+the epoch, as BPNet's epoch does.
+Usage: torch_cnn.py --layers 1x28x28,conv:32:3:1:1,batchnorm,maxpool:2,conv:64:3:1:1,batchnorm,maxpool:2,flatten,256,batchnorm,10
+       --activations relu,relu,relu,softmax --loss log-likelihood --optimizer adam --learning-rate 0.002
+       --augment crop:2,flip --batch-size 64 --epochs 2 [--limit N] [--threads N] [--profile]
 Prints one JSON object per epoch with its seconds. --threads defaults to the threads BPNet's OpenBLAS
 runs: OPENBLAS_NUM_THREADS when set, else every CPU this process may run on. --profile then trains one
 more epoch under torch.profiler and prints its per-operator table (by self CPU time) to stderr.
@@ -17,15 +18,17 @@ more epoch under torch.profiler and prints its per-operator table (by self CPU t
 import argparse, json, os, sys, time
 import torch
 from fashion import training_set
+from torch_layers import torch_model
 
 
 def options():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layers", default="1x28x28,conv:32:3:1:1,maxpool:2,conv:64:3:1:1,maxpool:2,flatten,128,10")
+    p.add_argument("--layers", default="1x28x28,conv:32:3:1:1,batchnorm,maxpool:2,conv:64:3:1:1,batchnorm,maxpool:2,flatten,256,batchnorm,10")
     p.add_argument("--activations", default="relu,relu,relu,softmax")
     p.add_argument("--loss", default="log-likelihood", choices=["log-likelihood"])
     p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
-    p.add_argument("--learning-rate", type=float, default=0.001)
+    p.add_argument("--learning-rate", type=float, default=0.002)
+    p.add_argument("--augment", default="none", help="crop:P, flip, both (crop:2,flip) or none")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--limit", type=int, default=60000)
@@ -41,66 +44,51 @@ def blas_threads():
     return int(given) if given.isdigit() and int(given) > 0 else len(os.sched_getaffinity(0))
 
 
-def network(layers, activations):
-    """The torch.nn.Sequential for BPNet's --layers and --activations; the last layer's softmax is
-    left to the loss. Returns the model and the input's shape (C, H, W)."""
-    tokens = layers.split(",")
-    shape = [int(d) for d in tokens[0].split("x")]
-    if len(shape) != 3:
-        sys.exit(f"torch_cnn.py: the input must be CxHxW, got {tokens[0]}")
-    input_shape = tuple(shape)
-    functions = activations.split(",")
-    modules, weights = [], 0
-
-    def activation(last):
-        nonlocal weights
-        name = functions[weights] if weights < len(functions) else None
-        weights += 1
-        if last:
-            if name != "softmax":
-                sys.exit("torch_cnn.py: the last activation must be softmax (with the log-likelihood)")
-            return []
-        if name == "relu":
-            return [torch.nn.ReLU()]
-        if name == "sigmoid":
-            return [torch.nn.Sigmoid()]
-        sys.exit(f"torch_cnn.py: unsupported hidden activation {name!r}")
-
-    for i, token in enumerate(tokens[1:]):
-        last = i == len(tokens) - 2
-        parts = token.split(":")
-        if parts[0] == "conv":
-            channels, kernel = int(parts[1]), int(parts[2])
-            stride = int(parts[3]) if len(parts) > 3 else 1
-            padding = int(parts[4]) if len(parts) > 4 else 0
-            modules.append(torch.nn.Conv2d(shape[0], channels, kernel, stride=stride, padding=padding))
-            shape = [channels, (shape[1] + 2 * padding - kernel) // stride + 1, (shape[2] + 2 * padding - kernel) // stride + 1]
-            modules += activation(last)
-        elif parts[0] == "maxpool":
-            size = int(parts[1])
-            stride = int(parts[2]) if len(parts) > 2 else size
-            modules.append(torch.nn.MaxPool2d(size, stride=stride))
-            shape = [shape[0], (shape[1] - size) // stride + 1, (shape[2] - size) // stride + 1]
-        elif parts[0] == "flatten":
-            modules.append(torch.nn.Flatten())
-            shape = [shape[0] * shape[1] * shape[2]]
+def augmentation(text):
+    """`--augment`'s form, as `bpnet train` reads it: crop:P, flip, both, or none. Returns (P, flip)."""
+    padding, flip = 0, False
+    for item in ([] if text == "none" else text.split(",")):
+        if item == "flip" and not flip:
+            flip = True
+        elif item.startswith("crop:") and padding == 0 and item[5:].isdigit() and int(item[5:]) > 0:
+            padding = int(item[5:])
         else:
-            outputs = int(token)
-            if len(shape) != 1:  # BPNet flattens before a dense layer only where told; so does this
-                sys.exit(f"torch_cnn.py: a dense layer needs a flat input (add flatten before {token})")
-            modules.append(torch.nn.Linear(shape[0], outputs))
-            shape = [outputs]
-            modules += activation(last)
-    if weights != len(functions):
-        sys.exit(f"torch_cnn.py: {len(functions)} activations for {weights} weight layers")
-    return torch.nn.Sequential(*modules), input_shape
+            sys.exit(f"torch_cnn.py: --augment {text!r}: {item!r} is not crop:P or flip")
+    return padding, flip
+
+
+def augment(images, padding, flip):
+    """BPNet's augmentation of a batch N×C×H×W, as one gather: each image shifted by a random
+    (dy, dx) in [-P, P]² with zeros where it leaves the frame (a random crop of the zero-padded
+    image), then mirrored left to right with probability ½."""
+    n, _, h, w = images.shape
+    padded = torch.nn.functional.pad(images, (padding,) * 4).permute(0, 2, 3, 1)  # N×(H+2P)×(W+2P)×C
+    dy = torch.randint(0, 2 * padding + 1, (n, 1))
+    dx = torch.randint(0, 2 * padding + 1, (n, 1))
+    columns = torch.arange(w).expand(n, w)
+    if flip:
+        columns = torch.where(torch.rand(n, 1) < 0.5, w - 1 - columns, columns)
+    rows = torch.arange(h) + dy  # N×H
+    columns = columns + dx  # N×W
+    batch = torch.arange(n)[:, None, None]
+    return padded[batch, rows[:, :, None], columns[:, None, :]].permute(0, 3, 1, 2)
 
 
 def main():
     a = options()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    model, input_shape = network(a.layers, a.activations)
+    functions = a.activations.split(",")
+    if functions[-1] != "softmax":
+        sys.exit("torch_cnn.py: the last activation must be softmax (with the log-likelihood)")
+    try:
+        model, _ = torch_model(a.layers, functions)
+    except ValueError as error:
+        sys.exit(f"torch_cnn.py: {error}")
+    input_shape = tuple(int(d) for d in a.layers.split(",")[0].split("x"))
+    if len(input_shape) != 3:
+        sys.exit(f"torch_cnn.py: the input must be CxHxW, got {a.layers.split(',')[0]}")
+    padding, flip = augmentation(a.augment)
     x, y = training_set(a.limit, 10)
     x = torch.from_numpy(x).reshape(-1, *input_shape).contiguous()
     labels = torch.from_numpy(y.argmax(1))
@@ -120,7 +108,10 @@ def main():
             batch = order[s : s + m]
             target = labels[batch]
             optimizer.zero_grad(set_to_none=True)
-            out = model(x[batch])
+            images = x[batch]
+            if padding or flip:
+                images = augment(images, padding, flip)
+            out = model(images)
             loss = loss_function(out, target)
             loss.backward()
             optimizer.step()

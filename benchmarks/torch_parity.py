@@ -24,6 +24,8 @@ import tempfile
 import numpy as np
 import torch
 
+from torch_layers import torch_model
+
 CASES = [
     # (name, --layers, activations, BPNet options, PyTorch optimizer of (weights, biases, n), clip
     # norm). BPNet's L2 term is (λ/n)·W on weights alone: PyTorch's weight_decay λ/n on the weights' group.
@@ -78,60 +80,6 @@ def read_safetensors(path):
         begin, end = entry["data_offsets"]
         tensors[name] = np.frombuffer(body[begin:end], dtype="<f4").reshape(entry["shape"])
     return tensors
-
-
-def activation_module(name):
-    if name.startswith("leaky-relu"):
-        return torch.nn.LeakyReLU(float(name.split(":")[1]) if ":" in name else 0.01)
-    return {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid, "gelu": torch.nn.GELU}[name]()
-
-
-def torch_model(layers, activations):
-    """The Sequential, and its layers with parameters in BPNet's order (layers.{k})."""
-    tokens = layers.split(",")
-    shape = [int(v) for v in tokens[0].split("x")]
-    modules, weight_layers, functions = [], [], iter(activations)
-    for index, token in enumerate(tokens[1:], start=1):
-        fields = token.split(":")
-        normalized = index + 1 < len(tokens) and tokens[index + 1] == "batchnorm"
-        if fields[0] == "batchnorm":
-            norm = torch.nn.BatchNorm2d(shape[0]) if len(shape) == 3 else torch.nn.BatchNorm1d(shape[0])
-            modules.append(norm)
-            weight_layers.append(norm)
-            modules.append(activation_module(function))
-            continue
-        if fields[0] == "conv":
-            c, k = int(fields[1]), int(fields[2])
-            s = int(fields[3]) if len(fields) > 3 else 1
-            p = int(fields[4]) if len(fields) > 4 else 0
-            conv = torch.nn.Conv2d(shape[0], c, k, stride=s, padding=p, bias=not normalized)
-            modules.append(conv)
-            weight_layers.append(conv)
-            shape = [c, (shape[1] + 2 * p - k) // s + 1, (shape[2] + 2 * p - k) // s + 1]
-        elif fields[0] in ("maxpool", "avgpool"):
-            k = int(fields[1])
-            s = int(fields[2]) if len(fields) > 2 else k
-            pool = torch.nn.MaxPool2d(k, s) if fields[0] == "maxpool" else torch.nn.AvgPool2d(k, s)
-            modules.append(pool)
-            shape = [shape[0], (shape[1] - k) // s + 1, (shape[2] - k) // s + 1]
-            continue
-        elif fields[0] == "gap":
-            modules.append(torch.nn.AdaptiveAvgPool2d(1))
-            shape = [shape[0], 1, 1]
-            continue
-        elif fields[0] == "flatten":
-            modules.append(torch.nn.Flatten())
-            shape = [int(np.prod(shape))]
-            continue
-        else:
-            linear = torch.nn.Linear(int(np.prod(shape)), int(token), bias=not normalized)
-            modules.append(linear)
-            weight_layers.append(linear)
-            shape = [int(token)]
-        function = next(functions)
-        if function != "softmax" and not normalized:  # the softmax is in the cross-entropy loss
-            modules.append(activation_module(function))
-    return torch.nn.Sequential(*modules), weight_layers
 
 
 def bias(layer):
