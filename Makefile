@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 RELEASE_BIN := .build/release/bpnet
 
-.PHONY: setup setup-demo build install demo intel-opencl test test-intel-opencl test-sanitize verify bench bench-compare bench-compare-csv bench-distributed torch-parity clean fuzz
+.PHONY: setup setup-demo build install demo intel-opencl onnx-runtime test test-intel-opencl test-sanitize verify bench bench-compare bench-compare-csv bench-distributed torch-parity clean fuzz
 
 # Installs the Debian packages that are missing (as root), or prints the command that would:
 # `setup` all of them, `setup-demo` only the demo's.
@@ -53,9 +53,20 @@ intel-opencl:
 	  python3 -m venv $(INTEL_OPENCL) && $(INTEL_OPENCL)/bin/pip install -q intel-opencl-rt intel-cmplr-lib-rt; } || { \
 	  rm -rf $(INTEL_OPENCL); echo "Intel's OpenCL CPU runtime could not be installed"; [ "$$CI" != true ]; }
 
+# ONNX and ONNX Runtime, with which the export tests check every exported model, from PyPI into a
+# virtual environment under .build/; `onnx` is the release whose onnx.proto Sources/BPNetONNX was
+# generated from. Installed when missing; where they cannot be installed, `make test` goes on
+# without them (the tests say they skipped), except under CI=true, where that fails.
+ONNX_ENV := $(CURDIR)/.build/onnx
+onnx-runtime:
+	@$(ONNX_ENV)/bin/python3 -c "import onnx, onnxruntime" 2>/dev/null || { \
+	  echo "installing onnx and onnxruntime into $(ONNX_ENV)"; rm -rf $(ONNX_ENV); \
+	  python3 -m venv $(ONNX_ENV) && $(ONNX_ENV)/bin/pip install -q onnx==1.23.2 onnxruntime==1.32.0; } || { \
+	  rm -rf $(ONNX_ENV); echo "onnx and onnxruntime could not be installed"; [ "$$CI" != true ]; }
+
 # Builds everything (the README example included), runs it, then runs the test suites; then
 # `bpnet verify` and the OpenCL parity suite again on Intel's CPU runtime.
-test: setup intel-opencl
+test: setup intel-opencl onnx-runtime
 	$(SWIFT) build --build-tests
 	@d=$$(mktemp -d) && (cd $$d && $(CURDIR)/.build/debug/BPNetExample) && rm -rf $$d
 	$(SWIFT) test --skip-build
@@ -129,10 +140,21 @@ endif
 # same weights and batches (RMSprop, Adam, clipping, convolutions, both poolings, gap), weights
 # compared within 1e-4 (benchmarks/torch_parity.py), in bench-compare's environment. BPNET_DEVICE
 # picks the device (cpu by default).
+# Then the PyTorch example of docs/onnx.md: a CNN with batch norm, trained briefly, loaded into a
+# torch.nn.Sequential through safetensors, whose predictions must be `bpnet predict`'s within 1e-5.
 torch-parity: build
 	@[ -x .build/bench/venv/bin/python3 ] || python3 -m venv .build/bench/venv
 	@.build/bench/venv/bin/python3 -c "import numpy, torch" 2>/dev/null || sh benchmarks/install_torch.sh .build/bench/venv/bin/pip
+	@.build/bench/venv/bin/python3 -c "import safetensors" 2>/dev/null || .build/bench/venv/bin/pip install -q safetensors
 	.build/bench/venv/bin/python3 benchmarks/torch_parity.py $(RELEASE_BIN)
+	@d=$$(mktemp -d) && \
+	$(RELEASE_BIN) train --layers 1x28x28,conv:8:3:1:1,batchnorm,maxpool:2,conv:16:3:2:1,batchnorm,gap,flatten,17,batchnorm,10 \
+	  --activations relu,gelu,leaky-relu:0.1,softmax --loss log-likelihood --optimizer adam --limit 2000 --epochs 2 --quiet \
+	  --device cpu --save $$d/model.safetensors >/dev/null && \
+	python3 -c "import random; random.seed(1); print('\n'.join(','.join(str(random.random()) for _ in range(784)) for _ in range(37)))" > $$d/inputs.csv && \
+	$(RELEASE_BIN) predict --model $$d/model.safetensors --input $$d/inputs.csv --device cpu > $$d/bpnet.csv && \
+	.build/bench/venv/bin/python3 docs/examples/bpnet_torch.py $$d/model.safetensors $$d/inputs.csv --expect $$d/bpnet.csv > $$d/torch.csv && \
+	echo "docs/examples/bpnet_torch.py: PyTorch's predictions are bpnet predict's" && rm -rf $$d
 
 # bench-compare's CSV part alone: loading one ~19 MB file (20,000 rows × 50 inputs and a label) with
 # BPNet and with numpy.loadtxt, in alternation, seconds and peak RSS of each (CSV_ROUNDS, default 5).

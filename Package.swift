@@ -8,10 +8,13 @@ let package = Package(
         .library(name: "BPNet", targets: ["BPNet"]),
         // MPICommunicator, for data-parallel training under mpirun; links Open MPI.
         .library(name: "BPNetMPI", targets: ["BPNetMPI"]),
+        // ONNXExport, which writes a network as an ONNX model; links swift-protobuf.
+        .library(name: "BPNetONNX", targets: ["BPNetONNX"]),
         .executable(name: "bpnet", targets: ["bpnet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     // MARK: Implementation targets
     targets: [
@@ -30,6 +33,11 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CMPIShim", dependencies: ["CMPI"]),
         .target(name: "BPNetMPI", dependencies: ["BPNet", "CMPIShim"]),
+        // ONNX export: onnx.pb.swift is generated once and committed (see its header), so no
+        // build runs protoc or swift-protobuf's plugin.
+        .target(
+            name: "BPNetONNX",
+            dependencies: ["BPNet", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Vectorized element-wise loops of the CPU backend.
         .target(name: "CPUKernels"),
         .executableTarget(name: "EmbedKernelsTool"),
@@ -43,17 +51,19 @@ let package = Package(
         .executableTarget(
             name: "bpnet",
             dependencies: [
-                "BPNet", "BPNetMPI",
+                "BPNet", "BPNetMPI", "BPNetONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The README's Swift example, compiled so that it cannot rot.
         .executableTarget(name: "BPNetExample", dependencies: ["BPNet"]),
         // The distributed example of docs/distributed.md, compiled likewise (it needs mpirun and Fashion-MNIST to run).
         .executableTarget(name: "BPNetDistributedExample", dependencies: ["BPNet", "BPNetMPI"]),
+        // The ONNX example of docs/onnx.md, compiled likewise.
+        .executableTarget(name: "BPNetONNXExample", dependencies: ["BPNet", "BPNetONNX"]),
         // MARK: Tests
         // The float64 reference and test-data helpers both suites check against.
         .target(name: "BPNetTestSupport", dependencies: ["BPNet"], path: "Tests/BPNetTestSupport"),
-        .testTarget(name: "BPNetTests", dependencies: ["BPNet", "BPNetTestSupport", "CBLAS", "CPUKernels", "CZlib"]),
+        .testTarget(name: "BPNetTests", dependencies: ["BPNet", "BPNetONNX", "BPNetTestSupport", "CBLAS", "CPUKernels", "CZlib"]),
         .testTarget(name: "OpenCLTests", dependencies: ["BPNet", "BPNetTestSupport", "COpenCL"]),
     ]
 )

@@ -2,7 +2,7 @@
 """Config E, the README's recipe CNN, in PyTorch CPU eager mode (autograd + torch.optim.Adam), for
 side-by-side timing with `bpnet train --device cpu`.
 
-It takes BPNet's options and builds the same network from them (torch_layers.py): `--layers` as
+It takes BPNet's options and builds the same network from them (`sequential` of docs/examples/bpnet_torch.py): `--layers` as
 `bpnet train` reads it, one activation per weight layer (softmax last, with --loss log-likelihood,
 which is cross-entropy on the logits), --optimizer adam or sgd, and --augment crop:P,flip, done on
 each batch as one gather, as BPNet does it where the batch is gathered. Inputs are reshaped to
@@ -18,7 +18,8 @@ more epoch under torch.profiler and prints its per-operator table (by self CPU t
 import argparse, json, os, sys, time
 import torch
 from fashion import training_set
-from torch_layers import torch_model
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "examples"))
+from bpnet_torch import sequential  # noqa: E402  (the PyTorch example of docs/onnx.md)
 
 
 def options():
@@ -82,7 +83,7 @@ def main():
     if functions[-1] != "softmax":
         sys.exit("torch_cnn.py: the last activation must be softmax (with the log-likelihood)")
     try:
-        model, _ = torch_model(a.layers, functions)
+        model, _ = sequential(a.layers, functions, bias_before_batch_norm=False)
     except ValueError as error:
         sys.exit(f"torch_cnn.py: {error}")
     input_shape = tuple(int(d) for d in a.layers.split(",")[0].split("x"))

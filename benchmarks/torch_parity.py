@@ -24,7 +24,8 @@ import tempfile
 import numpy as np
 import torch
 
-from torch_layers import torch_model
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "examples"))
+from bpnet_torch import sequential  # noqa: E402  (the PyTorch example of docs/onnx.md)
 
 CASES = [
     # (name, --layers, activations, BPNet options, PyTorch optimizer of (weights, biases, n), clip
@@ -90,7 +91,7 @@ def bias(layer):
 def run_case(bpnet, folder, case, seed):
     name, layers, activations, options, make_optimizer, clip = case
     torch.manual_seed(seed)
-    model, weight_layers = torch_model(layers, activations)
+    model, weight_layers = sequential(layers, activations, bias_before_batch_norm=False)
     inputs = int(np.prod([int(v) for v in layers.split(",")[0].split("x")]))
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, (SAMPLES, inputs)).astype(np.float32)

@@ -7,9 +7,11 @@ import Foundation
 struct BPNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bpnet",
-        abstract: "Train fully connected networks by backpropagation, on the CPU or an OpenCL device.",
+        abstract: "Train dense and convolutional networks by backpropagation, on the CPU or an OpenCL device, and export them to ONNX.",
         version: bpnetVersion,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Devices.self, Verify.self, Bench.self, Report.self])
+        subcommands: [
+            Train.self, Evaluate.self, Predict.self, Summary.self, Export.self, Devices.self, Verify.self, Bench.self, Report.self,
+        ])
 
     /// Every failure ends as one line on stderr and a non-zero exit; help and version still print as usual.
     static func main() {

@@ -22,7 +22,7 @@ import Testing
     ]
     static let docs = [
         "docs/backends-and-kernels.md", "docs/tests.md", "docs/performance.md", "docs/distributed.md",
-        "docs/command-line.md", "docs/file-formats.md", "docs/swift-api.md",
+        "docs/command-line.md", "docs/file-formats.md", "docs/onnx.md", "docs/swift-api.md",
     ]
 
     /// The text of `## name` up to the next `## ` heading.
@@ -148,8 +148,9 @@ import Testing
     // MARK: Examples
 
     /// The Swift examples are the example targets' sources, so CI compiles them (and runs the
-    /// first): the library's in the README, the distributed one in docs/distributed.md.
-    @Test(arguments: zip(["BPNetExample", "BPNetDistributedExample"], ["README.md", "docs/distributed.md"]))
+    /// first): the library's in the README, the distributed one in docs/distributed.md, the ONNX
+    /// one in docs/onnx.md.
+    @Test(arguments: zip(["BPNetExample", "BPNetDistributedExample", "BPNetONNXExample"], ["README.md", "docs/distributed.md", "docs/onnx.md"]))
     func swiftExampleIsTheCompiledExample(target: String, file: String) throws {
         let text = try Self.read(file)
         let example = try Self.read("Sources/\(target)/main.swift")

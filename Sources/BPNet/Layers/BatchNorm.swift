@@ -51,6 +51,11 @@ public struct Normalization: Equatable, Sendable {
 
     public var channels: Int { scale.count }
 
+    /// ε, added to the variance under the square root, and the running statistics' momentum
+    /// (PyTorch's convention: running = (1 − momentum)·running + momentum·batch), for exporters.
+    public static var epsilon: Float { BatchNorm.epsilon }
+    public static var momentum: Float { BatchNorm.momentum }
+
     public init(channels: Int) {
         scale = [Float](repeating: 1, count: channels)
         shift = [Float](repeating: 0, count: channels)

@@ -138,8 +138,8 @@ public struct Activation: Hashable, Sendable, Codable, CaseIterable, CustomStrin
         }
     }
 
-    /// 1/√2 and 1/√(2π), in float32, as the kernels write them.
-    static let sqrtHalf: Float = 0.707106781186547524
+    /// 1/√2 and 1/√(2π), in float32, as the kernels write them (1/√2 is public for exporters).
+    public static let sqrtHalf: Float = 0.707106781186547524
     static let inverseSqrtTwoPi: Float = 0.398942280401432678
 
     /// A row's softmax, numerically stable: the row maximum is subtracted before exp.
