@@ -22,14 +22,28 @@ import SwiftProtobuf
 /// Initializers keep the model file's names (`layers.{k}.weight`, `layers.{k}.running_mean`…),
 /// so the same tensors are found under the same names in both files.
 public enum ONNXExport {
-    /// ONNX's operator set and the IR version that introduced it: the oldest pair with every
-    /// operator above, so that older runtimes load the model too.
+    /// ONNX's operator set and the IR version that came with it. Every operator above has its
+    /// current form there, and runtimes released since 2021 read it.
     public static let opset = 13
     public static let irVersion = 7
 
+    /// A protocol buffer holds at most 2 GiB. Larger models would need ONNX's external data
+    /// (tensors in files beside the model), which this does not write.
+    public static let maxBytes = Int(Int32.max)
+
     /// The model's bytes (a serialized `ModelProto`).
     public static func encode(_ network: Network) throws -> Data {
-        try model(network).serializedData()
+        try checkSize(tensorBytes: 4 * (network.parameterCount + 2 * network.normalizations.reduce(0) { $0 + $1.channels }))
+        return try model(network).serializedData()
+    }
+
+    /// Refuses, naming ONNX's limit, a model whose tensors alone pass it.
+    public static func checkSize(tensorBytes: Int) throws {
+        // The graph's nodes, names and shapes take a few kilobytes beside the tensors.
+        guard tensorBytes > maxBytes - (1 << 20) else { return }
+        let gibibytes = String(format: "%.2f", Double(tensorBytes) / Double(1 << 30))
+        throw BPNetError.invalidArgument(
+            "the model's tensors take \(gibibytes) GiB, and an ONNX file holds at most 2 GiB (ONNX's external data is not written)")
     }
 
     /// Writes atomically: an existing file is replaced only once the new one is complete on disk.

@@ -7,6 +7,7 @@ struct ONNXGraph {
     private(set) var nodes: [Onnx_NodeProto] = []
     private(set) var initializers: [Onnx_TensorProto] = []
     private var names: Set<String> = []
+    private var scalars: [String: Float] = [:]
 
     /// A float32 initializer `[dimensions]` named `name` (such as `layers.0.weight`, the model
     /// file's name), its values little-endian in `raw_data`. Returns its name.
@@ -24,9 +25,15 @@ struct ONNXGraph {
         return tensor.name
     }
 
-    /// A scalar constant, for the arithmetic of an activation that ONNX 13 has no operator for.
+    /// A scalar constant, for the arithmetic of an activation that ONNX 13 has no operator for;
+    /// written once, however many layers read it.
     mutating func scalar(_ name: String, _ value: Float) -> String {
-        constant(name, dimensions: [], values: [value])
+        if let existing = scalars[name] {
+            precondition(existing.bitPattern == value.bitPattern, "\(name) is \(existing), not \(value)")
+            return name
+        }
+        scalars[name] = value
+        return constant(name, dimensions: [], values: [value])
     }
 
     /// Appends `opType(inputs) -> output` and returns the output's name: `output` when given

@@ -23,9 +23,19 @@ struct Export: ParsableCommand {
     var onnx: String
 
     func run() throws {
+        if Self.sameFile(onnx, model) {
+            throw ValidationError("--onnx '\(onnx)' is the model file itself; give another path, such as model.onnx")
+        }
         try OutputPath.checkWritable(onnx, option: "--onnx", example: "net.onnx")
         let network = try modelActivations.load(model).network
         try ONNXExport.save(network, to: onnx)
         print("wrote \(onnx): \(network.architecture), opset \(ONNXExport.opset)")
+    }
+
+    /// Whether two paths name one existing file (the same device and inode), links included.
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var first = stat(), second = stat()
+        guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
     }
 }

@@ -89,21 +89,22 @@ let onnxTestsEnabled = ProcessInfo.processInfo.environment["CI"] == "true" || on
 
     // MARK: The models and batches the issue names
 
-    /// An MLP, a CNN and a CNN with every layer and activation of issue 20, trained for a step so
-    /// that nothing is at its initial value, saved as model files, exported by `bpnet export`, and
-    /// run by ONNX Runtime and by `bpnet predict` on batches of 1 and 37: random inputs, and
-    /// Fashion-MNIST's test images where the package is installed.
+    /// MLPs, a CNN and a CNN with every layer and activation of issue 20, with random parameters
+    /// and running statistics, saved as model files (one without metadata, given `--activations`
+    /// and `--layers`), exported by `bpnet export`, and run by ONNX Runtime and by `bpnet
+    /// predict` on batches of 1 and 37: random inputs, and Fashion-MNIST's test images.
     @Test(.enabled(if: onnxTestsEnabled, "onnx and onnxruntime are not installed (make onnx-runtime)"))
     func exportedModelsMatchPredict() throws {
         let folder = try TestData.temporaryFolder()
-        let models: [(name: String, layers: String, activations: String)] = [
-            ("mlp", "784,33,17,10", "sigmoid,tanh,softmax"),
-            ("mlp-regression", "784,17,3", "relu,sigmoid"),
-            ("cnn", "1x28x28,conv:8:3:1:1,maxpool:2,conv:16:3:2:1,maxpool:3:2,flatten,33,10", "relu,relu,relu,softmax"),
+        let models: [(name: String, layers: String, activations: String, metadata: Bool)] = [
+            ("mlp", "784,33,17,10", "sigmoid,tanh,softmax", true),
+            ("mlp-regression", "784,17,3", "relu,sigmoid", true),
+            ("cnn", "1x28x28,conv:8:3:1:1,maxpool:2,conv:16:3:2:1,maxpool:3:2,flatten,33,10", "relu,relu,relu,softmax", true),
             (
                 "cnn-issue-20", "1x28x28,conv:6:5:1:2,batchnorm,avgpool:3:2,conv:8:3,batchnorm,maxpool:2,conv:5:1,gap,flatten,17,batchnorm,10",
-                "gelu,leaky-relu:0.1,identity,tanh,softmax"
+                "gelu,leaky-relu:0.1,identity,tanh,softmax", true
             ),
+            ("cnn-no-metadata", "1x28x28,conv:4:5:2:0,avgpool:2,flatten,11", "tanh,softmax", false),
         ]
         var images: [Float] = []
         if let test = try? DataSource.fashionMNIST.load(.test) {
@@ -118,27 +119,35 @@ let onnxTestsEnabled = ProcessInfo.processInfo.environment["CI"] == "true" || on
         for batch in batches { try Self.writeCSV(batch.values, width: 784, to: "\(folder)/\(batch.name).csv") }
 
         var cases: [Case] = []
+        var networks: [Network] = []
         for (index, model) in models.enumerated() {
             let network = try Self.network(model.layers, model.activations, seed: 40 + UInt64(index))
+            networks.append(network)
             let path = "\(folder)/\(model.name).safetensors"
-            try ModelFile.save(network, to: path)
-            let export = try CLI.run(["export", path, "--onnx", "\(folder)/\(model.name).onnx"])
+            var given: [String] = []
+            if model.metadata {
+                try ModelFile.save(network, to: path)
+            } else {
+                try CNNPersistenceTests.withoutMetadata(network).write(to: URL(fileURLWithPath: path))
+                given = ["--activations", model.activations, "--layers", model.layers]
+            }
+            let export = try CLI.run(["export", path, "--onnx", "\(folder)/\(model.name).onnx"] + given)
             try #require(export.status == 0, "\(model.name): \(export.stderr)")
             #expect(export.stdout.contains("wrote \(folder)/\(model.name).onnx"), "\(export.stdout)")
             var runs: [(String, [[Float]])] = []
             for batch in batches {
                 let input = "\(folder)/\(model.name)-\(batch.name).csv"
                 try FileManager.default.copyItem(atPath: "\(folder)/\(batch.name).csv", toPath: input)
-                let predict = try CLI.run(["predict", "--model", path, "--input", input, "--device", "cpu"])
+                let predict = try CLI.run(["predict", "--model", path, "--input", input, "--device", "cpu"] + given)
                 try #require(predict.status == 0, "\(model.name): \(predict.stderr)")
                 runs.append((input, Self.rows(of: predict.stdout)))
             }
             cases.append(Case(name: model.name, model: "\(folder)/\(model.name).onnx", sample: network.architecture.input.dimensions, batches: runs))
         }
 
-        for (c, (report, outputs)) in zip(cases, try Self.runtime(cases, in: folder)) {
+        let results = try Self.runtime(cases, in: folder)
+        for (c, (network, (report, outputs))) in zip(cases, zip(networks, results)) {
             #expect(report["opset"] as? Int == ONNXExport.opset && report["ir_version"] as? Int == ONNXExport.irVersion, "\(report)")
-            let network = try ModelFile.load(c.model.replacingOccurrences(of: ".onnx", with: ".safetensors")).network
             #expect(report["input"] as? [AnyHashable] == ["input", "N"] + network.architecture.input.dimensions.map { $0 as AnyHashable })
             #expect(report["output"] as? [AnyHashable] == ["output", "N", network.outputSize as AnyHashable])
             for (batch, output) in zip(c.batches, outputs) {
@@ -148,7 +157,7 @@ let onnxTestsEnabled = ProcessInfo.processInfo.environment["CI"] == "true" || on
             }
         }
         // The operators that the issue-20 model must have used: none lowered to something else.
-        let operators = Set((try Self.runtime([cases[3]], in: folder).first?.report["operators"] as? [String]) ?? [])
+        let operators = Set((results[3].report["operators"] as? [String]) ?? [])
         for name in ["Conv", "BatchNormalization", "AveragePool", "MaxPool", "GlobalAveragePool", "Flatten", "Gemm", "Erf", "LeakyRelu", "Tanh", "Softmax"] {
             #expect(operators.contains(name), "\(name) is not among \(operators.sorted())")
         }
@@ -189,8 +198,10 @@ let onnxTestsEnabled = ProcessInfo.processInfo.environment["CI"] == "true" || on
             activations.append(hidden.randomElement(using: &random)!)
             if Bool.random(using: &random) { tokens.append("batchnorm") }
         }
-        tokens.append("\(Int.random(in: 1...5, using: &random))")
-        activations.append(outputs.randomElement(using: &random)!)
+        // A softmax over one output is 1 whatever the network computes: two at least.
+        let output = outputs.randomElement(using: &random)!
+        tokens.append("\(Int.random(in: (output == "softmax" ? 2 : 1)...5, using: &random))")
+        activations.append(output)
         return (tokens.joined(separator: ","), activations)
     }
 
@@ -226,6 +237,9 @@ let onnxTestsEnabled = ProcessInfo.processInfo.environment["CI"] == "true" || on
             let expected = (0..<3).map { row in network(Array(x[(row * network.inputSize)..<((row + 1) * network.inputSize)])) }
             cases.append(Case(name: "\(model.layers) (\(model.activations))", model: path, sample: network.architecture.input.dimensions, batches: [(input, expected)]))
         }
+        // Outputs that do not vary (a ReLU output that is 0 everywhere) would match any export.
+        let varying = cases.filter { c in Set(c.batches[0].expected.joined()).count > 1 }.count
+        #expect(varying >= 36, "\(varying) of \(cases.count) models have outputs that vary")
         #expect(kinds == ["dense", "conv2d", "batchnorm", "maxpool2d", "avgpool2d", "globalavgpool", "flatten"], "\(kinds)")
         #expect(functions == Set(Activation.Kind.allCases.map(\.rawValue)), "\(functions)")
         for (c, (_, outputs)) in zip(cases, try Self.runtime(cases, in: folder)) {
@@ -247,6 +261,7 @@ let onnxTestsEnabled = ProcessInfo.processInfo.environment["CI"] == "true" || on
             (["export", model, "--onnx", folder], "--onnx '\(folder)' is a folder; give a file path in it, such as \(folder)/net.onnx"),
             (["export", model, "--onnx", "\(folder)/no/m.onnx"], "the folder \(folder)/no does not exist"),
             (["export", model, "--onnx", "\(folder)/m.onnx", "--activations", "relu,relu"], "activations"),
+            (["export", model, "--onnx", model], "--onnx '\(model)' is the model file itself; give another path, such as model.onnx"),
         ]
         for (arguments, message) in cases {
             let result = try CLI.run(arguments)
@@ -255,5 +270,13 @@ let onnxTestsEnabled = ProcessInfo.processInfo.environment["CI"] == "true" || on
             #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): \(result.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: "\(folder)/m.onnx"))
+        #expect(try ModelFile.load(model).network.layers.count == 2, "the model file is untouched")
+
+        // A protocol buffer holds 2 GiB: a larger model is refused by name, not failed in the encoder.
+        try ONNXExport.checkSize(tensorBytes: ONNXExport.maxBytes - (2 << 20))
+        #expect(throws: BPNetError.self) { try ONNXExport.checkSize(tensorBytes: ONNXExport.maxBytes) }
+        var message = "nothing thrown"
+        do { try ONNXExport.checkSize(tensorBytes: 3 << 30) } catch { message = "\(error)" }
+        #expect(message.contains("the model's tensors take 3.00 GiB, and an ONNX file holds at most 2 GiB"), "\(message)")
     }
 }

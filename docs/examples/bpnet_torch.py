@@ -93,6 +93,7 @@ def sequential(layers, activations, bias_before_batch_norm=True):
             modules.append(activation_module(function))
     return torch.nn.Sequential(*modules), weight_layers
 
+
 def load(path):
     """The model in `path` as an evaluation-mode Sequential whose last module is the output's
     activation (softmax included), and one sample's input shape."""
@@ -102,7 +103,7 @@ def load(path):
     with safe_open(path, "pt") as f:
         metadata = f.metadata() or {}
     if "layers" not in metadata or "activations" not in metadata:
-        sys.exit(f"{path}: no BPNet metadata (layers, activations); give a file that bpnet wrote")
+        sys.exit(f"{path}: no layers and activations in its metadata: give a model file of BPNet's version 2 or 3")
     layers, activations = metadata["layers"], metadata["activations"].split(",")
     model, parameter_layers = sequential(layers, activations)
     if activations[-1] == "softmax":
@@ -137,10 +138,12 @@ def main():
     np.savetxt(sys.stdout, y, delimiter=",", fmt="%.9g")
     if options.expect:
         expected = np.loadtxt(options.expect, delimiter=",", ndmin=2)
+        if y.shape != expected.shape:
+            sys.exit(f"PyTorch's outputs are {y.shape}, {options.expect} holds {expected.shape}")
         error = np.linalg.norm(y - expected) / np.linalg.norm(expected)
         print(f"relative error against {options.expect}: {error:.2e}", file=sys.stderr)
-        if y.shape != expected.shape or not error <= 1e-5:
-            sys.exit(f"PyTorch's outputs differ from BPNet's: shape {y.shape} against {expected.shape}, relative error {error:.2e}")
+        if not error <= 1e-5:
+            sys.exit(f"PyTorch's outputs differ from BPNet's: relative error {error:.2e}")
 
 
 if __name__ == "__main__":
