@@ -39,13 +39,11 @@ kernel void batch_norm(global const float* x, const int rows, const int channels
     y[at] = activate(f, p, factor * (x[at] - mean[c]) + shift[c]);
 }
 
-// δ: [rows, channels] at the batch norm's output (before f) -> gγ = Σδ·x̂/samples,
-// gβ = Σδ/samples, and δx = γ/√(σ² + ε)·(δ − gβ/positions − x̂·gγ/positions), x̂ = (x − μ)/√(σ² + ε),
-// positions = rows/samples (so gβ/positions is Σδ/rows), as the CPU forms it. global: (channels)
+// δ: [rows, channels] at the batch norm's output (before f) -> gγ = Σδ·x̂/samples and
+// gβ = Σδ/samples, x̂ = (x − μ)/√(σ² + ε), each column added in row order. global: (channels)
 kernel void batch_norm_backward(global const float* delta, global const float* x, const int rows, const int channels,
                                 const int samples, global const float* mean, global const float* variance,
-                                global const float* scale, const float epsilon, global float* scale_gradient,
-                                global float* shift_gradient, global float* input_gradient) {
+                                const float epsilon, global float* scale_gradient, global float* shift_gradient) {
     const int c = get_global_id(0);
     if (c >= channels) return;
     const float inverse_std = 1.0f / sqrt(variance[c] + epsilon);
@@ -56,13 +54,22 @@ kernel void batch_norm_backward(global const float* delta, global const float* x
         sum_delta += delta[at];
         sum_product += delta[at] * ((x[at] - mu) * inverse_std);
     }
-    const float g_scale = sum_product / (float)samples, g_shift = sum_delta / (float)samples;
-    scale_gradient[c] = g_scale;
-    shift_gradient[c] = g_shift;
+    scale_gradient[c] = sum_product / (float)samples;
+    shift_gradient[c] = sum_delta / (float)samples;
+}
+
+// δx = γ/√(σ² + ε)·(δ − gβ/positions − x̂·gγ/positions), positions = rows/samples (so gβ/positions
+// is Σδ/rows), as the CPU forms it, from batch_norm_backward's gγ and gβ: an element a work item,
+// where the sums needed a channel each. global: (channels, rows)
+kernel void batch_norm_input_gradient(global const float* delta, global const float* x, const int rows, const int channels,
+                                      const int samples, global const float* mean, global const float* variance,
+                                      global const float* scale, const float epsilon, global const float* scale_gradient,
+                                      global const float* shift_gradient, global float* input_gradient) {
+    const int c = get_global_id(0), r = get_global_id(1);
+    if (c >= channels || r >= rows) return;
+    const float inverse_std = 1.0f / sqrt(variance[c] + epsilon);
     const float positions = (float)(rows / samples);
-    const float mean_delta = g_shift / positions, mean_product = g_scale / positions;
-    for (int r = 0; r < rows; ++r) {
-        const long at = (long)r * channels + c;
-        input_gradient[at] = (scale[c] * inverse_std) * (delta[at] - mean_delta - ((x[at] - mu) * inverse_std) * mean_product);
-    }
+    const float mean_delta = shift_gradient[c] / positions, mean_product = scale_gradient[c] / positions;
+    const long at = (long)r * channels + c;
+    input_gradient[at] = (scale[c] * inverse_std) * (delta[at] - mean_delta - ((x[at] - mean[c]) * inverse_std) * mean_product);
 }

@@ -1,5 +1,5 @@
 /// Batch normalisation on the device (Kernels/normalization.cl): a work item per channel for the
-/// sums, one per element for the normalisation.
+/// sums, one per element for the normalisation and the input's gradient.
 extension OpenCLBackend {
     public func normalizationStatistics(
         _ x: any DeviceBuffer, rows: Int, channels: Int, mean: any DeviceBuffer, variance: any DeviceBuffer,
@@ -43,7 +43,10 @@ extension OpenCLBackend {
         guard rows > 0, channels > 0 else { return }
         try launch(
             .batchNormBackward, global: (channels, 1), local: elementLocal, memory(delta), memory(x), Int32(rows), Int32(channels),
-            Int32(samples), memory(mean), memory(variance), memory(scale), epsilon, memory(scaleGradient), memory(shiftGradient),
-            memory(inputGradient))
+            Int32(samples), memory(mean), memory(variance), epsilon, memory(scaleGradient), memory(shiftGradient))
+        try launch(
+            .batchNormInputGradient, global: (channels, rows), local: elementLocal, memory(delta), memory(x), Int32(rows),
+            Int32(channels), Int32(samples), memory(mean), memory(variance), memory(scale), epsilon, memory(scaleGradient),
+            memory(shiftGradient), memory(inputGradient))
     }
 }

@@ -66,7 +66,7 @@ final class OpenCLContext: @unchecked Sendable {
         case gatherRows, gatherBatch
         case updateBias, biasGradient, optimizerStep, optimizerStepArena, clipToGlobalNorm, dropoutMask, augmentImages, multiply
         case im2col, col2im, maxPool, maxPoolBackward, transposeSamples
-        case batchNormStatistics, batchNorm, batchNormBackward
+        case batchNormStatistics, batchNorm, batchNormBackward, batchNormInputGradient
 
         /// The kernel's name in Kernels/*.cl.
         var name: String {
@@ -103,6 +103,7 @@ final class OpenCLContext: @unchecked Sendable {
             case .batchNormStatistics: return "batch_norm_statistics"
             case .batchNorm: return "batch_norm"
             case .batchNormBackward: return "batch_norm_backward"
+            case .batchNormInputGradient: return "batch_norm_input_gradient"
             case .transposeSamples: return "transpose_samples"
             }
         }
