@@ -176,18 +176,19 @@ public struct Network: Equatable, Sendable {
     public func callAsFunction(_ x: [Float]) -> [Float] {
         var values = x
         var index = LayerStage.Index()
-        let kinds = architecture.layers
-        for (position, (layer, (input, output))) in zip(kinds, zip([architecture.input] + shapes, shapes)).enumerated() {
+        let owners = architecture.activationOwners
+        for (position, (layer, (input, output))) in zip(architecture.layers, zip([architecture.input] + shapes, shapes)).enumerated() {
             let definition = layer.definition
+            let activation = owners[position].map { layers[$0].activation } ?? .identity
             let parameters: LayerParameters
             if definition.hasParameters {
                 // A weight layer that a batch norm follows leaves its activation to the batch norm.
                 var weights = layers[index.weightLayer]
-                if position + 1 < kinds.count, case .batchNorm = kinds[position + 1] { weights.activation = .identity }
+                weights.activation = activation
                 parameters = .weights(weights)
                 index.weightLayer += 1
             } else if definition.normalizedChannels(input: input) != nil {
-                parameters = .normalization(normalizations[index.normalization], activation: layers[index.weightLayer - 1].activation)
+                parameters = .normalization(normalizations[index.normalization], activation: activation)
                 index.normalization += 1
             } else {
                 parameters = .none

@@ -43,7 +43,7 @@ public struct ParameterTensor: Equatable, Sendable {
     }
 
     /// The running statistics' names beside a batch norm's γ (PyTorch's buffers): `running_mean`, `running_var`.
-    var runningStatisticsNames: (mean: String, variance: String) {
+    public var runningStatisticsNames: (mean: String, variance: String) {
         ("layers.\(module).running_mean", "layers.\(module).running_var")
     }
 }

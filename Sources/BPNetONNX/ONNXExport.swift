@@ -54,27 +54,26 @@ public enum ONNXExport {
     static func model(_ network: Network) throws -> Onnx_ModelProto {
         var graph = ONNXGraph()
         let architecture = network.architecture
-        let shapes = [architecture.input] + network.shapes
+        // The parameter tensors in layer order, with the model file's names and shapes.
+        var tensors = network.parameterTensors[...]
+        func constant() -> (name: String, tensor: ParameterTensor) {
+            let (tensor, values) = tensors.removeFirst()
+            return (graph.constant(tensor.name, dimensions: tensor.shape, values: values), tensor)
+        }
+        let owners = architecture.activationOwners
         var value = "input"
-        var weightLayer = 0
-        var module = 0  // k in `layers.{k}`: the layers with parameters, weight layers and batch norms alike
         for (index, layer) in architecture.layers.enumerated() {
-            let input = shapes[index]
-            let followedByBatchNorm = index + 1 < architecture.layers.count && architecture.layers[index + 1] == .batchNorm
             switch layer {
-            case .dense(let outputs):
-                let parameters = network.layers[weightLayer]
-                let weight = graph.constant("layers.\(module).weight", dimensions: [outputs, input.count], values: parameters.weights)
-                let bias = graph.constant("layers.\(module).bias", dimensions: [outputs], values: parameters.biases)
+            case .dense:
+                let (weight, tensor) = constant()
+                let bias = constant().name
                 value = graph.node(
-                    "Gemm", [value, weight, bias], name: "layers.\(module).gemm", attributes: [ONNXGraph.attribute("transB", int: 1)])
-            case .conv2d(let channels, let kernel, let stride, let padding):
-                let parameters = network.layers[weightLayer]
-                let weight = graph.constant(
-                    "layers.\(module).weight", dimensions: [channels, input.dimensions[0], kernel, kernel], values: parameters.weights)
-                let bias = graph.constant("layers.\(module).bias", dimensions: [channels], values: parameters.biases)
+                    "Gemm", [value, weight, bias], name: "layers.\(tensor.module).gemm", attributes: [ONNXGraph.attribute("transB", int: 1)])
+            case .conv2d(_, let kernel, let stride, let padding):
+                let (weight, tensor) = constant()
+                let bias = constant().name
                 value = graph.node(
-                    "Conv", [value, weight, bias], name: "layers.\(module).conv",
+                    "Conv", [value, weight, bias], name: "layers.\(tensor.module).conv",
                     attributes: [
                         ONNXGraph.attribute("kernel_shape", ints: [kernel, kernel]),
                         ONNXGraph.attribute("strides", ints: [stride, stride]),
@@ -83,44 +82,30 @@ public enum ONNXExport {
                         ONNXGraph.attribute("group", int: 1),
                     ])
             case .batchNorm:
-                let state = network.normalizations[module - weightLayer]
-                let channels = [state.channels]
-                let inputs = [
-                    value,
-                    graph.constant("layers.\(module).weight", dimensions: channels, values: state.scale),
-                    graph.constant("layers.\(module).bias", dimensions: channels, values: state.shift),
-                    graph.constant("layers.\(module).running_mean", dimensions: channels, values: state.runningMean),
-                    graph.constant("layers.\(module).running_var", dimensions: channels, values: state.runningVariance),
-                ]
+                let (scale, tensor) = constant()
+                let shift = constant().name
+                let state = network.normalizations[tensor.layer]
+                let names = tensor.runningStatisticsNames
+                let mean = graph.constant(names.mean, dimensions: tensor.shape, values: state.runningMean)
+                let variance = graph.constant(names.variance, dimensions: tensor.shape, values: state.runningVariance)
                 value = graph.node(
-                    "BatchNormalization", inputs, name: "layers.\(module).batchnorm",
+                    "BatchNormalization", [value, scale, shift, mean, variance], name: "layers.\(tensor.module).batchnorm",
                     attributes: [
                         ONNXGraph.attribute("epsilon", float: Normalization.epsilon),
                         // ONNX's momentum weighs the running statistic, PyTorch's the batch's.
                         ONNXGraph.attribute("momentum", float: 1 - Normalization.momentum),
                     ])
-            case .maxPool2d(let size, let stride), .avgPool2d(let size, let stride):
-                let operation = layer.kind == "maxpool2d" ? "MaxPool" : "AveragePool"
-                value = graph.node(
-                    operation, [value], name: "pool\(index)",
-                    attributes: [
-                        ONNXGraph.attribute("kernel_shape", ints: [size, size]),
-                        ONNXGraph.attribute("strides", ints: [stride ?? size, stride ?? size]),
-                    ])
+            case .maxPool2d(let size, let stride):
+                value = graph.node("MaxPool", [value], name: "pool\(index)", attributes: Self.window(size, stride ?? size))
+            case .avgPool2d(let size, let stride):
+                value = graph.node("AveragePool", [value], name: "pool\(index)", attributes: Self.window(size, stride ?? size))
             case .globalAvgPool:
                 value = graph.node("GlobalAveragePool", [value], name: "gap\(index)")
             case .flatten:
                 value = graph.node("Flatten", [value], name: "flatten\(index)", attributes: [ONNXGraph.attribute("axis", int: 1)])
             }
-            if layer.isWeightLayer {
-                weightLayer += 1
-                module += 1
-                // A weight layer that a batch norm follows leaves its activation to the batch norm.
-                if !followedByBatchNorm { value = activation(network.layers[weightLayer - 1].activation, of: value, in: &graph) }
-            } else if layer == .batchNorm {
-                module += 1
-                value = activation(network.layers[weightLayer - 1].activation, of: value, in: &graph)
-            }
+            // A weight layer's activation, or, when a batch norm follows it, the batch norm's.
+            if let owner = owners[index] { value = activation(network.layers[owner].activation, of: value, in: &graph) }
         }
         graph.renameLastOutput(to: "output")
 
@@ -150,6 +135,11 @@ public enum ONNXExport {
         }
         model.graph = graphProto
         return model
+    }
+
+    /// A pooling window's attributes: K×K every S, no padding (floor mode, ONNX's default).
+    static func window(_ size: Int, _ stride: Int) -> [Onnx_AttributeProto] {
+        [ONNXGraph.attribute("kernel_shape", ints: [size, size]), ONNXGraph.attribute("strides", ints: [stride, stride])]
     }
 
     /// f(value): the operators of one activation, appended to `graph`; returns its output.

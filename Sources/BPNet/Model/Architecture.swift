@@ -134,6 +134,20 @@ public struct Architecture: Equatable, Sendable, CustomStringConvertible {
         return sizes
     }
 
+    /// For each layer, the weight layer (its index among the weight layers) whose activation it
+    /// applies: a weight layer its own, unless a batch norm follows it, which then applies it;
+    /// nil for pooling and flatten. The host forward pass and exporters read the order from here.
+    public var activationOwners: [Int?] {
+        var weightLayer = -1
+        return layers.indices.map { index in
+            if layers[index].isWeightLayer {
+                weightLayer += 1
+                return index + 1 < layers.count && layers[index + 1] == .batchNorm ? nil : weightLayer
+            }
+            return layers[index] == .batchNorm && weightLayer >= 0 ? weightLayer : nil
+        }
+    }
+
     /// Throws unless the last layer is dense: the output is one value per class or target.
     public func checkOutputLayer() throws {
         guard case .dense = layers.last else {
